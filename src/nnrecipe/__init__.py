@@ -1,0 +1,56 @@
+"""nnrecipe: neural-network training that fails loudly instead of silently.
+
+The public API is a handful of verbs on plain PyTorch objects::
+
+    import nnrecipe as nr
+    data = nr.datasets.load("digits")            # or nr.Data.from_arrays(x, y), from_folder, from_csv
+    nr.audit(data)                                # become one with the data
+    nr.check(model, data)                         # sanity checks before spending compute
+    learner = nr.Learner(model, data); learner.fit(epochs=20)
+    nr.run("digits")                              # the whole recipe, into a run folder
+
+Heavy modules (matplotlib, optuna, cleanlab, scikit-learn) load only inside the verbs that need
+them, so ``import nnrecipe`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from nnrecipe.data import Data
+from nnrecipe.errors import ConfigError, DataError, ModelError, NnrecipeError, TrainingError
+from nnrecipe.findings import Finding, Result, Severity, explain
+from nnrecipe.train import Learner, fit
+
+__version__ = "0.1.0"
+
+# Each stage package exports its verb from a light module (heavy imports inside the verb), so
+# these imports keep `import nnrecipe` fast. `from ... import` rebinds the package name to the
+# verb: `nr.audit` is the function, `nnrecipe.audit.*` the modules.
+from nnrecipe.models.baselines import baselines  # noqa: E402
+from nnrecipe.pipeline import run  # noqa: E402
+
+__all__ = [
+    "Data",
+    "Learner",
+    "fit",
+    "run",
+    "baselines",
+    "explain",
+    "datasets",
+    "Finding",
+    "Result",
+    "Severity",
+    "NnrecipeError",
+    "DataError",
+    "ConfigError",
+    "ModelError",
+    "TrainingError",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "datasets":
+        return importlib.import_module("nnrecipe.datasets")
+    raise AttributeError(f"module 'nnrecipe' has no attribute {name!r}")

@@ -1,0 +1,161 @@
+"""The `nnrecipe` command: a thin shell over the library.
+
+Each command parses its options, calls one library verb, prints, and maps the user's errors
+(`NnrecipeError`) to one line on stderr and exit code 2 (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    help="nnrecipe: neural-network training that fails loudly. Runs Karpathy's recipe end to end.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DEBUG = {"on": False}
+
+DataArg = Annotated[str | None, typer.Argument(help="built-in data set (digits, mnist1d, ...), image folder or CSV")]
+Target = Annotated[str | None, typer.Option(help="target column of a CSV file")]
+Task = Annotated[str | None, typer.Option(help="classification or regression (default: inferred)")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML or JSON file of settings")]
+Seed = Annotated[int | None, typer.Option(help="random seed")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")]
+Debug = Annotated[bool, typer.Option("--debug", help="show tracebacks of errors")]
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call a library verb, turning the user's errors into one line and exit code 2."""
+    from nnrecipe.errors import NnrecipeError
+
+    try:
+        return fn(*args, **kwargs)
+    except NnrecipeError as e:
+        if DEBUG["on"]:
+            raise
+        _fail(str(e))
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(130) from None
+
+
+def config_values(data: str | None, config: Path | None, **flags: Any) -> dict[str, Any]:
+    """Settings from the config file, overridden by the flags given on the command line."""
+    from nnrecipe.config import load_config_file
+
+    values: dict[str, Any] = load_config_file(config) if config is not None else {}
+    if data is not None:
+        values["data"] = data
+    values.update({k: v for k, v in flags.items() if v is not None and v is not False})
+    if "data" not in values:
+        _fail("no data given: pass a data set name, folder or CSV file (e.g. `nnrecipe run digits`), "
+              "or a --config file with a `data` key.")
+    return values
+
+
+def load_data(values: dict[str, Any]) -> Any:
+    """The `Data` that a set of run settings names (for commands other than `run`)."""
+    from nnrecipe.config import make_config
+    from nnrecipe.pipeline import resolve_data
+
+    return resolve_data(make_config(values))
+
+
+@app.callback()
+def _main(debug: Debug = False) -> None:
+    DEBUG["on"] = debug
+
+
+@app.command()
+def run(
+    data: DataArg = None,
+    target: Target = None,
+    task: Task = None,
+    config: ConfigOpt = None,
+    out: Annotated[str | None, typer.Option(help="run folder (default runs/<data>-<time>)")] = None,
+    model: Annotated[str | None, typer.Option(help="linear, mlp, cnn1d or cnn2d")] = None,
+    epochs: Annotated[int | None, typer.Option(help="maximum epochs")] = None,
+    lr: Annotated[float | None, typer.Option(help="peak learning rate")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="batch size")] = None,
+    weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay")] = None,
+    image_size: Annotated[int | None, typer.Option(help="resize folder images to this size")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads (default: measured)")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda or mps")] = None,
+    human_error: Annotated[float | None, typer.Option(help="human-level error, if known")] = None,
+    seed: Seed = None,
+    resume: Annotated[Path | None, typer.Option(help="continue the interrupted run in this folder")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing run folder")] = False,
+    force: Annotated[bool, typer.Option(help="train even when the audit or checks find errors")] = False,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Run the whole recipe: audit, baselines, checks, training, evaluation, plots, report."""
+    DEBUG["on"] = DEBUG["on"] or debug
+    from nnrecipe.pipeline import run as run_recipe
+
+    flags = dict(target=target, task=task, out=out, model=model, epochs=epochs, lr=lr, batch_size=batch_size,
+                 weight_decay=weight_decay, image_size=image_size, threads=threads, device=device,
+                 human_error=human_error, seed=seed, force=force)
+    if resume is not None:
+        values = {"force": force} if force else {}
+    else:
+        values = config_values(data, config, **flags)
+    command = "nnrecipe " + " ".join(sys.argv[1:])
+    result = _call(run_recipe, values, resume=resume, overwrite=overwrite, quiet=quiet, command=command)
+    report = result.path / "report.html"
+    if report.exists():
+        typer.echo(f"report: {report}")
+
+
+@app.command()
+def explain(code: Annotated[str, typer.Argument(help="a finding code, e.g. loss-at-init")]) -> None:
+    """Explain a finding code: what it means, why it matters, how to fix it."""
+    from nnrecipe.findings import explain as explain_code
+
+    typer.echo(_call(explain_code, code))
+
+
+@app.command()
+def datasets() -> None:
+    """List the built-in data sets."""
+    from nnrecipe.data.builtin import names
+
+    typer.echo("\n".join(names()))
+
+
+@app.command()
+def env() -> None:
+    """Versions, device and threads, for bug reports."""
+    import platform
+
+    import torch
+
+    from nnrecipe.pipeline import _versions
+    from nnrecipe.threads import cpu_count, pick_device
+
+    for k, v in _versions().items():
+        typer.echo(f"{k}: {v}")
+    typer.echo(f"platform: {platform.platform()}")
+    typer.echo(f"device: {pick_device()}")
+    typer.echo(f"cuda available: {torch.cuda.is_available()}")
+    typer.echo(f"cpu cores available: {cpu_count()}")
+    typer.echo(f"torch threads (default): {torch.get_num_threads()}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,403 @@
+"""`Data`: the train / valid / test (and optional train-dev) splits a recipe works on."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from nnrecipe.data.split import Split
+from nnrecipe.errors import DataError
+from nnrecipe.tasks import Task, infer_task, make_task
+
+MODALITIES = ("image", "sequence", "tabular")
+SPLIT_NAMES = ("train", "valid", "test", "train_dev")
+
+
+def as_tensor(a: Any, name: str) -> Tensor:
+    """A numpy array, list or tensor as a CPU tensor (float32 for floats)."""
+    if isinstance(a, Tensor):
+        t = a.detach().cpu()
+    else:
+        try:
+            arr = np.asarray(a)
+        except Exception as e:  # ragged lists and the like
+            raise DataError(f"{name} cannot be turned into an array ({e}): pass a numpy array.")
+        if arr.dtype == object:
+            raise DataError(
+                f"{name} has dtype object (mixed or ragged values): pass numbers, e.g. with "
+                "Data.from_csv for tables with text columns."
+            )
+        t = torch.from_numpy(np.ascontiguousarray(arr))
+    if torch.is_floating_point(t):
+        t = t.float()
+    elif t.dtype == torch.bool:
+        t = t.long()
+    return t
+
+
+def infer_modality(x_shape: tuple[int, ...]) -> str:
+    """(N, F) → tabular; (N, C, L) → sequence; (N, C, H, W) → image."""
+    if len(x_shape) == 2:
+        return "tabular"
+    if len(x_shape) == 3:
+        return "sequence"
+    if len(x_shape) == 4:
+        return "image"
+    raise DataError(
+        f"Inputs of shape {tuple(x_shape)} are not understood: use (N, features) for tables, "
+        "(N, channels, length) for signals or (N, channels, height, width) for images."
+    )
+
+
+class Data:
+    """Train / valid / test splits, plus an optional train-dev split, and what they are.
+
+    Build it with a constructor method: `Data.from_arrays`, `Data.from_splits`,
+    `Data.from_folder`, `Data.from_csv`, `Data.from_datasets`, or `nr.datasets.load(name)`.
+    The train-dev split is a slice of train held out from training, to tell variance (train vs
+    train-dev) from a mismatch between train and valid (train-dev vs valid).
+
+    Attributes:
+        splits: ``{"train": Split, "valid": Split, "test": Split?, "train_dev": Split?}``.
+        task: the `Task` (classification / regression), inferred from train targets.
+        modality: ``"image"``, ``"sequence"`` or ``"tabular"``.
+        classes: class names for classification.
+        feature_names: column names for tables.
+        meta: provenance (source, normalisation, files, skipped corrupt files, ...).
+    """
+
+    def __init__(
+        self,
+        splits: dict[str, Split],
+        *,
+        task: Task,
+        modality: str,
+        name: str = "data",
+        feature_names: list[str] | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        self.splits = splits
+        self.task = task
+        self.modality = modality
+        self.name = name
+        self.feature_names = feature_names
+        self.meta = meta or {}
+
+    # -- access -------------------------------------------------------------------------------
+    @property
+    def train(self) -> Split:
+        return self.splits["train"]
+
+    @property
+    def valid(self) -> Split:
+        return self.splits["valid"]
+
+    @property
+    def test(self) -> Split | None:
+        return self.splits.get("test")
+
+    @property
+    def train_dev(self) -> Split | None:
+        return self.splits.get("train_dev")
+
+    @property
+    def classes(self) -> list[str] | None:
+        return getattr(self.task, "classes", None)
+
+    @property
+    def num_classes(self) -> int | None:
+        return getattr(self.task, "num_classes", None)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one input sample, e.g. (1, 8, 8)."""
+        x, _ = self.train.tensors(max_samples=1)
+        return tuple(x.shape[1:])
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{k}={len(v)}" for k, v in self.splits.items())
+        return f"Data({self.name!r}, {self.modality}, {self.task.name}, {sizes})"
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able summary for the run folder."""
+        return {
+            "name": self.name,
+            "modality": self.modality,
+            "task": self.task.describe(),
+            "input_shape": list(self.input_shape),
+            "sizes": {k: len(v) for k, v in self.splits.items()},
+            "feature_names": self.feature_names,
+            "fingerprint": self.fingerprint(),
+            "meta": {k: v for k, v in self.meta.items() if _jsonable(v)},
+        }
+
+    def fingerprint(self) -> str:
+        """A hash of every split's inputs and targets (16 hex digits)."""
+        h = hashlib.sha256()
+        for name in SPLIT_NAMES:
+            split = self.splits.get(name)
+            if split is None:
+                continue
+            h.update(name.encode())
+            if split.in_memory:
+                for t in (split.x, split.y):
+                    h.update(t.contiguous().numpy().tobytes())  # type: ignore[union-attr]
+            else:
+                h.update(str(len(split)).encode())
+                h.update(repr(split.dataset).encode())
+        return h.hexdigest()[:16]
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def coerce(cls, data: Any, *, task: str | None = None, loss: Any = None) -> Data:
+        """An `nr.Data` as is, or a tuple ``(x_train, y_train, x_valid, y_valid[, x_test,
+        y_test])`` of arrays/tensors turned into one."""
+        if isinstance(data, Data):
+            return data
+        if isinstance(data, tuple | list) and len(data) in (4, 6):
+            return cls.from_splits(*data, task=task, loss=loss)
+        raise DataError(
+            f"Expected an nr.Data or a tuple (x_train, y_train, x_valid, y_valid), got "
+            f"{type(data).__name__}: build one with nr.Data.from_arrays(x, y)."
+        )
+
+    @classmethod
+    def from_splits(
+        cls,
+        x_train: Any,
+        y_train: Any,
+        x_valid: Any,
+        y_valid: Any,
+        x_test: Any = None,
+        y_test: Any = None,
+        *,
+        task: str | None = None,
+        loss: Any = None,
+        modality: str | None = None,
+        classes: list[str] | None = None,
+        feature_names: list[str] | None = None,
+        name: str = "arrays",
+    ) -> Data:
+        """Data from splits the user already made (arrays or tensors, used as given)."""
+        pairs = {"train": (x_train, y_train), "valid": (x_valid, y_valid)}
+        if x_test is not None:
+            pairs["test"] = (x_test, y_test)
+        tensors = {k: _check_pair(x, y, k) for k, (x, y) in pairs.items()}
+        return _assemble(
+            {k: Split(x, y, index=torch.arange(len(x))) for k, (x, y) in tensors.items()},
+            task=task,
+            loss=loss,
+            modality=modality,
+            classes=classes,
+            feature_names=feature_names,
+            name=name,
+            meta={"source": name},
+        )
+
+    @classmethod
+    def from_arrays(
+        cls,
+        x: Any,
+        y: Any,
+        *,
+        valid: float = 0.2,
+        test: float = 0.1,
+        train_dev: float = 0.0,
+        seed: int = 0,
+        task: str | None = None,
+        loss: Any = None,
+        modality: str | None = None,
+        classes: list[str] | None = None,
+        feature_names: list[str] | None = None,
+        name: str = "arrays",
+    ) -> Data:
+        """Split arrays/tensors into train / valid / test (and train-dev), seeded and stratified
+        for classification. Inputs are used as given (no rescaling).
+
+        Example:
+            >>> import numpy as np, nnrecipe as nr
+            >>> x, y = np.random.rand(100, 3).astype("float32"), np.arange(100) % 2
+            >>> nr.Data.from_arrays(x, y, valid=0.2, test=0.1, seed=0).valid.x.shape
+            torch.Size([20, 3])
+        """
+        xt, yt = _check_pair(x, y, "data")
+        stratify = _stratify_labels(yt, task, loss, classes)
+        parts = split_indices(len(xt), stratify, valid=valid, test=test, train_dev=train_dev, seed=seed)
+        splits = {k: Split(xt[i], yt[i], index=i) for k, i in parts.items()}
+        return _assemble(
+            splits,
+            task=task,
+            loss=loss,
+            modality=modality,
+            classes=classes,
+            feature_names=feature_names,
+            name=name,
+            meta={"source": name, "seed": seed},
+        )
+
+    @classmethod
+    def from_datasets(cls, train: Any, valid: Any = None, test: Any = None, **kwargs: Any) -> Data:
+        """Data from torch `Dataset`s of (x, y) pairs; see `nnrecipe.data.sources`."""
+        from nnrecipe.data.sources import from_datasets
+
+        return from_datasets(train, valid, test, **kwargs)
+
+    @classmethod
+    def from_folder(cls, path: Any, **kwargs: Any) -> Data:
+        """Images in one sub-folder per class (ImageFolder layout); see `nnrecipe.data.sources`."""
+        from nnrecipe.data.sources import from_folder
+
+        return from_folder(path, **kwargs)
+
+    @classmethod
+    def from_csv(cls, path: Any, *, target: str, **kwargs: Any) -> Data:
+        """A table with a target column; see `nnrecipe.data.sources`."""
+        from nnrecipe.data.sources import from_csv
+
+        return from_csv(path, target=target, **kwargs)
+
+
+def _jsonable(v: Any) -> bool:
+    return isinstance(v, str | int | float | bool | list | dict | type(None))
+
+
+def _check_pair(x: Any, y: Any, where: str) -> tuple[Tensor, Tensor]:
+    if x is None or y is None:
+        raise DataError(f"The {where} split needs both inputs and targets; one of them is None.")
+    xt, yt = as_tensor(x, f"{where} inputs"), as_tensor(y, f"{where} targets")
+    if xt.ndim == 0 or xt.shape[0] == 0:
+        raise DataError(f"The {where} inputs are empty: give at least one sample per split.")
+    if yt.ndim == 0 or yt.shape[0] != xt.shape[0]:
+        got = "a scalar" if yt.ndim == 0 else f"{yt.shape[0]} targets"
+        raise DataError(
+            f"The {where} split has {xt.shape[0]} inputs but {got}: x and y must have the "
+            "same length (one target per sample)."
+        )
+    if torch.is_floating_point(yt) and not torch.isfinite(yt).all():
+        bad = (~torch.isfinite(yt)).reshape(len(yt), -1).any(1).nonzero().reshape(-1)
+        raise DataError(
+            f"The {where} targets contain {len(bad)} NaN/Inf values (first at sample "
+            f"{int(bad[0])}): drop or fill those samples before training."
+        )
+    return xt, yt
+
+
+def _stratify_labels(y: Tensor, task: str | None, loss: Any, classes: Any) -> np.ndarray | None:
+    kind = task or infer_task(y, loss=loss, classes=classes).kind
+    if kind == "regression":
+        return None
+    return y.reshape(len(y), -1)[:, 0].round().long().numpy()
+
+
+def split_indices(
+    n: int,
+    labels: np.ndarray | None,
+    *,
+    valid: float,
+    test: float,
+    train_dev: float = 0.0,
+    seed: int = 0,
+) -> dict[str, Tensor]:
+    """Seeded index sets for each split, stratified by `labels` when given."""
+    from sklearn.model_selection import train_test_split
+
+    for name, frac in (("valid", valid), ("test", test), ("train_dev", train_dev)):
+        if not 0 <= frac < 1:
+            raise DataError(f"The {name} fraction must be in [0, 1), got {frac}.")
+    if valid <= 0:
+        raise DataError("The valid fraction must be > 0: early stopping needs a validation split.")
+    if valid + test + train_dev >= 0.9:
+        raise DataError(
+            f"valid + test + train_dev = {valid + test + train_dev:.2f} leaves under 10% for "
+            "training: use smaller fractions."
+        )
+    idx = np.arange(n)
+    parts: dict[str, np.ndarray] = {}
+    rest, rest_labels = idx, labels
+    for name, frac in (("test", test), ("valid", valid), ("train_dev", train_dev)):
+        if frac <= 0:
+            continue
+        size = max(1, round(frac * n))
+        strat = rest_labels if _can_stratify(rest_labels, size) else None
+        rest, taken = train_test_split(rest, test_size=size, random_state=seed, stratify=strat)
+        parts[name] = taken
+        rest_labels = labels[rest] if labels is not None else None
+    if len(rest) == 0:
+        raise DataError(f"Only {n} samples: too few to split into train, valid and test.")
+    parts["train"] = rest
+    order = ("train", "valid", "test", "train_dev")
+    return {k: torch.from_numpy(np.sort(parts[k])) for k in order if k in parts}
+
+
+def _can_stratify(labels: np.ndarray | None, size: int) -> bool:
+    if labels is None:
+        return False
+    counts = np.bincount(labels - labels.min())
+    counts = counts[counts > 0]
+    return counts.min() >= 2 and size >= len(counts) and len(labels) - size >= len(counts)
+
+
+def _assemble(
+    splits: dict[str, Split],
+    *,
+    task: str | Task | None,
+    loss: Any,
+    modality: str | None,
+    classes: list[str] | None,
+    feature_names: list[str] | None,
+    name: str,
+    meta: dict[str, Any],
+) -> Data:
+    """Infer task and modality, fix input layout and target dtype, validate."""
+    y_train = splits["train"].tensors()[1]
+    if isinstance(task, Task):
+        task_obj = task
+    elif task is None:
+        task_obj = infer_task(y_train, loss=loss, classes=classes)
+    else:
+        task_obj = make_task(task, y_train, classes)
+    if task_obj.kind == "classification":
+        n_present = len(torch.unique(y_train.reshape(-1).round()))
+        if n_present < 2:
+            raise DataError(
+                f"The training targets hold a single class ({int(y_train.reshape(-1)[0])}): "
+                "classification needs at least two classes; check the labels or the split."
+            )
+    x_shape = splits["train"].tensors(max_samples=1)[0].shape
+    if modality is None:
+        modality = infer_modality(tuple(x_shape))
+    if modality not in MODALITIES:
+        raise DataError(f"Unknown modality {modality!r}: use one of {', '.join(MODALITIES)}.")
+    for s in splits.values():
+        if not s.in_memory:
+            continue
+        if modality == "image" and s.x.ndim == 3:  # type: ignore[union-attr]
+            s.x = s.x[:, None]  # (N, H, W) -> (N, 1, H, W)
+        if modality == "sequence" and s.x.ndim == 2:  # type: ignore[union-attr]
+            s.x = s.x[:, None]  # (N, L) -> (N, 1, L)
+        if task_obj.kind == "classification" and torch.is_floating_point(s.y):  # type: ignore[arg-type]
+            s.y = s.y.round()  # type: ignore[union-attr]
+        if task_obj.kind == "classification" and not isinstance(loss, torch.nn.BCEWithLogitsLoss):
+            s.y = s.y.long()  # type: ignore[union-attr]
+    if task_obj.kind == "classification":
+        _check_label_range(splits, task_obj)
+    return Data(
+        splits, task=task_obj, modality=modality, name=name, feature_names=feature_names, meta=meta
+    )
+
+
+def _check_label_range(splits: dict[str, Split], task: Task) -> None:
+    c = task.num_classes  # type: ignore[attr-defined]
+    for k, s in splits.items():
+        if not s.in_memory:
+            continue
+        y = s.y.reshape(-1)  # type: ignore[union-attr]
+        if int(y.min()) < 0 or int(y.max()) >= c:
+            raise DataError(
+                f"The {k} split has labels in [{int(y.min())}, {int(y.max())}] but the training "
+                f"split defines {c} classes (0..{c - 1}): make every split use the same labels."
+            )

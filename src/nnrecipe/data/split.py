@@ -1,0 +1,101 @@
+"""A split (train / valid / test / train-dev): in-memory tensors, or a streamed Dataset."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+Batch = tuple[Tensor, Tensor]
+
+
+class Split:
+    """The samples of one split.
+
+    Small data sets live in memory (`x`, `y` tensors) and batches are sliced from them directly,
+    with no per-sample DataLoader overhead. Large ones keep a `dataset` and stream through a
+    DataLoader. `index` maps each sample back to its position in the original source.
+    """
+
+    def __init__(
+        self,
+        x: Tensor | None = None,
+        y: Tensor | None = None,
+        *,
+        dataset: Dataset | None = None,
+        index: Tensor | None = None,
+        num_workers: int = 0,
+    ) -> None:
+        self.x = x
+        self.y = y
+        self.dataset = dataset
+        self.index = index
+        self.num_workers = num_workers
+
+    @property
+    def in_memory(self) -> bool:
+        return self.x is not None
+
+    def __len__(self) -> int:
+        if self.x is not None:
+            return int(self.x.shape[0])
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def batches(
+        self,
+        batch_size: int,
+        *,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+        drop_last: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[Batch]:
+        """Yield (x, y) batches; with `shuffle`, the order comes from `generator` alone."""
+        n = len(self)
+        if not self.in_memory:
+            loader = DataLoader(
+                self.dataset,  # type: ignore[arg-type]
+                batch_size=batch_size,
+                shuffle=shuffle,
+                generator=generator,
+                drop_last=drop_last,
+                num_workers=self.num_workers,
+            )
+            for i, (xb, yb) in enumerate(loader):
+                if limit is not None and i >= limit:
+                    return
+                yield xb, yb
+            return
+        order = torch.randperm(n, generator=generator) if shuffle else None
+        stop = n - n % batch_size if drop_last and n >= batch_size else n
+        for i, start in enumerate(range(0, stop, batch_size)):
+            if limit is not None and i >= limit:
+                return
+            if order is None:
+                yield self.x[start : start + batch_size], self.y[start : start + batch_size]  # type: ignore[index]
+            else:
+                idx = order[start : start + batch_size]
+                yield self.x[idx], self.y[idx]  # type: ignore[index]
+
+    def tensors(self, max_samples: int | None = None) -> Batch:
+        """(x, y) as tensors: the split itself, or the first `max_samples` streamed samples."""
+        if self.in_memory:
+            if max_samples is None:
+                return self.x, self.y  # type: ignore[return-value]
+            return self.x[:max_samples], self.y[:max_samples]  # type: ignore[index]
+        xs, ys, seen = [], [], 0
+        for xb, yb in self.batches(256):
+            xs.append(xb)
+            ys.append(yb)
+            seen += len(xb)
+            if max_samples is not None and seen >= max_samples:
+                break
+        x, y = torch.cat(xs), torch.cat(ys)
+        return (x, y) if max_samples is None else (x[:max_samples], y[:max_samples])
+
+    def map(self, fn: Callable[[Tensor], Tensor]) -> Split:
+        """A new in-memory split with `fn` applied to x (e.g. normalisation)."""
+        x, y = self.tensors()
+        return Split(fn(x), y, index=self.index)

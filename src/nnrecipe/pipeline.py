@@ -1,0 +1,316 @@
+"""`nr.run`: the whole recipe into a run folder.
+
+Stages run in order over one `RunContext`: audit → baselines → checks → train → evaluate →
+plots → (tune, diagnose) → report. The run writes into a hidden temporary folder
+(``runs/.NAME.incomplete``) that is renamed to ``runs/NAME`` only at the end, so a run folder is
+never half-written; a killed run resumes from its temporary folder (``--resume runs/NAME``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nnrecipe.config import RunConfig, make_config
+from nnrecipe.data import Data
+from nnrecipe.errors import ConfigError, DataError, NnrecipeError, TrainingError
+from nnrecipe.findings import Finding, Result, Severity
+
+
+@dataclass
+class RunContext:
+    """What the stages share. Each stage reads what earlier stages left and adds its own."""
+
+    config: RunConfig
+    data: Data
+    dir: Path  # the temporary folder being written
+    final_dir: Path
+    resume: bool = False
+    quiet: bool = False
+    summary: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)  # stage name -> JSON-able result
+    findings: list[Finding] = field(default_factory=list)
+    model: Any = None
+    learner: Any = None
+    say: Callable[[str], None] = print
+
+    def stop_on_errors(self, stage: str, result: Result) -> None:
+        """Stop the run when a stage found errors, unless ``force``."""
+        errors = result.at_least(Severity.ERROR)
+        if errors and not self.config.force:
+            codes = ", ".join(sorted({f.code for f in errors}))
+            raise StageError(
+                f"The {stage} found errors ({codes}): {errors[0].message} Fix them, or pass --force "
+                f"to train anyway; `nnrecipe {stage if stage != 'checks' else 'check'} {self.config.data}` "
+                "shows the details."
+            )
+
+
+class StageError(NnrecipeError):
+    """A stage found errors in the user's data or model (the run stops unless forced)."""
+
+
+@dataclass
+class Stage:
+    name: str
+    fn: Callable[[RunContext], dict[str, Any] | None]
+    # A resumed run reuses a resumable stage's saved result instead of running it again.
+    resumable: bool = False
+
+
+@dataclass
+class RunResult:
+    """A finished run: its folder, summary and findings."""
+
+    path: Path
+    summary: dict[str, Any]
+    findings: list[Finding]
+
+    def _repr_html_(self) -> str:
+        report = self.path / "report.html"
+        if report.exists():
+            import html
+
+            return f"<iframe srcdoc=\"{html.escape(report.read_text())}\" style='width:100%;height:800px'></iframe>"
+        return Result(self.findings, stage="run")._repr_html_()
+
+
+def resolve_data(config: RunConfig) -> Data:
+    """The `Data` a config names: a built-in data set, an image folder, or a CSV file."""
+    from nnrecipe.data.builtin import LOADERS, load
+
+    spec = config.data
+    split = {"valid": config.valid, "test": config.test, "train_dev": config.train_dev, "seed": config.seed}
+    path = Path(spec)
+    if spec.lower().replace("_", "-") in {k.replace("_", "-") for k in LOADERS} and not path.exists():
+        return load(spec, **split)
+    if path.is_dir():
+        return Data.from_folder(path, size=config.image_size, **split)
+    if path.suffix.lower() in (".csv", ".tsv", ".txt") or path.is_file():
+        if config.target is None:
+            raise ConfigError(f"{spec!r} is a table: name its target column with --target COLUMN.")
+        return Data.from_csv(path, target=config.target, task=config.task, **split)
+    raise DataError(
+        f"{spec!r} is neither a built-in data set ({', '.join(LOADERS)}) nor an existing folder "
+        "or CSV file: check the name or path."
+    )
+
+
+# -- stages ------------------------------------------------------------------------------------
+
+
+def stage_baselines(ctx: RunContext) -> dict[str, Any]:
+    from nnrecipe.models.baselines import baselines
+
+    splits = tuple(s for s in ("valid", "test") if s in ctx.data.splits)
+    result = baselines(ctx.data, splits=splits, human_error=ctx.config.human_error, seed=ctx.config.seed)
+    metric = ctx.data.task.primary_metric
+    parts = [f"{k} {v['valid'][metric]:.4f}" for k, v in result.items() if isinstance(v, dict) and "valid" in v]
+    ctx.say(f"baselines (valid {metric}): " + ", ".join(parts))
+    return result
+
+
+def stage_train(ctx: RunContext) -> dict[str, Any]:
+    import torch
+
+    from nnrecipe.models import build_model, count_parameters
+    from nnrecipe.train import Learner
+    from nnrecipe.train.checkpoint import save_model
+
+    c = ctx.config
+    torch.manual_seed(c.seed)  # the initial weights depend on the seed only
+    ctx.model = build_model(c.model, ctx.data, **c.model_options())
+    ctx.learner = Learner(
+        ctx.model, ctx.data, lr=c.lr, weight_decay=c.weight_decay, batch_size=c.batch_size,
+        schedule=c.schedule, clip=c.clip, patience=c.patience, seed=c.seed, device=c.device,
+        threads=c.threads, out=ctx.dir, quiet=ctx.quiet,
+    )
+    t0 = time.perf_counter()
+    ctx.learner.fit(c.epochs, resume=ctx.resume)
+    save_model(ctx.dir / "model.safetensors", ctx.model, {"model": c.model, "options": c.model_options()})
+    L = ctx.learner
+    metric = ctx.data.task.primary_metric
+    ctx.say(f"trained {len(L.history)} epochs in {time.perf_counter() - t0:.1f} s "
+            f"(best epoch {L.best_epoch}, valid {metric} {L.best_score:.4f}, {L.threads_used} thread(s))")
+    return {"epochs_run": len(L.history), "best_epoch": L.best_epoch, "stopped_early": L.stopped_early,
+            "threads": L.threads_used, "batch_size": L.batch_size, "parameters": count_parameters(ctx.model)}
+
+
+def stage_evaluate(ctx: RunContext) -> dict[str, Any]:
+    """Score the best checkpoint on every split; the test split once, here, at the end."""
+    L, task = ctx.learner, ctx.data.task
+    scores = {s: L.evaluate(s) for s in ("train", "train_dev", "valid") if s in ctx.data.splits}
+    if "test" in ctx.data.splits:
+        scores["test"] = L.evaluate("test")
+        ctx.summary["test_evaluations"] = ctx.summary.get("test_evaluations", 0) + 1
+    ctx.summary.update(scores)
+    ctx.summary["best_epoch"] = L.best_epoch
+    metric = task.primary_metric
+    base = ctx.results.get("baselines", {})
+    for name in ("majority", "linear"):
+        ref = base.get(name, {}).get("valid", {}).get(metric)
+        if ref is not None and not task.better(scores["valid"][metric], ref):
+            ctx.findings.append(Finding(
+                "below-baseline", Severity.WARNING,
+                f"The model's valid {metric} ({scores['valid'][metric]:.4f}) does not beat the {name} "
+                f"baseline ({ref:.4f}).",
+                {"model": scores["valid"][metric], name: ref, "metric": metric},
+                "Run `nnrecipe check` on the model; train longer, or use a bigger model.",
+            ))
+    line = ", ".join(f"{s} {metric} {v[metric]:.4f}" for s, v in scores.items())
+    ctx.say(line)
+    return scores
+
+
+def stage_plots(ctx: RunContext) -> dict[str, Any]:
+    from nnrecipe.report import plots
+
+    L, task, plot_dir = ctx.learner, ctx.data.task, ctx.dir / "plots"
+    metric = task.primary_metric
+    base = ctx.results.get("baselines", {})
+    refs = {k: v["valid"][metric] for k, v in base.items() if isinstance(v, dict) and "valid" in v}
+    files = [
+        plots.loss_curves(L.history, plot_dir / "loss.png", expected_init=base.get("expected_loss_at_init")),
+        plots.metric_curves(L.history, metric, plot_dir / f"{metric}.png", refs),
+        plots.lr_curve(L.history, plot_dir / "lr.png"),
+    ]
+    out, y = L.outputs("valid")
+    pred = task.predict(out).numpy()
+    if task.kind == "classification":
+        files.append(plots.confusion_matrix(y.numpy().reshape(-1), pred, ctx.data.classes, plot_dir / "confusion_valid.png",
+                                            title="Confusion matrix (valid)"))
+    else:
+        files.append(plots.predicted_vs_true(y.numpy().reshape(-1), pred.reshape(-1), plot_dir / "predicted_vs_true_valid.png"))
+    return {"files": [str(f.relative_to(ctx.dir)) for f in files]}
+
+
+STAGES: list[Stage] = [
+    Stage("baselines", stage_baselines, resumable=True),
+    Stage("train", stage_train),
+    Stage("evaluate", stage_evaluate),
+    Stage("plots", stage_plots),
+]
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0]}
+    for pkg in ("nnrecipe", "torch", "torchvision", "numpy", "scikit-learn", "optuna", "cleanlab"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    from nnrecipe.train.checkpoint import atomic_write_text
+
+    atomic_write_text(path, json.dumps(obj, indent=2, default=str))
+
+
+def incomplete_dir(final: Path) -> Path:
+    """Where a run is written until it finishes: a hidden sibling of the final folder."""
+    return final.parent / f".{final.name}.incomplete"
+
+
+def run(
+    config: RunConfig | dict[str, Any] | str,
+    *,
+    resume: str | Path | None = None,
+    overwrite: bool = False,
+    quiet: bool = False,
+    say: Callable[[str], None] | None = None,
+    command: str | None = None,
+    **overrides: Any,
+) -> RunResult:
+    """Run the whole recipe and write a run folder.
+
+    Args:
+        config: a data set name / path, a dict of settings, or a `RunConfig`.
+        resume: the run folder of a killed run to continue exactly where it stopped.
+        overwrite: replace an existing run folder.
+        quiet: no progress output.
+        **overrides: settings (``epochs=5``, ``out="runs/x"``, ...) over `config`.
+
+    Returns:
+        A `RunResult` with the run folder, ``summary.json``'s content and all findings.
+
+    Raises:
+        NnrecipeError: a problem with the data, the config or the model; the message says how
+            to fix it. Nothing is left half-written (a failed training keeps its checkpoint in
+            the ``.incomplete`` folder for ``--resume``).
+    """
+    from nnrecipe.progress import set_quiet
+
+    set_quiet(quiet)
+    say = say or ((lambda s: None) if quiet else print)
+    values: dict[str, Any]
+    if isinstance(config, RunConfig):
+        values = config.model_dump()
+    elif isinstance(config, str):
+        values = {"data": config}
+    else:
+        values = dict(config)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if resume is not None:
+        final = Path(resume)
+        tmp = incomplete_dir(final)
+        if not tmp.exists():
+            if final.exists():
+                raise ConfigError(f"Run {str(final)!r} already finished: there is nothing to resume.")
+            raise ConfigError(f"Nothing to resume at {str(final)!r}: no interrupted run was found there.")
+        saved = json.loads((tmp / "config.json").read_text())["config"]
+        values = {**saved, **{k: v for k, v in values.items() if k in ("force",)}}
+        values["out"] = str(final)
+    cfg = make_config(values)
+    if resume is None:
+        name = f"{Path(cfg.data).stem or cfg.data}-{time.strftime('%Y%m%d-%H%M%S')}"
+        final = Path(cfg.out) if cfg.out else Path("runs") / name
+        if final.exists() and not overwrite:
+            raise ConfigError(f"Run folder {str(final)!r} already exists: choose another --out or pass --overwrite.")
+        tmp = incomplete_dir(final)
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    data = resolve_data(cfg)
+    say(f"data: {data}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    ctx = RunContext(cfg, data, tmp, final, resume=resume is not None, quiet=quiet, say=say)
+    try:
+        _write_json(tmp / "config.json", {
+            "config": cfg.model_dump(), "versions": _versions(), "seed": cfg.seed,
+            "data": data.describe(), "command": command or " ".join(sys.argv),
+        })
+        for stage in STAGES:
+            cached = tmp / "stages" / f"{stage.name}.json"
+            if ctx.resume and stage.resumable and cached.exists():
+                ctx.results[stage.name] = json.loads(cached.read_text())
+                continue
+            result = stage.fn(ctx)
+            if result is not None:
+                ctx.results[stage.name] = result
+                _write_json(cached, result)
+        ctx.summary["baselines"] = ctx.results.get("baselines", {})
+        ctx.summary["findings"] = [f.to_dict() for f in ctx.findings]
+        _write_json(tmp / "summary.json", ctx.summary)
+    except TrainingError:
+        raise  # keep the .incomplete folder: its last good checkpoint can be inspected or resumed
+    except BaseException as e:
+        if not isinstance(e, KeyboardInterrupt):
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.rename(final)
+    say(f"run folder: {final}")
+    return RunResult(final, ctx.summary, ctx.findings)

@@ -1,0 +1,421 @@
+"""`Learner`: trains a user's `nn.Module` on an `nr.Data` the disciplined way.
+
+AdamW, a one-cycle (or warm-up + cosine) schedule, gradient clipping, early stopping on the
+validation metric, best and last checkpoints, exact resume after a kill.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from nnrecipe.data import Data
+from nnrecipe.errors import ConfigError, ModelError, TrainingError
+from nnrecipe.tasks import LossFn, Task, infer_task, make_task
+from nnrecipe.train import checkpoint as ckpt
+from nnrecipe.train.callbacks import Callback, ProgressCallback
+from nnrecipe.train.optim import OptimizerFactory, adamw, trainable
+from nnrecipe.train.schedule import SCHEDULES, lr_factor
+
+# Small data sets: batch = 2**floor(log2(n / 16)), clamped to [16, 256].
+MIN_BATCH, MAX_BATCH = 16, 256
+
+
+def auto_batch_size(n_train: int) -> int:
+    """A batch size giving at least ~16 steps per epoch on small data, 256 at most."""
+    b = 1 << max(0, (max(n_train, 1) // 16).bit_length() - 1)
+    return max(MIN_BATCH, min(MAX_BATCH, b))
+
+
+class Learner:
+    """Train `model` on `data`.
+
+    Args:
+        model: any `torch.nn.Module` mapping a batch of inputs to outputs. Trained in place.
+        data: an `nr.Data` (or a tuple ``(x_train, y_train, x_valid, y_valid)``).
+        task: ``"classification"`` / ``"regression"``; default: the data's task.
+        loss: a callable ``(output, target) -> scalar``; default: the task's (cross-entropy, MSE).
+        optimizer: a factory ``params -> torch.optim.Optimizer``; default AdamW(lr, weight_decay).
+        lr: peak learning rate of the schedule (ignored when `optimizer` sets its own).
+        weight_decay: AdamW's decoupled weight decay (not applied to biases and norm scales).
+        batch_size: default from the training-set size (16..256).
+        schedule: ``"one-cycle"``, ``"warmup-cosine"`` or ``"constant"``.
+        clip: gradient-norm clipping threshold (None: no clipping).
+        patience: epochs without improvement of the validation metric before stopping
+            (None: never stop early).
+        seed: seeds weight-independent randomness: shuffling, dropout, augmentation.
+        device: default CUDA, then MPS, then CPU.
+        threads: CPU threads; default measured per model and batch (see `nnrecipe.threads`).
+        augment: a callable applied to each training batch of inputs.
+        callbacks: objects with any of the methods in `nnrecipe.train.callbacks.EVENTS`.
+        out: folder for checkpoints and metrics.csv (None: keep everything in memory).
+        quiet: no progress bar.
+
+    Example:
+        >>> import torch, nnrecipe as nr
+        >>> data = nr.datasets.load("iris")
+        >>> learner = nr.Learner(torch.nn.Linear(4, 3), data, quiet=True, threads=1)
+        >>> _ = learner.fit(epochs=30)
+        >>> learner.evaluate("valid")["accuracy"] > 0.8
+        True
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        data: Data | tuple,
+        *,
+        task: str | Task | None = None,
+        loss: LossFn | None = None,
+        optimizer: OptimizerFactory | None = None,
+        lr: float = 3e-3,
+        weight_decay: float = 1e-2,
+        batch_size: int | None = None,
+        schedule: str = "one-cycle",
+        clip: float | None = 1.0,
+        patience: int | None = 10,
+        seed: int = 0,
+        device: str | torch.device | None = None,
+        threads: int | None = None,
+        augment: Callable[[Tensor], Tensor] | None = None,
+        callbacks: Sequence[Callback] = (),
+        out: str | Path | None = None,
+        quiet: bool = False,
+    ) -> None:
+        self.model = model
+        self.data = data
+        self.task = task
+        self.loss = loss
+        self.optimizer = optimizer
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.schedule = schedule
+        self.clip = clip
+        self.patience = patience
+        self.seed = seed
+        self.device = device
+        self.threads = threads
+        self.augment = augment
+        self.callbacks = list(callbacks)
+        self.out = Path(out) if out is not None else None
+        self.quiet = quiet
+        self.history: list[dict[str, Any]] = []
+        self.best_epoch: int | None = None
+        self.best_score: float | None = None
+        self.stopped_early = False
+        self._ready = False
+
+    # -- set-up ---------------------------------------------------------------------------------
+    def _setup(self) -> None:
+        """Validate and resolve everything once, before the first batch."""
+        if self._ready:
+            return
+        from nnrecipe.threads import pick_device
+
+        if not isinstance(self.model, nn.Module):
+            raise ModelError(f"The model must be a torch.nn.Module, got {type(self.model).__name__}.")
+        self.data = Data.coerce(self.data, task=self.task if isinstance(self.task, str) else None, loss=self.loss)
+        y_train = self.data.train.tensors()[1]
+        if isinstance(self.task, str):
+            self.task = self.data.task if self.task == self.data.task.kind else make_task(self.task, y_train)
+        elif self.task is None:
+            self.task = self.data.task if self.loss is None else infer_task(y_train, loss=self.loss) if (
+                self.data.task.kind == "regression") else self.data.task
+        self.loss_fn: LossFn = self.loss or self.task.default_loss()
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"Unknown schedule {self.schedule!r}: use one of {', '.join(SCHEDULES)}.")
+        if not self.lr > 0:
+            raise ConfigError(f"The learning rate must be > 0, got {self.lr}.")
+        self.batch_size = self.batch_size or auto_batch_size(len(self.data.train))
+        if self.batch_size < 1:
+            raise ConfigError(f"The batch size must be >= 1, got {self.batch_size}.")
+        self.device_ = pick_device(self.device)
+        self.model.to(self.device_)
+        params = trainable(self.model)
+        if not params:
+            raise ModelError("The model has no trainable parameters: nothing to train.")
+        factory = self.optimizer or adamw(self.lr, self.weight_decay)
+        self.opt = factory(params)
+        for g in self.opt.param_groups:
+            g.setdefault("initial_lr", g["lr"])
+        self._ready = True
+
+    def _choose_threads(self) -> int:
+        from nnrecipe.threads import choose_threads
+
+        if self.threads is not None:
+            torch.set_num_threads(int(self.threads))
+            return int(self.threads)
+        if self.device_.type != "cpu":
+            return torch.get_num_threads()
+        xb, yb = next(self.data.train.batches(self.batch_size))
+        probe = copy.deepcopy(self.model).train()
+        rng = torch.get_rng_state()
+
+        def step() -> None:
+            # Forward and backward on a copy: the real model and optimizer are untouched.
+            probe.zero_grad(set_to_none=True)
+            self.loss_fn(probe(xb), yb).backward()
+
+        try:
+            return choose_threads(step)
+        except Exception:  # the user's model fails on a batch: fit() reports it properly
+            torch.set_num_threads(1)
+            return 1
+        finally:
+            torch.set_rng_state(rng)
+
+    # -- the loop -------------------------------------------------------------------------------
+    def fit(self, epochs: int = 20, *, resume: bool = False) -> list[dict[str, Any]]:
+        """Train for up to `epochs` epochs; returns the per-epoch history.
+
+        With ``resume=True`` and a checkpoint in `out`, training continues exactly where it
+        stopped (bit-identical weights on CPU). At the end the best checkpoint's weights (by the
+        validation metric) are loaded into the model.
+
+        Raises:
+            TrainingError: the loss became NaN/Inf (the last good checkpoint is kept).
+            ModelError: the model crashed on a batch or its output does not fit the targets.
+        """
+        if epochs < 1:
+            raise ConfigError(f"epochs must be >= 1, got {epochs}.")
+        self._setup()
+        data, task = self.data, self.task
+        n_train = len(data.train)
+        drop_last = n_train % self.batch_size == 1  # a batch of one breaks BatchNorm
+        steps_per_epoch = max(1, n_train // self.batch_size if drop_last else -(-n_train // self.batch_size))
+        total_steps = epochs * steps_per_epoch
+        self._signature = {"epochs": epochs, "batch_size": self.batch_size, "schedule": self.schedule,
+                           "seed": self.seed, "n_train": n_train}
+        start_epoch = 0
+        gen = torch.Generator().manual_seed(self.seed)
+        if resume and self._last_path() is not None and self._last_path().exists():
+            start_epoch = self._restore(gen)
+        else:
+            self.threads_used = self._choose_threads()
+            torch.manual_seed(self.seed)
+            random.seed(self.seed)
+            self.history, self.best_epoch, self.best_score, self._bad_epochs = [], None, None, 0
+            self._best_state = ckpt.model_state(self.model)
+        self.epochs = epochs
+        self._emit("on_fit_start")
+        progress = None if self.quiet else ProgressCallback(epochs, steps_per_epoch, task.primary_metric)
+        if progress:
+            progress.on_fit_start(self)
+        step = start_epoch * steps_per_epoch
+        for epoch in range(start_epoch, epochs):
+            if self._bad_epochs_exceeded():
+                break
+            self.epoch = epoch
+            self._emit("on_epoch_start")
+            self.model.train()
+            t0 = time.perf_counter()
+            total_loss, seen = 0.0, 0
+            for batch_i, (xb, yb) in enumerate(data.train.batches(self.batch_size, shuffle=True, generator=gen, drop_last=drop_last)):
+                # The schedule is a pure function of the step: nothing to save for resume.
+                factor = lr_factor(self.schedule, step, total_steps)
+                for g in self.opt.param_groups:
+                    g["lr"] = g["initial_lr"] * factor
+                xb, yb = xb.to(self.device_, non_blocking=True), yb.to(self.device_, non_blocking=True)
+                if self.augment is not None:
+                    xb = self.augment(xb)
+                loss = self._forward_loss(xb, yb)
+                loss_value = loss.item()
+                if not torch.isfinite(torch.tensor(loss_value)):
+                    self._fail_non_finite(loss_value, epoch, batch_i)
+                self.opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if self.clip is not None:
+                    # Clipping bounds the damage of a rare huge gradient (bad batch, high lr).
+                    nn.utils.clip_grad_norm_(self.model.parameters(), self.clip, foreach=True)
+                self.opt.step()
+                total_loss += loss_value * len(xb)
+                seen += len(xb)
+                step += 1
+                if progress:
+                    progress.on_batch_end(self, batch_i, loss_value)
+            record = {"epoch": epoch + 1, "train_loss": total_loss / max(seen, 1),
+                      "lr": self.opt.param_groups[0]["lr"]}
+            valid = self.evaluate("valid")
+            record.update({f"valid_{k}": v for k, v in valid.items()})
+            record["seconds"] = time.perf_counter() - t0
+            self.history.append(record)
+            self._update_best(valid[task.primary_metric], epoch + 1)
+            self.last_record = record
+            if self.out is not None:
+                self._save_last(gen, epoch + 1)
+            if progress:
+                progress.on_epoch_end(self)
+            self._emit("on_epoch_end")
+        self.stopped_early = len(self.history) < epochs
+        if progress:
+            progress.on_fit_end(self)
+        self.model.load_state_dict(self._best_state)
+        self._emit("on_fit_end")
+        return self.history
+
+    def _forward_loss(self, xb: Tensor, yb: Tensor) -> Tensor:
+        try:
+            out = self.model(xb)
+            loss = self.loss_fn(out, yb)
+        except Exception as e:
+            raise ModelError(
+                f"The model or loss failed on a training batch of shape {tuple(xb.shape)} "
+                f"({type(e).__name__}: {e}): run nr.check(model, data) to find out why."
+            ) from e
+        if not isinstance(loss, Tensor) or loss.ndim != 0:
+            raise ModelError("The loss must return a scalar tensor; use reduction='mean'.")
+        return loss
+
+    def _fail_non_finite(self, value: float, epoch: int, batch: int) -> None:
+        kept = "the weights of the best epoch so far are restored"
+        if self.out is not None and self._last_path().exists():
+            kept += f" and the last good checkpoint is kept at {self._last_path()}"
+        self.model.load_state_dict(self._best_state)
+        raise TrainingError(
+            f"The training loss became {value} at epoch {epoch + 1}, batch {batch + 1}: {kept}. "
+            "Lower the learning rate, check the inputs for NaN/Inf (nr.audit), or keep clipping on."
+        )
+
+    def _update_best(self, score: float, epoch: int) -> None:
+        if self.best_score is None or self.task.better(score, self.best_score):
+            self.best_score, self.best_epoch, self._bad_epochs = score, epoch, 0
+            self._best_state = ckpt.model_state(self.model)
+            if self.out is not None:
+                ckpt.save_model(self.out / "checkpoints" / "best.safetensors", self.model,
+                                {"epoch": epoch, "score": score})
+        else:
+            self._bad_epochs += 1
+
+    def _bad_epochs_exceeded(self) -> bool:
+        return self.patience is not None and self._bad_epochs > self.patience
+
+    def _emit(self, event: str) -> None:
+        for cb in self.callbacks:
+            fn = getattr(cb, event, None)
+            if fn is not None:
+                fn(self)
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def _last_path(self) -> Path | None:
+        return None if self.out is None else self.out / "checkpoints" / "last.safetensors"
+
+    def _save_last(self, gen: torch.Generator, epoch: int) -> None:
+        tensors = {f"model.{k}": v for k, v in ckpt.model_state(self.model).items()}
+        tensors.update({f"best.{k}": v for k, v in self._best_state.items()})
+        opt_tensors, opt_meta = ckpt.optimizer_state(self.opt)
+        tensors.update(opt_tensors)
+        tensors["rng.torch"] = torch.get_rng_state()
+        tensors["rng.shuffle"] = gen.get_state()
+        meta = {
+            "epoch": epoch, "history": self.history, "best_epoch": self.best_epoch,
+            "best_score": self.best_score, "bad_epochs": self._bad_epochs, "optimizer": opt_meta,
+            "python_random": _jsonable_random_state(), "threads": self.threads_used,
+            "signature": self._signature,
+        }
+        ckpt.save_tensors(self._last_path(), tensors, meta)  # type: ignore[arg-type]
+        self._write_metrics_csv()
+
+    def _restore(self, gen: torch.Generator) -> int:
+        tensors, meta = ckpt.load_tensors(self._last_path())  # type: ignore[arg-type]
+        if meta.get("signature") != self._signature:
+            raise TrainingError(
+                f"Cannot resume from {self._last_path()}: it was trained with {meta.get('signature')}, "
+                f"now {self._signature}; resume with the same settings or start a new run."
+            )
+        self.threads_used = int(meta["threads"])
+        torch.set_num_threads(self.threads_used)
+        self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        self._best_state = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+        ckpt.load_optimizer_state(self.opt, tensors, meta["optimizer"])
+        torch.set_rng_state(tensors["rng.torch"])
+        gen.set_state(tensors["rng.shuffle"])
+        state = meta["python_random"]
+        random.setstate((state[0], tuple(state[1]), state[2]))
+        self.history = meta["history"]
+        self.best_epoch, self.best_score, self._bad_epochs = meta["best_epoch"], meta["best_score"], meta["bad_epochs"]
+        return int(meta["epoch"])
+
+    def _write_metrics_csv(self) -> None:
+        import csv
+        import io
+
+        buf = io.StringIO()
+        keys = list(dict.fromkeys(k for r in self.history for k in r))
+        writer = csv.DictWriter(buf, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(self.history)
+        ckpt.atomic_write_text(self.out / "metrics.csv", buf.getvalue())  # type: ignore[operator]
+
+    # -- evaluation and prediction ------------------------------------------------------------
+    @torch.no_grad()
+    def outputs(self, split: str = "valid") -> tuple[Tensor, Tensor]:
+        """Raw model outputs and targets over a whole split (eval mode), on the CPU."""
+        self._setup()
+        s = self.data.splits.get(split)
+        if s is None:
+            raise ConfigError(f"The data has no {split!r} split; it has {', '.join(self.data.splits)}.")
+        was_training = self.model.training
+        self.model.eval()
+        outs, ys = [], []
+        for xb, yb in s.batches(max(self.batch_size, 256)):
+            outs.append(self.model(xb.to(self.device_)).float().cpu())
+            ys.append(yb)
+        self.model.train(was_training)
+        return torch.cat(outs), torch.cat(ys)
+
+    def evaluate(self, split: str = "valid") -> dict[str, float]:
+        """Loss and the task's metrics on a split ("train", "valid", "test", "train_dev")."""
+        out, y = self.outputs(split)
+        with torch.no_grad():
+            loss = float(self.loss_fn(out, y))
+        return {"loss": loss, **self.task.metrics(out, y)}
+
+    @torch.no_grad()
+    def predict(self, x: Any, *, raw: bool = False) -> Tensor:
+        """Predictions for inputs `x` (array or tensor shaped like the training inputs): class
+        labels or values; ``raw=True`` gives the model's outputs (logits)."""
+        from nnrecipe.data.core import as_tensor
+
+        self._setup()
+        xt = as_tensor(x, "inputs")
+        expected = self.data.input_shape
+        if tuple(xt.shape[1:]) != expected and tuple(xt.shape) == expected:
+            xt = xt[None]
+        self.model.eval()
+        out = torch.cat([self.model(xt[i : i + 1024].to(self.device_)).float().cpu()
+                         for i in range(0, len(xt), 1024)])
+        return out if raw else self.task.predict(out)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(f'{v:.4g}' if isinstance(v, float) else str(v))}</td>"
+                             for v in r.values()) + "</tr>"
+            for r in self.history[-10:]
+        )
+        head = "".join(f"<th>{html.escape(k)}</th>" for k in (self.history[-1] if self.history else {}))
+        name = html.escape(type(self.model).__name__)
+        return f"<div><b>Learner({name})</b>, best epoch {self.best_epoch}<table><tr>{head}</tr>{rows}</table></div>"
+
+
+def _jsonable_random_state() -> list[Any]:
+    version, state, gauss = random.getstate()
+    return [version, list(state), gauss]
+
+
+def fit(model: nn.Module, data: Data | tuple, *, epochs: int = 20, **options: Any) -> Learner:
+    """Train `model` on `data` with a `Learner` and return it (shortcut for
+    ``Learner(model, data, **options).fit(epochs)``)."""
+    learner = Learner(model, data, **options)
+    learner.fit(epochs)
+    return learner
