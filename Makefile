@@ -29,7 +29,7 @@ test: $(VENV)/.installed lint
 	$(BIN)/python -m pytest -q -m "not slow"
 
 test-slow: $(VENV)/.installed
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -m slow; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests bench
