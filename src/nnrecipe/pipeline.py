@@ -122,6 +122,7 @@ def stage_train(ctx: RunContext) -> dict[str, Any]:
     from nnrecipe.models import build_model, count_parameters
     from nnrecipe.train import Learner
     from nnrecipe.train.checkpoint import save_model
+    from nnrecipe.train.monitor import Monitor
 
     c = ctx.config
     torch.manual_seed(c.seed)  # the initial weights depend on the seed only
@@ -130,6 +131,7 @@ def stage_train(ctx: RunContext) -> dict[str, Any]:
         ctx.model, ctx.data, lr=c.lr, weight_decay=c.weight_decay, batch_size=c.batch_size,
         schedule=c.schedule, clip=c.clip, patience=c.patience, seed=c.seed, device=c.device,
         threads=c.threads, out=ctx.dir, quiet=ctx.quiet,
+        callbacks=[Monitor(ctx.dir / "monitor.json")],  # read-only records for the report
     )
     t0 = time.perf_counter()
     ctx.learner.fit(c.epochs, resume=ctx.resume)

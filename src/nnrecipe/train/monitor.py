@@ -1,0 +1,203 @@
+"""`Monitor`: records, during training, what the report shows from inside the model.
+
+Per epoch (and once at init, epoch 0) it records:
+- prediction dynamics: the model's output on a fixed batch of validation samples (probability of
+  the true class and the predicted class; the predicted value for regression);
+- per-layer activation statistics on that batch: mean, std and, for ReLU-family layers, the
+  fraction of dead units (channels that output <= 0 for every sample and position);
+- gradient norms per weight tensor: the root mean square over the epoch's steps of each
+  training step's gradient norm (before clipping), and of the global norm.
+
+It must not change training: the snapshot is an eval-mode forward under ``torch.no_grad`` (no
+dropout, BatchNorm running statistics untouched, train mode restored), the global RNG state is
+saved and restored around it (a streamed DataLoader draws a seed), and the gradient hooks only
+read ``param.grad``. The record is a JSON file written atomically after each epoch; a resumed
+fit reloads it and keeps the epochs the checkpoint has (an epoch whose record was lost to a kill
+between the checkpoint and the monitor's write is missing from the record, nothing else).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+# Size of the fixed validation batch whose predictions are followed across epochs.
+DYNAMICS_SAMPLES = 20
+# At most this many layers get activation statistics / gradient norms (evenly spaced).
+MAX_LAYERS = 24
+RELU_FAMILY = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.CELU, nn.SELU)
+ACTIVATIONS = (*RELU_FAMILY, nn.GELU, nn.SiLU, nn.Mish, nn.Tanh, nn.Sigmoid, nn.Softplus, nn.Hardswish)
+
+
+def _spread(items: list[Any], k: int) -> list[Any]:
+    """At most `k` items, evenly spaced, first and last kept."""
+    if len(items) <= k:
+        return items
+    step = (len(items) - 1) / (k - 1)
+    return [items[round(i * step)] for i in range(k)]
+
+
+def fixed_positions(y: Tensor, kind: str, n: int = DYNAMICS_SAMPLES) -> list[int]:
+    """Positions of the followed validation samples: a few of each class, in split order
+    (deterministic, no RNG); the first `n` for regression."""
+    if kind != "classification":
+        return list(range(min(n, len(y))))
+    labels = y.reshape(-1).tolist()
+    classes = sorted(set(labels))
+    per_class = max(1, n // max(len(classes), 1))
+    picked: list[int] = []
+    for c in classes:
+        picked += [i for i, v in enumerate(labels) if v == c][:per_class]
+    return sorted(picked[:n]) if len(classes) <= n else list(range(min(n, len(y))))
+
+
+class Monitor:
+    """A `Learner` callback recording prediction dynamics, activation statistics and gradient
+    norms to `path` (JSON). See the module docstring for what is recorded and why it is safe."""
+
+    def __init__(self, path: str | Path, *, samples: int = DYNAMICS_SAMPLES) -> None:
+        self.path = Path(path)
+        self.samples = samples
+        self.record: dict[str, Any] = {}
+        self._hooks: list[Any] = []
+        self._sq: dict[str, Tensor] = {}
+        self._steps = 0
+
+    # -- events ---------------------------------------------------------------------------------
+    def on_fit_start(self, learner: Any) -> None:
+        rng = torch.get_rng_state()
+        try:
+            self._choose_batch(learner)
+        finally:
+            torch.set_rng_state(rng)
+        done = len(learner.history)
+        old = self._load() if done else None
+        if old is not None and old.get("positions") == self.record["positions"]:
+            # Resumed: keep what the checkpoint's epochs recorded.
+            old["epochs"] = [e for e in old["epochs"] if e["epoch"] <= done]
+            self.record = old
+        elif done == 0:
+            self._snapshot(learner, 0, grads=None)
+        self._attach_grad_hooks(learner.model)
+
+    def on_epoch_end(self, learner: Any) -> None:
+        epoch = len(learner.history)
+        grads = None
+        if self._steps:
+            grads = {k: float((v / self._steps).sqrt()) for k, v in self._sq.items()}
+            grads["(global)"] = float((sum(self._sq.values()) / self._steps).sqrt())
+        self._reset_grads()
+        self._snapshot(learner, epoch, grads=grads)
+
+    def on_fit_end(self, learner: Any) -> None:
+        for h in self._hooks:
+            h.remove()
+        self._hooks = []
+
+    # -- recording ------------------------------------------------------------------------------
+    def _choose_batch(self, learner: Any) -> None:
+        task = learner.task
+        split = learner.data.valid
+        # A streamed split is read only up to its first 1000 samples.
+        x, y = split.tensors() if split.in_memory else split.tensors(1000)
+        positions = fixed_positions(y, task.kind, self.samples)
+        self._x, self._y = x[positions], y[positions]
+        model = learner.model
+        acts = [(n, m) for n, m in model.named_modules() if isinstance(m, ACTIVATIONS)]
+        if not acts:  # functional activations: follow the linear / conv layers' outputs
+            acts = [(n, m) for n, m in model.named_modules()
+                    if isinstance(m, nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d)]
+        self._layers = _spread(acts, MAX_LAYERS)
+        weights = [(n, p) for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
+        self._weights = _spread(weights, MAX_LAYERS)
+        index = split.index
+        self.record = {
+            "positions": positions,
+            "index": [int(index[i]) for i in positions] if index is not None else positions,
+            "targets": self._y.reshape(len(positions), -1)[:, 0].tolist(),
+            "kind": task.kind,
+            "layers": [n or "(model)" for n, _ in self._layers],
+            "weights": [n for n, _ in self._weights],
+            "epochs": [],
+        }
+
+    @torch.no_grad()
+    def _snapshot(self, learner: Any, epoch: int, *, grads: dict[str, float] | None) -> None:
+        model, task = learner.model, learner.task
+        stats: dict[str, dict[str, float | None]] = {}
+        handles = []
+        for name, module in self._layers:
+            handles.append(module.register_forward_hook(self._stat_hook(name or "(model)", module, stats)))
+        was_training = model.training
+        rng = torch.get_rng_state()
+        model.eval()
+        try:
+            out = model(self._x.to(learner.device_)).float().cpu()
+        finally:
+            model.train(was_training)
+            torch.set_rng_state(rng)
+            for h in handles:
+                h.remove()
+        entry: dict[str, Any] = {"epoch": epoch, "activations": stats, "grad_norms": grads}
+        if task.kind == "classification":
+            probs = task.probabilities(out)
+            y = self._y.reshape(-1).long().clamp(0, probs.shape[1] - 1)
+            entry["p_true"] = [round(float(v), 5) for v in probs.gather(1, y[:, None]).squeeze(1)]
+            entry["predicted"] = probs.argmax(1).tolist()
+        else:
+            entry["predicted"] = [round(float(v), 5) for v in out.reshape(len(out), -1)[:, 0]]
+        self.record["epochs"].append(entry)
+        self._save()
+
+    @staticmethod
+    def _stat_hook(name: str, module: nn.Module, stats: dict[str, Any]) -> Any:
+        relu = isinstance(module, RELU_FAMILY)
+
+        def hook(_m: nn.Module, _inp: Any, out: Any) -> None:
+            if name in stats or not isinstance(out, Tensor) or not out.is_floating_point():
+                return  # a module called twice per forward: its first call is recorded
+            a = out.detach().float()
+            entry: dict[str, float | None] = {"mean": float(a.mean()), "std": float(a.std()) if a.numel() > 1 else 0.0,
+                                              "dead": None}
+            if relu and a.ndim >= 2:
+                # A unit (channel) is dead when it is <= 0 for every sample and position.
+                per_unit = a.transpose(0, 1).reshape(a.shape[1], -1)
+                entry["dead"] = float((per_unit <= 0).all(dim=1).float().mean())
+            stats[name] = entry
+
+        return hook
+
+    def _attach_grad_hooks(self, model: nn.Module) -> None:
+        self._reset_grads()
+        for name, p in self._weights:
+            self._hooks.append(p.register_post_accumulate_grad_hook(self._grad_hook(name)))
+
+    def _grad_hook(self, name: str) -> Any:
+        def hook(p: Tensor) -> None:
+            if p.grad is None:
+                return
+            sq = p.grad.detach().float().pow(2).sum()
+            self._sq[name] = self._sq[name] + sq if name in self._sq else sq
+            if name == self._weights[0][0]:
+                self._steps += 1  # one step per backward of the first followed weight
+
+        return hook
+
+    def _reset_grads(self) -> None:
+        self._sq, self._steps = {}, 0
+
+    # -- file -----------------------------------------------------------------------------------
+    def _save(self) -> None:
+        from nnrecipe.train.checkpoint import atomic_write_text
+
+        atomic_write_text(self.path, json.dumps(self.record))
+
+    def _load(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
