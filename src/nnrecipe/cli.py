@@ -110,7 +110,7 @@ def run(
     if resume is not None:
         values = {"force": force} if force else {}
     else:
-        values = config_values(data, config, **flags)
+        values = _call(config_values, data, config, **flags)
     command = "nnrecipe " + " ".join(sys.argv[1:])
     result = _call(run_recipe, values, resume=resume, overwrite=overwrite, quiet=quiet, command=command)
     report = result.path / "report.html"

@@ -21,15 +21,21 @@ class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     # -- data --
-    data: str = Field(..., description="built-in name (digits, mnist1d, ...), image folder or CSV file")
+    data: str = Field(
+        ..., description="built-in name (digits, mnist1d, ...), image folder or CSV file"
+    )
     target: str | None = Field(None, description="target column of a CSV file")
-    task: Literal["classification", "regression"] | None = Field(None, description="default: inferred")
+    task: Literal["classification", "regression"] | None = Field(
+        None, description="default: inferred"
+    )
     valid: float = Field(0.2, gt=0, lt=0.9, description="fraction of the data for validation")
     test: float = Field(0.1, ge=0, lt=0.9, description="fraction for the test set (evaluated once)")
     train_dev: float = Field(0.0, ge=0, lt=0.5, description="slice of train held out as train-dev")
     image_size: int | None = Field(None, ge=4, le=1024, description="resize folder images to this")
     # -- model --
-    model: Literal["linear", "mlp", "cnn1d", "cnn2d"] | None = Field(None, description="default by modality")
+    model: Literal["linear", "mlp", "cnn1d", "cnn2d"] | None = Field(
+        None, description="default by modality"
+    )
     width: int | None = Field(None, ge=1, le=8192, description="hidden units / base channels")
     depth: int | None = Field(None, ge=1, le=64, description="hidden layers / residual blocks")
     dropout: float | None = Field(None, ge=0, lt=1, description="dropout probability")
@@ -38,9 +44,13 @@ class RunConfig(BaseModel):
     lr: float = Field(3e-3, gt=0, le=10, description="peak learning rate")
     weight_decay: float = Field(1e-2, ge=0, le=10, description="AdamW decoupled weight decay")
     batch_size: int | None = Field(None, ge=1, description="default from the training-set size")
-    schedule: Literal["one-cycle", "warmup-cosine", "constant"] = Field("one-cycle", description="lr schedule")
+    schedule: Literal["one-cycle", "warmup-cosine", "constant"] = Field(
+        "one-cycle", description="lr schedule"
+    )
     clip: float | None = Field(1.0, gt=0, description="gradient-norm clipping (null: off)")
-    patience: int | None = Field(10, ge=0, description="early-stopping patience in epochs (null: off)")
+    patience: int | None = Field(
+        10, ge=0, description="early-stopping patience in epochs (null: off)"
+    )
     seed: int = Field(0, ge=0, description="seed for splits, init, shuffling and dropout")
     # -- machine --
     device: str | None = Field(None, description="cpu, cuda, mps; default: the best available")
@@ -51,7 +61,11 @@ class RunConfig(BaseModel):
     human_error: float | None = Field(None, ge=0, le=1, description="human-level error, if known")
 
     def model_options(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("width", "depth", "dropout") if getattr(self, k) is not None}
+        return {
+            k: getattr(self, k)
+            for k in ("width", "depth", "dropout")
+            if getattr(self, k) is not None
+        }
 
 
 def _format_errors(e: ValidationError) -> str:
@@ -85,7 +99,9 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         else:
             values = tomllib.loads(p.read_text())
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
-        raise ConfigError(f"Config file {str(p)!r} is not valid {p.suffix[1:].upper() or 'TOML'}: {e}.") from None
+        raise ConfigError(
+            f"Config file {str(p)!r} is not valid {p.suffix[1:].upper() or 'TOML'}: {e}."
+        ) from None
     if not isinstance(values, dict):
         raise ConfigError(f"Config file {str(p)!r} must hold a table of settings.")
     return values

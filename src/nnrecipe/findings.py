@@ -11,7 +11,7 @@ import importlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 # Modules holding a `CODES: dict[str, Code]` each; a new stage adds its module here.
@@ -23,7 +23,7 @@ CATALOG_MODULES = (
 )
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """How bad a finding is; compares as its string value ("error", "warning", "info")."""
 
     ERROR = "error"

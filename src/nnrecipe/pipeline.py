@@ -86,9 +86,17 @@ def resolve_data(config: RunConfig) -> Data:
     from nnrecipe.data.builtin import LOADERS, load
 
     spec = config.data
-    split = {"valid": config.valid, "test": config.test, "train_dev": config.train_dev, "seed": config.seed}
+    split = {
+        "valid": config.valid,
+        "test": config.test,
+        "train_dev": config.train_dev,
+        "seed": config.seed,
+    }
     path = Path(spec)
-    if spec.lower().replace("_", "-") in {k.replace("_", "-") for k in LOADERS} and not path.exists():
+    if (
+        spec.lower().replace("_", "-") in {k.replace("_", "-") for k in LOADERS}
+        and not path.exists()
+    ):
         return load(spec, **split)
     if path.is_dir():
         return Data.from_folder(path, size=config.image_size, **split)
@@ -109,9 +117,15 @@ def stage_baselines(ctx: RunContext) -> dict[str, Any]:
     from nnrecipe.models.baselines import baselines
 
     splits = tuple(s for s in ("valid", "test") if s in ctx.data.splits)
-    result = baselines(ctx.data, splits=splits, human_error=ctx.config.human_error, seed=ctx.config.seed)
+    result = baselines(
+        ctx.data, splits=splits, human_error=ctx.config.human_error, seed=ctx.config.seed
+    )
     metric = ctx.data.task.primary_metric
-    parts = [f"{k} {v['valid'][metric]:.4f}" for k, v in result.items() if isinstance(v, dict) and "valid" in v]
+    parts = [
+        f"{k} {v['valid'][metric]:.4f}"
+        for k, v in result.items()
+        if isinstance(v, dict) and "valid" in v
+    ]
     ctx.say(f"baselines (valid {metric}): " + ", ".join(parts))
     return result
 
@@ -128,20 +142,40 @@ def stage_train(ctx: RunContext) -> dict[str, Any]:
     torch.manual_seed(c.seed)  # the initial weights depend on the seed only
     ctx.model = build_model(c.model, ctx.data, **c.model_options())
     ctx.learner = Learner(
-        ctx.model, ctx.data, lr=c.lr, weight_decay=c.weight_decay, batch_size=c.batch_size,
-        schedule=c.schedule, clip=c.clip, patience=c.patience, seed=c.seed, device=c.device,
-        threads=c.threads, out=ctx.dir, quiet=ctx.quiet,
+        ctx.model,
+        ctx.data,
+        lr=c.lr,
+        weight_decay=c.weight_decay,
+        batch_size=c.batch_size,
+        schedule=c.schedule,
+        clip=c.clip,
+        patience=c.patience,
+        seed=c.seed,
+        device=c.device,
+        threads=c.threads,
+        out=ctx.dir,
+        quiet=ctx.quiet,
         callbacks=[Monitor(ctx.dir / "monitor.json")],  # read-only records for the report
     )
     t0 = time.perf_counter()
     ctx.learner.fit(c.epochs, resume=ctx.resume)
-    save_model(ctx.dir / "model.safetensors", ctx.model, {"model": c.model, "options": c.model_options()})
+    save_model(
+        ctx.dir / "model.safetensors", ctx.model, {"model": c.model, "options": c.model_options()}
+    )
     L = ctx.learner
     metric = ctx.data.task.primary_metric
-    ctx.say(f"trained {len(L.history)} epochs in {time.perf_counter() - t0:.1f} s "
-            f"(best epoch {L.best_epoch}, valid {metric} {L.best_score:.4f}, {L.threads_used} thread(s))")
-    return {"epochs_run": len(L.history), "best_epoch": L.best_epoch, "stopped_early": L.stopped_early,
-            "threads": L.threads_used, "batch_size": L.batch_size, "parameters": count_parameters(ctx.model)}
+    ctx.say(
+        f"trained {len(L.history)} epochs in {time.perf_counter() - t0:.1f} s "
+        f"(best epoch {L.best_epoch}, valid {metric} {L.best_score:.4f}, {L.threads_used} thread(s))"
+    )
+    return {
+        "epochs_run": len(L.history),
+        "best_epoch": L.best_epoch,
+        "stopped_early": L.stopped_early,
+        "threads": L.threads_used,
+        "batch_size": L.batch_size,
+        "parameters": count_parameters(ctx.model),
+    }
 
 
 def stage_evaluate(ctx: RunContext) -> dict[str, Any]:
@@ -158,13 +192,16 @@ def stage_evaluate(ctx: RunContext) -> dict[str, Any]:
     for name in ("majority", "linear"):
         ref = base.get(name, {}).get("valid", {}).get(metric)
         if ref is not None and not task.better(scores["valid"][metric], ref):
-            ctx.findings.append(Finding(
-                "below-baseline", Severity.WARNING,
-                f"The model's valid {metric} ({scores['valid'][metric]:.4f}) does not beat the {name} "
-                f"baseline ({ref:.4f}).",
-                {"model": scores["valid"][metric], name: ref, "metric": metric},
-                "Run `nnrecipe check` on the model; train longer, or use a bigger model.",
-            ))
+            ctx.findings.append(
+                Finding(
+                    "below-baseline",
+                    Severity.WARNING,
+                    f"The model's valid {metric} ({scores['valid'][metric]:.4f}) does not beat the {name} "
+                    f"baseline ({ref:.4f}).",
+                    {"model": scores["valid"][metric], name: ref, "metric": metric},
+                    "Run `nnrecipe check` on the model; train longer, or use a bigger model.",
+                )
+            )
     line = ", ".join(f"{s} {metric} {v[metric]:.4f}" for s, v in scores.items())
     ctx.say(line)
     return scores
@@ -178,17 +215,30 @@ def stage_plots(ctx: RunContext) -> dict[str, Any]:
     base = ctx.results.get("baselines", {})
     refs = {k: v["valid"][metric] for k, v in base.items() if isinstance(v, dict) and "valid" in v}
     files = [
-        plots.loss_curves(L.history, plot_dir / "loss.png", expected_init=base.get("expected_loss_at_init")),
+        plots.loss_curves(
+            L.history, plot_dir / "loss.png", expected_init=base.get("expected_loss_at_init")
+        ),
         plots.metric_curves(L.history, metric, plot_dir / f"{metric}.png", refs),
         plots.lr_curve(L.history, plot_dir / "lr.png"),
     ]
     out, y = L.outputs("valid")
     pred = task.predict(out).numpy()
     if task.kind == "classification":
-        files.append(plots.confusion_matrix(y.numpy().reshape(-1), pred, ctx.data.classes, plot_dir / "confusion_valid.png",
-                                            title="Confusion matrix (valid)"))
+        files.append(
+            plots.confusion_matrix(
+                y.numpy().reshape(-1),
+                pred,
+                ctx.data.classes,
+                plot_dir / "confusion_valid.png",
+                title="Confusion matrix (valid)",
+            )
+        )
     else:
-        files.append(plots.predicted_vs_true(y.numpy().reshape(-1), pred.reshape(-1), plot_dir / "predicted_vs_true_valid.png"))
+        files.append(
+            plots.predicted_vs_true(
+                y.numpy().reshape(-1), pred.reshape(-1), plot_dir / "predicted_vs_true_valid.png"
+            )
+        )
     return {"files": [str(f.relative_to(ctx.dir)) for f in files]}
 
 
@@ -270,8 +320,12 @@ def run(
         tmp = incomplete_dir(final)
         if not tmp.exists():
             if final.exists():
-                raise ConfigError(f"Run {str(final)!r} already finished: there is nothing to resume.")
-            raise ConfigError(f"Nothing to resume at {str(final)!r}: no interrupted run was found there.")
+                raise ConfigError(
+                    f"Run {str(final)!r} already finished: there is nothing to resume."
+                )
+            raise ConfigError(
+                f"Nothing to resume at {str(final)!r}: no interrupted run was found there."
+            )
         saved = json.loads((tmp / "config.json").read_text())["config"]
         values = {**saved, **{k: v for k, v in values.items() if k in ("force",)}}
         values["out"] = str(final)
@@ -280,7 +334,9 @@ def run(
         name = f"{Path(cfg.data).stem or cfg.data}-{time.strftime('%Y%m%d-%H%M%S')}"
         final = Path(cfg.out) if cfg.out else Path("runs") / name
         if final.exists() and not overwrite:
-            raise ConfigError(f"Run folder {str(final)!r} already exists: choose another --out or pass --overwrite.")
+            raise ConfigError(
+                f"Run folder {str(final)!r} already exists: choose another --out or pass --overwrite."
+            )
         tmp = incomplete_dir(final)
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -289,10 +345,16 @@ def run(
     tmp.mkdir(parents=True, exist_ok=True)
     ctx = RunContext(cfg, data, tmp, final, resume=resume is not None, quiet=quiet, say=say)
     try:
-        _write_json(tmp / "config.json", {
-            "config": cfg.model_dump(), "versions": _versions(), "seed": cfg.seed,
-            "data": data.describe(), "command": command or " ".join(sys.argv),
-        })
+        _write_json(
+            tmp / "config.json",
+            {
+                "config": cfg.model_dump(),
+                "versions": _versions(),
+                "seed": cfg.seed,
+                "data": data.describe(),
+                "command": command or " ".join(sys.argv),
+            },
+        )
         for stage in STAGES:
             cached = tmp / "stages" / f"{stage.name}.json"
             if ctx.resume and stage.resumable and cached.exists():

@@ -29,9 +29,14 @@ def _sklearn(loader: str, modality: str, task: str, **kw: Any) -> Data:
     if modality == "image":
         x = x.reshape(-1, 1, 8, 8) / 16.0  # digits: 8x8 pixels with values 0..16
     data = Data.from_arrays(
-        x, y.astype(np.int64 if task == "classification" else np.float32), task=task,
-        modality=modality, classes=classes, feature_names=None if modality == "image" else list(
-            map(str, bunch.feature_names)), name=kw.pop("name"), **kw,
+        x,
+        y.astype(np.int64 if task == "classification" else np.float32),
+        task=task,
+        modality=modality,
+        classes=classes,
+        feature_names=None if modality == "image" else list(map(str, bunch.feature_names)),
+        name=kw.pop("name"),
+        **kw,
     )
     _normalize_inputs(data, per_channel=modality == "image")
     return data
@@ -60,16 +65,28 @@ def _mnist1d(**kw: Any) -> Data:
     seed = kw.get("seed", 0)
     train_dev = kw.get("train_dev", 0.0)
     inner = Data.from_arrays(
-        x, y, valid=kw.get("valid", 0.2), test=0.0, train_dev=train_dev, seed=seed,
-        modality="sequence", task="classification",
+        x,
+        y,
+        valid=kw.get("valid", 0.2),
+        test=0.0,
+        train_dev=train_dev,
+        seed=seed,
+        modality="sequence",
+        task="classification",
     )
     splits = dict(inner.splits)
-    from nnrecipe.data.split import Split
     import torch
 
-    splits["test"] = Split(torch.from_numpy(x_test)[:, None], torch.from_numpy(y_test), index=torch.arange(len(x_test)))
+    from nnrecipe.data.split import Split
+
+    splits["test"] = Split(
+        torch.from_numpy(x_test)[:, None], torch.from_numpy(y_test), index=torch.arange(len(x_test))
+    )
     data = Data(
-        splits, task=inner.task, modality="sequence", name="mnist1d",
+        splits,
+        task=inner.task,
+        modality="sequence",
+        name="mnist1d",
         meta={"source": "mnist1d.data.make_dataset(get_dataset_args())", "seed": seed},
     )
     _normalize_inputs(data, per_channel=True)
@@ -98,12 +115,22 @@ def _torchvision(cls_name: str, **kw: Any) -> Data:
 
     x, y = arrays(train)
     xt, yt = arrays(test)
-    inner = Data.from_arrays(x, y, valid=kw.get("valid", 0.1), test=0.0, seed=kw.get("seed", 0),
-                             train_dev=kw.get("train_dev", 0.0), modality="image",
-                             classes=list(train.classes), task="classification")
+    inner = Data.from_arrays(
+        x,
+        y,
+        valid=kw.get("valid", 0.1),
+        test=0.0,
+        seed=kw.get("seed", 0),
+        train_dev=kw.get("train_dev", 0.0),
+        modality="image",
+        classes=list(train.classes),
+        task="classification",
+    )
     from nnrecipe.data.split import Split
 
-    inner.splits["test"] = Split(torch.from_numpy(xt), torch.from_numpy(yt), index=torch.arange(len(xt)))
+    inner.splits["test"] = Split(
+        torch.from_numpy(xt), torch.from_numpy(yt), index=torch.arange(len(xt))
+    )
     inner.name = cls_name.lower()
     _normalize_inputs(inner, per_channel=True)
     return inner
@@ -111,10 +138,14 @@ def _torchvision(cls_name: str, **kw: Any) -> Data:
 
 LOADERS: dict[str, Callable[..., Data]] = {
     "digits": lambda **kw: _sklearn("load_digits", "image", "classification", name="digits", **kw),
-    "breast_cancer": lambda **kw: _sklearn("load_breast_cancer", "tabular", "classification", name="breast_cancer", **kw),
+    "breast_cancer": lambda **kw: _sklearn(
+        "load_breast_cancer", "tabular", "classification", name="breast_cancer", **kw
+    ),
     "wine": lambda **kw: _sklearn("load_wine", "tabular", "classification", name="wine", **kw),
     "iris": lambda **kw: _sklearn("load_iris", "tabular", "classification", name="iris", **kw),
-    "diabetes": lambda **kw: _sklearn("load_diabetes", "tabular", "regression", name="diabetes", **kw),
+    "diabetes": lambda **kw: _sklearn(
+        "load_diabetes", "tabular", "regression", name="diabetes", **kw
+    ),
     "mnist1d": _mnist1d,
     "mnist": lambda **kw: _torchvision("MNIST", **kw),
     "fashion-mnist": lambda **kw: _torchvision("FashionMNIST", **kw),

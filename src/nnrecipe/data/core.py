@@ -25,7 +25,7 @@ def as_tensor(a: Any, name: str) -> Tensor:
         try:
             arr = np.asarray(a)
         except Exception as e:  # ragged lists and the like
-            raise DataError(f"{name} cannot be turned into an array ({e}): pass a numpy array.")
+            raise DataError(f"{name} cannot be turned into an array ({e}): pass a numpy array.") from e
         if arr.dtype == object:
             raise DataError(
                 f"{name} has dtype object (mixed or ragged values): pass numbers, e.g. with "
@@ -226,7 +226,9 @@ class Data:
         """
         xt, yt = _check_pair(x, y, "data")
         stratify = _stratify_labels(yt, task, loss, classes)
-        parts = split_indices(len(xt), stratify, valid=valid, test=test, train_dev=train_dev, seed=seed)
+        parts = split_indices(
+            len(xt), stratify, valid=valid, test=test, train_dev=train_dev, seed=seed
+        )
         splits = {k: Split(xt[i], yt[i], index=i) for k, i in parts.items()}
         return _assemble(
             splits,

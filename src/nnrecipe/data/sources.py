@@ -159,7 +159,9 @@ def from_folder(
     if not root.exists():
         raise DataError(f"Folder {str(root)!r} does not exist: check the path.")
     if not root.is_dir():
-        raise DataError(f"{str(root)!r} is not a folder: pass a folder with one sub-folder per class.")
+        raise DataError(
+            f"{str(root)!r} is not a folder: pass a folder with one sub-folder per class."
+        )
     roots = _split_roots(root) or {"all": root}
     listed = {k: _image_files(r) for k, r in roots.items()}
     classes = listed["train" if "train" in listed else "all"][2]
@@ -184,13 +186,19 @@ def from_folder(
         loaded[k] = (x, y, [str(files[i]) for i in keep.tolist()])
     if "all" in loaded:
         x, y, files = loaded.pop("all")
-        parts = split_indices(len(x), y.numpy(), valid=valid, test=test, train_dev=train_dev, seed=seed)
+        parts = split_indices(
+            len(x), y.numpy(), valid=valid, test=test, train_dev=train_dev, seed=seed
+        )
         loaded = {k: (x[i], y[i], [files[j] for j in i.tolist()]) for k, i in parts.items()}
     mean = loaded["train"][0].mean(dim=(0, 2, 3), keepdim=True)
     std = loaded["train"][0].std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
-    splits = {k: Split((x - mean) / std, y, index=torch.arange(len(x))) for k, (x, y, _) in loaded.items()}
+    splits = {
+        k: Split((x - mean) / std, y, index=torch.arange(len(x))) for k, (x, y, _) in loaded.items()
+    }
     if "valid" not in splits:
-        raise DataError(f"{str(root)!r} has a train/ folder but no valid/ (or val/) folder beside it.")
+        raise DataError(
+            f"{str(root)!r} has a train/ folder but no valid/ (or val/) folder beside it."
+        )
     meta = {
         "source": str(root),
         "files": {k: f for k, (_, _, f) in loaded.items()},
@@ -319,7 +327,11 @@ def from_csv(
     if task is None:
         numeric = pd.api.types.is_numeric_dtype(ycol) and not pd.api.types.is_bool_dtype(ycol)
         is_int = numeric and np.all(np.mod(ycol.to_numpy(dtype=float), 1) == 0)
-        task = "classification" if not numeric or (is_int and ycol.nunique() <= MAX_INT_CLASSES) else "regression"
+        task = (
+            "classification"
+            if not numeric or (is_int and ycol.nunique() <= MAX_INT_CLASSES)
+            else "regression"
+        )
     classes = None
     if task == "regression":
         if not pd.api.types.is_numeric_dtype(ycol):
@@ -350,14 +362,18 @@ def from_csv(
 class TableEncoder:
     """Column-wise encoding fitted on training rows only (no leakage of valid/test statistics)."""
 
-    def __init__(self, numeric: dict[str, tuple[float, float, float]], categorical: dict[str, list[str]]):
+    def __init__(
+        self, numeric: dict[str, tuple[float, float, float]], categorical: dict[str, list[str]]
+    ):
         self.numeric = numeric  # column -> (median, mean, std)
         self.categorical = categorical  # column -> levels
         self.output_names: list[str] = []
         for c in numeric:
             self.output_names += [c, f"{c}__missing"]
         for c, levels in categorical.items():
-            self.output_names += [f"{c}={lv}" for lv in levels] if len(levels) <= MAX_ONE_HOT else [c]
+            self.output_names += (
+                [f"{c}={lv}" for lv in levels] if len(levels) <= MAX_ONE_HOT else [c]
+            )
 
     @classmethod
     def fit(cls, df: Any) -> TableEncoder:

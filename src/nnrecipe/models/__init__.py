@@ -10,7 +10,16 @@ from torch import nn
 from nnrecipe.errors import ConfigError
 from nnrecipe.models.builtin import CNN, MLP, Head, Linear
 
-__all__ = ["CNN", "MLP", "Head", "Linear", "build_model", "default_model_name", "MODEL_NAMES", "count_parameters"]
+__all__ = [
+    "CNN",
+    "MLP",
+    "Head",
+    "Linear",
+    "build_model",
+    "default_model_name",
+    "MODEL_NAMES",
+    "count_parameters",
+]
 
 MODEL_NAMES = ("linear", "mlp", "cnn1d", "cnn2d")
 

@@ -19,7 +19,9 @@ from nnrecipe.data import Data
 MAX_LINEAR_SAMPLES = 5000
 
 
-def _arrays(data: Data, split: str, max_samples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _arrays(
+    data: Data, split: str, max_samples: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     x, y = data.splits[split].tensors(max_samples)
     return x.reshape(len(x), -1).numpy(), y.numpy()
 
@@ -36,8 +38,13 @@ def _scores(data: Data, estimator: Any, split: str) -> dict[str, float]:
     return task.metrics(out, torch.from_numpy(y))
 
 
-def baselines(data: Data, *, splits: tuple[str, ...] = ("valid",), human_error: float | None = None,
-              seed: int = 0) -> dict[str, Any]:
+def baselines(
+    data: Data,
+    *,
+    splits: tuple[str, ...] = ("valid",),
+    human_error: float | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Fit the majority and linear baselines on train and score them on `splits`.
 
     Returns ``{"majority": {split: metrics}, "linear": {split: metrics}, "human": {...}?,

@@ -59,7 +59,13 @@ class MLP(nn.Module):
     """Multi-layer perceptron: [Linear → BatchNorm → ReLU → Dropout] × depth → Head."""
 
     def __init__(
-        self, in_features: int, out_features: int, *, width: int = 256, depth: int = 2, dropout: float = 0.1
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        width: int = 256,
+        depth: int = 2,
+        dropout: float = 0.1,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
@@ -78,24 +84,38 @@ class MLP(nn.Module):
         return self.head(self.body(x.flatten(1)))
 
 
-def _conv_bn(conv: type[nn.Module], bn: type[nn.Module], c_in: int, c_out: int, k: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(conv(c_in, c_out, k, stride=stride, padding=k // 2, bias=False), bn(c_out), nn.ReLU())
+def _conv_bn(
+    conv: type[nn.Module], bn: type[nn.Module], c_in: int, c_out: int, k: int, stride: int = 1
+) -> nn.Sequential:
+    return nn.Sequential(
+        conv(c_in, c_out, k, stride=stride, padding=k // 2, bias=False), bn(c_out), nn.ReLU()
+    )
 
 
 class ResBlock(nn.Module):
     """Two conv-BN layers with an identity (or 1x1) shortcut; `dims` is 1 or 2."""
 
-    def __init__(self, c_in: int, c_out: int, *, dims: int, stride: int = 1, kernel: int = 3) -> None:
+    def __init__(
+        self, c_in: int, c_out: int, *, dims: int, stride: int = 1, kernel: int = 3
+    ) -> None:
         super().__init__()
         conv = nn.Conv1d if dims == 1 else nn.Conv2d
         bn = nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d
-        self.conv1 = nn.Sequential(conv(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False), bn(c_out), nn.ReLU())
-        self.conv2 = nn.Sequential(conv(c_out, c_out, kernel, padding=kernel // 2, bias=False), bn(c_out))
+        self.conv1 = nn.Sequential(
+            conv(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False),
+            bn(c_out),
+            nn.ReLU(),
+        )
+        self.conv2 = nn.Sequential(
+            conv(c_out, c_out, kernel, padding=kernel // 2, bias=False), bn(c_out)
+        )
         # Zero-init the last BN's scale: each block starts as the identity (Goyal et al. 2017).
         nn.init.zeros_(self.conv2[1].weight)
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or c_in != c_out:
-            self.shortcut = nn.Sequential(conv(c_in, c_out, 1, stride=stride, bias=False), bn(c_out))
+            self.shortcut = nn.Sequential(
+                conv(c_in, c_out, 1, stride=stride, bias=False), bn(c_out)
+            )
         self.act = nn.ReLU()
 
     def forward(self, x: Tensor) -> Tensor:

@@ -13,7 +13,12 @@ from nnrecipe.tasks.regression import Regression
 
 __all__ = ["Task", "Classification", "Regression", "LossFn", "infer_task", "make_task"]
 
-_BCE_NAMES = ("BCEWithLogitsLoss", "BCELoss", "binary_cross_entropy", "binary_cross_entropy_with_logits")
+_BCE_NAMES = (
+    "BCEWithLogitsLoss",
+    "BCELoss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+)
 
 
 def _is_integral(y: Tensor) -> bool:

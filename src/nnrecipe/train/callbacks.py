@@ -28,15 +28,27 @@ class ProgressCallback:
     def on_fit_start(self, learner: Any) -> None:
         if not self.active:
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         self.bar = Progress(
-            TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            TextColumn("{task.fields[info]}"), transient=False,
+            TextColumn("[bold]training"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[info]}"),
+            transient=False,
         )
         self.bar.start()
         done = len(learner.history)
-        self.task = self.bar.add_task("fit", total=self.epochs * self.steps, completed=done * self.steps, info="")
+        self.task = self.bar.add_task(
+            "fit", total=self.epochs * self.steps, completed=done * self.steps, info=""
+        )
 
     def on_batch_end(self, learner: Any, batch: int, loss: float) -> None:
         if self.bar is not None and batch % 5 == 0:
@@ -46,8 +58,10 @@ class ProgressCallback:
         if self.bar is None:
             return
         r = learner.history[-1]
-        info = (f"epoch {r['epoch']}: train loss {r['train_loss']:.4f}  valid loss {r['valid_loss']:.4f}  "
-                f"valid {self.metric} {r[f'valid_{self.metric}']:.4f}")
+        info = (
+            f"epoch {r['epoch']}: train loss {r['train_loss']:.4f}  valid loss {r['valid_loss']:.4f}  "
+            f"valid {self.metric} {r[f'valid_{self.metric}']:.4f}"
+        )
         self.bar.update(self.task, completed=r["epoch"] * self.steps, info=info)
 
     def on_fit_end(self, learner: Any) -> None:

@@ -38,7 +38,9 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
-def save_tensors(path: Path, tensors: dict[str, Tensor], meta: dict[str, Any] | None = None) -> None:
+def save_tensors(
+    path: Path, tensors: dict[str, Tensor], meta: dict[str, Any] | None = None
+) -> None:
     """Save tensors (+ JSON metadata) atomically as safetensors."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -61,7 +63,9 @@ def load_tensors(path: Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
         with safe_open(str(path), framework="pt") as f:
             meta = json.loads((f.metadata() or {}).get("nnrecipe", "{}"))
     except Exception as e:
-        raise TrainingError(f"Cannot read checkpoint {str(path)!r} ({e}): it is missing or damaged.") from e
+        raise TrainingError(
+            f"Cannot read checkpoint {str(path)!r} ({e}): it is missing or damaged."
+        ) from e
     return tensors, meta
 
 
@@ -83,7 +87,9 @@ def optimizer_state(opt: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict
     return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
 
 
-def load_optimizer_state(opt: torch.optim.Optimizer, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
+def load_optimizer_state(
+    opt: torch.optim.Optimizer, tensors: dict[str, Tensor], meta: dict[str, Any]
+) -> None:
     state: dict[int, dict[str, Any]] = {}
     for key, v in tensors.items():
         if key.startswith("optim."):

@@ -121,17 +121,32 @@ class Learner:
         from nnrecipe.threads import pick_device
 
         if not isinstance(self.model, nn.Module):
-            raise ModelError(f"The model must be a torch.nn.Module, got {type(self.model).__name__}.")
-        self.data = Data.coerce(self.data, task=self.task if isinstance(self.task, str) else None, loss=self.loss)
+            raise ModelError(
+                f"The model must be a torch.nn.Module, got {type(self.model).__name__}."
+            )
+        self.data = Data.coerce(
+            self.data, task=self.task if isinstance(self.task, str) else None, loss=self.loss
+        )
         y_train = self.data.train.tensors()[1]
         if isinstance(self.task, str):
-            self.task = self.data.task if self.task == self.data.task.kind else make_task(self.task, y_train)
+            self.task = (
+                self.data.task
+                if self.task == self.data.task.kind
+                else make_task(self.task, y_train)
+            )
         elif self.task is None:
-            self.task = self.data.task if self.loss is None else infer_task(y_train, loss=self.loss) if (
-                self.data.task.kind == "regression") else self.data.task
+            self.task = (
+                self.data.task
+                if self.loss is None
+                else infer_task(y_train, loss=self.loss)
+                if (self.data.task.kind == "regression")
+                else self.data.task
+            )
         self.loss_fn: LossFn = self.loss or self.task.default_loss()
         if self.schedule not in SCHEDULES:
-            raise ConfigError(f"Unknown schedule {self.schedule!r}: use one of {', '.join(SCHEDULES)}.")
+            raise ConfigError(
+                f"Unknown schedule {self.schedule!r}: use one of {', '.join(SCHEDULES)}."
+            )
         if not self.lr > 0:
             raise ConfigError(f"The learning rate must be > 0, got {self.lr}.")
         self.batch_size = self.batch_size or auto_batch_size(len(self.data.train))
@@ -191,10 +206,17 @@ class Learner:
         data, task = self.data, self.task
         n_train = len(data.train)
         drop_last = n_train % self.batch_size == 1  # a batch of one breaks BatchNorm
-        steps_per_epoch = max(1, n_train // self.batch_size if drop_last else -(-n_train // self.batch_size))
+        steps_per_epoch = max(
+            1, n_train // self.batch_size if drop_last else -(-n_train // self.batch_size)
+        )
         total_steps = epochs * steps_per_epoch
-        self._signature = {"epochs": epochs, "batch_size": self.batch_size, "schedule": self.schedule,
-                           "seed": self.seed, "n_train": n_train}
+        self._signature = {
+            "epochs": epochs,
+            "batch_size": self.batch_size,
+            "schedule": self.schedule,
+            "seed": self.seed,
+            "n_train": n_train,
+        }
         start_epoch = 0
         gen = torch.Generator().manual_seed(self.seed)
         if resume and self._last_path() is not None and self._last_path().exists():
@@ -207,7 +229,9 @@ class Learner:
             self._best_state = ckpt.model_state(self.model)
         self.epochs = epochs
         self._emit("on_fit_start")
-        progress = None if self.quiet else ProgressCallback(epochs, steps_per_epoch, task.primary_metric)
+        progress = (
+            None if self.quiet else ProgressCallback(epochs, steps_per_epoch, task.primary_metric)
+        )
         if progress:
             progress.on_fit_start(self)
         step = start_epoch * steps_per_epoch
@@ -219,12 +243,19 @@ class Learner:
             self.model.train()
             t0 = time.perf_counter()
             total_loss, seen = 0.0, 0
-            for batch_i, (xb, yb) in enumerate(data.train.batches(self.batch_size, shuffle=True, generator=gen, drop_last=drop_last)):
+            for batch_i, (xb, yb) in enumerate(
+                data.train.batches(
+                    self.batch_size, shuffle=True, generator=gen, drop_last=drop_last
+                )
+            ):
                 # The schedule is a pure function of the step: nothing to save for resume.
                 factor = lr_factor(self.schedule, step, total_steps)
                 for g in self.opt.param_groups:
                     g["lr"] = g["initial_lr"] * factor
-                xb, yb = xb.to(self.device_, non_blocking=True), yb.to(self.device_, non_blocking=True)
+                xb, yb = (
+                    xb.to(self.device_, non_blocking=True),
+                    yb.to(self.device_, non_blocking=True),
+                )
                 if self.augment is not None:
                     xb = self.augment(xb)
                 loss = self._forward_loss(xb, yb)
@@ -242,8 +273,11 @@ class Learner:
                 step += 1
                 if progress:
                     progress.on_batch_end(self, batch_i, loss_value)
-            record = {"epoch": epoch + 1, "train_loss": total_loss / max(seen, 1),
-                      "lr": self.opt.param_groups[0]["lr"]}
+            record = {
+                "epoch": epoch + 1,
+                "train_loss": total_loss / max(seen, 1),
+                "lr": self.opt.param_groups[0]["lr"],
+            }
             valid = self.evaluate("valid")
             record.update({f"valid_{k}": v for k, v in valid.items()})
             record["seconds"] = time.perf_counter() - t0
@@ -290,8 +324,11 @@ class Learner:
             self.best_score, self.best_epoch, self._bad_epochs = score, epoch, 0
             self._best_state = ckpt.model_state(self.model)
             if self.out is not None:
-                ckpt.save_model(self.out / "checkpoints" / "best.safetensors", self.model,
-                                {"epoch": epoch, "score": score})
+                ckpt.save_model(
+                    self.out / "checkpoints" / "best.safetensors",
+                    self.model,
+                    {"epoch": epoch, "score": score},
+                )
         else:
             self._bad_epochs += 1
 
@@ -316,9 +353,14 @@ class Learner:
         tensors["rng.torch"] = torch.get_rng_state()
         tensors["rng.shuffle"] = gen.get_state()
         meta = {
-            "epoch": epoch, "history": self.history, "best_epoch": self.best_epoch,
-            "best_score": self.best_score, "bad_epochs": self._bad_epochs, "optimizer": opt_meta,
-            "python_random": _jsonable_random_state(), "threads": self.threads_used,
+            "epoch": epoch,
+            "history": self.history,
+            "best_epoch": self.best_epoch,
+            "best_score": self.best_score,
+            "bad_epochs": self._bad_epochs,
+            "optimizer": opt_meta,
+            "python_random": _jsonable_random_state(),
+            "threads": self.threads_used,
             "signature": self._signature,
         }
         ckpt.save_tensors(self._last_path(), tensors, meta)  # type: ignore[arg-type]
@@ -341,7 +383,11 @@ class Learner:
         state = meta["python_random"]
         random.setstate((state[0], tuple(state[1]), state[2]))
         self.history = meta["history"]
-        self.best_epoch, self.best_score, self._bad_epochs = meta["best_epoch"], meta["best_score"], meta["bad_epochs"]
+        self.best_epoch, self.best_score, self._bad_epochs = (
+            meta["best_epoch"],
+            meta["best_score"],
+            meta["bad_epochs"],
+        )
         return int(meta["epoch"])
 
     def _write_metrics_csv(self) -> None:
@@ -362,7 +408,9 @@ class Learner:
         self._setup()
         s = self.data.splits.get(split)
         if s is None:
-            raise ConfigError(f"The data has no {split!r} split; it has {', '.join(self.data.splits)}.")
+            raise ConfigError(
+                f"The data has no {split!r} split; it has {', '.join(self.data.splits)}."
+            )
         was_training = self.model.training
         self.model.eval()
         outs, ys = [], []
@@ -391,19 +439,29 @@ class Learner:
         if tuple(xt.shape[1:]) != expected and tuple(xt.shape) == expected:
             xt = xt[None]
         self.model.eval()
-        out = torch.cat([self.model(xt[i : i + 1024].to(self.device_)).float().cpu()
-                         for i in range(0, len(xt), 1024)])
+        out = torch.cat(
+            [
+                self.model(xt[i : i + 1024].to(self.device_)).float().cpu()
+                for i in range(0, len(xt), 1024)
+            ]
+        )
         return out if raw else self.task.predict(out)
 
     def _repr_html_(self) -> str:
         import html
 
         rows = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(f'{v:.4g}' if isinstance(v, float) else str(v))}</td>"
-                             for v in r.values()) + "</tr>"
+            "<tr>"
+            + "".join(
+                f"<td>{html.escape(f'{v:.4g}' if isinstance(v, float) else str(v))}</td>"
+                for v in r.values()
+            )
+            + "</tr>"
             for r in self.history[-10:]
         )
-        head = "".join(f"<th>{html.escape(k)}</th>" for k in (self.history[-1] if self.history else {}))
+        head = "".join(
+            f"<th>{html.escape(k)}</th>" for k in (self.history[-1] if self.history else {})
+        )
         name = html.escape(type(self.model).__name__)
         return f"<div><b>Learner({name})</b>, best epoch {self.best_epoch}<table><tr>{head}</tr>{rows}</table></div>"
 

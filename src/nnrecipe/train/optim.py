@@ -21,7 +21,10 @@ def adamw(lr: float = 3e-3, weight_decay: float = 1e-2) -> OptimizerFactory:
             return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
         decay = [p for p in params if p.ndim > 1]
         no_decay = [p for p in params if p.ndim <= 1]
-        groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        groups = [
+            {"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
         return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr)
 
     factory.lr = lr  # type: ignore[attr-defined]

@@ -1,0 +1,27 @@
+"""Finding codes of the training and evaluation stages."""
+
+from nnrecipe.findings import Code
+
+CODES = {
+    "below-baseline": Code(
+        "below-baseline",
+        "The trained model does not beat a simple baseline on the validation split.",
+        "A network that cannot beat the majority class or a linear model on the same inputs is "
+        "either broken (a bug in the model, the loss or the data pipeline), far too small, or "
+        "trained far too briefly. Beating the simple baselines is the first proof that the model "
+        "learns anything from its inputs; until then, tuning is wasted compute (Karpathy's "
+        "recipe, step 2: simple baselines).",
+        "Run `nnrecipe check` on the model and data to find silent bugs; make sure the model can "
+        "overfit one batch; then train longer or use a bigger model.",
+    ),
+    "training-diverged": Code(
+        "training-diverged",
+        "The training loss became NaN or infinite.",
+        "Once a loss is NaN every weight it touches becomes NaN and training cannot recover. The "
+        "usual causes are a learning rate far too high, inputs with NaN/Inf or huge values, a log "
+        "or division of zero in a custom loss, or exploding gradients without clipping.",
+        "Lower the learning rate (run the learning-rate range test in `nnrecipe check`), audit the "
+        "inputs for NaN/Inf (`nnrecipe audit`), standardise inputs, keep gradient clipping on. "
+        "The last good checkpoint is kept in the run's .incomplete folder.",
+    ),
+}

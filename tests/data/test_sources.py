@@ -1,0 +1,217 @@
+"""Every data source, task and modality inference, and the data errors a user can cause."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch.utils.data import TensorDataset
+
+import nnrecipe as nr
+from nnrecipe.errors import DataError
+
+
+def _xy(
+    n: int = 200, classes: int = 3, features: int = 5, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % classes
+    x = rng.normal(size=(n, features)).astype(np.float32) + y[:, None]
+    return x, y
+
+
+def test_from_arrays_splits_are_disjoint_complete_and_stratified() -> None:
+    x, y = _xy(300, classes=3)
+    data = nr.Data.from_arrays(x, y, valid=0.2, test=0.1, train_dev=0.1, seed=0)
+    idx = torch.cat([s.index for s in data.splits.values()])
+    assert sorted(idx.tolist()) == list(range(300))
+    assert {k: len(s) for k, s in data.splits.items()} == {
+        "train": 180,
+        "valid": 60,
+        "test": 30,
+        "train_dev": 30,
+    }
+    for s in data.splits.values():
+        counts = torch.bincount(s.y, minlength=3)
+        assert counts.max() - counts.min() <= 1  # stratified: classes stay balanced
+    assert data.task.kind == "classification" and data.task.num_classes == 3
+    assert data.modality == "tabular"
+
+
+def test_from_arrays_is_seeded() -> None:
+    x, y = _xy()
+    a = nr.Data.from_arrays(x, y, seed=1)
+    b = nr.Data.from_arrays(x, y, seed=1)
+    c = nr.Data.from_arrays(x, y, seed=2)
+    assert torch.equal(a.valid.index, b.valid.index)
+    assert not torch.equal(a.valid.index, c.valid.index)
+    assert a.fingerprint() == b.fingerprint() != c.fingerprint()
+
+
+@pytest.mark.parametrize(
+    ("y", "kind", "name"),
+    [
+        (np.arange(100) % 2, "classification", "binary"),
+        (np.arange(100) % 7, "classification", "multiclass"),
+        (np.linspace(0, 1, 100).astype(np.float32), "regression", "regression"),
+    ],
+)
+def test_task_is_inferred_from_targets(y: np.ndarray, kind: str, name: str) -> None:
+    x = np.random.default_rng(0).normal(size=(100, 3)).astype(np.float32)
+    data = nr.Data.from_arrays(x, y)
+    assert (data.task.kind, data.task.name) == (kind, name)
+
+
+def test_bce_loss_with_float_targets_means_binary_classification() -> None:
+    x = np.random.default_rng(0).normal(size=(100, 3)).astype(np.float32)
+    y = (np.arange(100) % 2).astype(np.float32)
+    data = nr.Data.coerce((x[:80], y[:80], x[80:], y[80:]), loss=torch.nn.BCEWithLogitsLoss())
+    assert data.task.kind == "classification"
+    assert data.task.num_classes == 2
+
+
+@pytest.mark.parametrize(
+    ("shape", "modality", "stored"),
+    [
+        ((50, 4), "tabular", (4,)),
+        ((50, 2, 16), "sequence", (2, 16)),
+        ((50, 3, 8, 8), "image", (3, 8, 8)),
+    ],
+)
+def test_modality_is_inferred_from_input_shape(shape: tuple, modality: str, stored: tuple) -> None:
+    x = np.zeros(shape, dtype=np.float32)
+    data = nr.Data.from_arrays(x, np.arange(50) % 2)
+    assert data.modality == modality and data.input_shape == stored
+
+
+def test_image_modality_override_adds_channel() -> None:
+    data = nr.Data.from_arrays(
+        np.zeros((40, 6, 6), np.float32), np.arange(40) % 2, modality="image"
+    )
+    assert data.input_shape == (1, 6, 6)
+
+
+def test_from_datasets_in_memory_and_streamed_agree() -> None:
+    x, y = _xy(120)
+    ds = TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
+    mem = nr.Data.from_datasets(ds, seed=0)
+    stream = nr.Data.from_datasets(ds, seed=0, in_memory=False)
+    assert mem.train.in_memory and not stream.train.in_memory
+    assert len(mem.train) + len(mem.valid) == 120 == len(stream.train) + len(stream.valid)
+    xb, yb = next(stream.train.batches(16))
+    assert xb.shape == (16, 5) and yb.shape == (16,)
+    assert stream.task.kind == mem.task.kind == "classification"
+
+
+def _write_images(root, classes=("cat", "dog"), per_class=12, size=(10, 12)) -> None:
+    rng = np.random.default_rng(0)
+    for i, c in enumerate(classes):
+        (root / c).mkdir(parents=True)
+        for j in range(per_class):
+            arr = (rng.random((size[1], size[0], 3)) * 60 + i * 150).astype(np.uint8)
+            Image.fromarray(arr).save(root / c / f"{j}.png")
+
+
+def test_from_folder_reads_classes_resizes_and_normalizes(tmp_path) -> None:
+    _write_images(tmp_path)
+    data = nr.Data.from_folder(tmp_path, size=8, valid=0.25, test=0.25)
+    assert data.classes == ["cat", "dog"]
+    assert data.input_shape == (3, 8, 8) and data.modality == "image"
+    assert sum(len(s) for s in data.splits.values()) == 24
+    assert abs(float(data.train.x.mean())) < 1e-4  # standardised with training statistics
+    assert len(data.meta["files"]["train"]) == len(data.train)
+
+
+def test_from_folder_uses_train_valid_subfolders(tmp_path) -> None:
+    _write_images(tmp_path / "train")
+    _write_images(tmp_path / "val", per_class=3)
+    data = nr.Data.from_folder(tmp_path)
+    assert len(data.train) == 24 and len(data.valid) == 6 and data.test is None
+
+
+def test_from_folder_corrupt_image_is_an_error_or_skipped(tmp_path) -> None:
+    _write_images(tmp_path)
+    (tmp_path / "cat" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    with pytest.raises(DataError, match="broken.png"):
+        nr.Data.from_folder(tmp_path)
+    data = nr.Data.from_folder(tmp_path, skip_corrupt=True)
+    assert [p.endswith("broken.png") for p in data.meta["corrupt_files"]] == [True]
+
+
+def test_from_folder_errors(tmp_path) -> None:
+    with pytest.raises(DataError, match="does not exist"):
+        nr.Data.from_folder(tmp_path / "nope")
+    with pytest.raises(DataError, match="No images"):
+        nr.Data.from_folder(tmp_path)
+
+
+def test_from_csv_encodes_and_standardizes_with_train_statistics(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    n = 200
+    import pandas as pd
+
+    df = pd.DataFrame(
+        {
+            "size": rng.normal(100, 20, n),
+            "color": rng.choice(["red", "green", "blue"], n),
+            "label": np.where(rng.random(n) > 0.5, "yes", "no"),
+        }
+    )
+    df.loc[3, "size"] = np.nan
+    path = tmp_path / "t.csv"
+    df.to_csv(path, index=False)
+    data = nr.Data.from_csv(path, target="label", seed=0)
+    assert data.task.kind == "classification" and data.classes == ["no", "yes"]
+    assert data.feature_names == ["size", "size__missing", "color=blue", "color=green", "color=red"]
+    train_size = data.train.x[:, 0]
+    assert abs(float(train_size.mean())) < 1e-4 and abs(float(train_size.std()) - 1) < 0.01
+    assert (
+        abs(float(data.valid.x[:, 0].mean())) > 1e-4
+    )  # valid is scaled with train stats, not its own
+    assert (
+        float(data.train.x[:, 1].sum() + data.valid.x[:, 1].sum() + data.test.x[:, 1].sum()) == 1.0
+    )
+
+
+def test_from_csv_regression_and_errors(tmp_path) -> None:
+    import pandas as pd
+
+    path = tmp_path / "r.csv"
+    pd.DataFrame({"a": np.arange(50.0), "y": np.arange(50.0) * 0.5 + 0.25}).to_csv(
+        path, index=False
+    )
+    assert nr.Data.from_csv(path, target="y").task.kind == "regression"
+    with pytest.raises(DataError, match="no column 'label'"):
+        nr.Data.from_csv(path, target="label")
+    with pytest.raises(DataError, match="does not exist"):
+        nr.Data.from_csv(tmp_path / "missing.csv", target="y")
+
+
+@pytest.mark.parametrize("name", ["digits", "mnist1d", "breast_cancer", "wine", "iris", "diabetes"])
+def test_builtin_datasets_load_offline(name: str) -> None:
+    data = nr.datasets.load(name)
+    assert len(data.train) > len(data.valid) > 0 and data.test is not None
+    assert abs(float(data.train.x.mean())) < 1e-3
+    expected = {"digits": "image", "mnist1d": "sequence", "diabetes": "tabular"}.get(
+        name, "tabular"
+    )
+    assert data.modality == expected
+
+
+def test_user_errors_say_what_is_wrong() -> None:
+    x, y = _xy(50)
+    with pytest.raises(DataError, match="50 inputs but 49 targets"):
+        nr.Data.from_arrays(x, y[:49])
+    y_nan = np.linspace(0, 1, 50).astype(np.float32)
+    y_nan[7] = np.nan
+    with pytest.raises(DataError, match="NaN/Inf.*sample 7"):
+        nr.Data.from_arrays(x, y_nan)
+    with pytest.raises(DataError, match="single class"):
+        nr.Data.from_arrays(x, np.zeros(50, dtype=np.int64))
+    with pytest.raises(DataError, match="empty"):
+        nr.Data.from_arrays(np.zeros((0, 3)), np.zeros(0))
+    with pytest.raises(DataError, match="Unknown data set 'nope'"):
+        nr.datasets.load("nope")
+    with pytest.raises(DataError, match="0..C-1"):
+        nr.Data.from_arrays(x, y - 1)
