@@ -53,20 +53,37 @@ class Classification(Task):
         return self.probabilities(output).argmax(dim=1)
 
     def metrics(self, output: Tensor, target: Tensor) -> dict[str, float]:
-        from sklearn.metrics import balanced_accuracy_score, f1_score
-
-        probs = self.probabilities(output)
+        probs = self.probabilities(output).cpu()
         y = target.reshape(-1).long().cpu()
-        pred = probs.argmax(dim=1).cpu()
+        pred = probs.argmax(dim=1)
+        c = probs.shape[1]
         # NLL from probabilities so that one- and C-logit models are scored alike.
-        picked = probs.cpu().gather(1, y.clamp(0, probs.shape[1] - 1)[:, None]).squeeze(1)
+        picked = probs.gather(1, y.clamp(0, c - 1)[:, None]).squeeze(1)
         nll = float(-torch.log(picked.clamp_min(1e-12)).mean())
-        yn, pn = y.numpy(), pred.numpy()
+        # Confusion matrix in torch (rows: true, columns: predicted); per-class recall and
+        # precision give balanced accuracy and macro F1 over the classes present in `target`.
+        cm = torch.bincount(y.clamp(0, c - 1) * c + pred, minlength=c * c).reshape(c, c).double()
+        support, predicted, hits = cm.sum(1), cm.sum(0), cm.diag()
+        present = support > 0
+        recall = hits[present] / support[present]
+        precision = torch.where(
+            predicted > 0, hits / predicted.clamp_min(1), torch.zeros_like(hits)
+        )
+        f1 = torch.where(
+            precision + hits / support.clamp_min(1) > 0,
+            2
+            * precision
+            * (hits / support.clamp_min(1))
+            / (precision + hits / support.clamp_min(1)),
+            torch.zeros_like(hits),
+        )
+        labels = present | (predicted > 0)  # sklearn's macro F1 averages over labels seen anywhere
+        accuracy = float(hits.sum() / max(len(y), 1))
         return {
-            "accuracy": float((pred == y).float().mean()),
-            "error": float((pred != y).float().mean()),
-            "balanced_accuracy": float(balanced_accuracy_score(yn, pn)),
-            "macro_f1": float(f1_score(yn, pn, average="macro", zero_division=0)),
+            "accuracy": accuracy,
+            "error": 1.0 - accuracy,
+            "balanced_accuracy": float(recall.mean()) if len(recall) else float("nan"),
+            "macro_f1": float(f1[labels].mean()) if labels.any() else float("nan"),
             "nll": nll,
         }
 

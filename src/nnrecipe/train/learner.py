@@ -7,6 +7,7 @@ validation metric, best and last checkpoints, exact resume after a kill.
 from __future__ import annotations
 
 import copy
+import math
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -260,7 +261,7 @@ class Learner:
                     xb = self.augment(xb)
                 loss = self._forward_loss(xb, yb)
                 loss_value = loss.item()
-                if not torch.isfinite(torch.tensor(loss_value)):
+                if not math.isfinite(loss_value):
                     self._fail_non_finite(loss_value, epoch, batch_i)
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
