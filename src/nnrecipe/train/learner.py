@@ -227,6 +227,7 @@ class Learner:
             torch.manual_seed(self.seed)
             random.seed(self.seed)
             self.history, self.best_epoch, self.best_score, self._bad_epochs = [], None, None, 0
+            self._best_loss = math.inf
             self._best_state = ckpt.model_state(self.model)
         self.epochs = epochs
         self._emit("on_fit_start")
@@ -283,7 +284,7 @@ class Learner:
             record.update({f"valid_{k}": v for k, v in valid.items()})
             record["seconds"] = time.perf_counter() - t0
             self.history.append(record)
-            self._update_best(valid[task.primary_metric], epoch + 1)
+            self._update_best(valid[task.primary_metric], valid["loss"], epoch + 1)
             self.last_record = record
             if self.out is not None:
                 self._save_last(gen, epoch + 1)
@@ -320,9 +321,17 @@ class Learner:
             "Lower the learning rate, check the inputs for NaN/Inf (nr.audit), or keep clipping on."
         )
 
-    def _update_best(self, score: float, epoch: int) -> None:
-        if self.best_score is None or self.task.better(score, self.best_score):
+    def _update_best(self, score: float, loss: float, epoch: int) -> None:
+        # Ties in the metric (common on small validation sets: accuracy moves in steps of 1/n)
+        # are broken by the validation loss, so the best epoch is not just the first lucky one.
+        improved = (
+            self.best_score is None
+            or self.task.better(score, self.best_score)
+            or (score == self.best_score and loss < self._best_loss)
+        )
+        if improved:
             self.best_score, self.best_epoch, self._bad_epochs = score, epoch, 0
+            self._best_loss = loss
             self._best_state = ckpt.model_state(self.model)
             if self.out is not None:
                 ckpt.save_model(
@@ -359,6 +368,7 @@ class Learner:
             "best_epoch": self.best_epoch,
             "best_score": self.best_score,
             "bad_epochs": self._bad_epochs,
+            "best_loss": self._best_loss,
             "optimizer": opt_meta,
             "python_random": _jsonable_random_state(),
             "threads": self.threads_used,
@@ -389,6 +399,7 @@ class Learner:
             meta["best_score"],
             meta["bad_epochs"],
         )
+        self._best_loss = meta["best_loss"]
         return int(meta["epoch"])
 
     def _write_metrics_csv(self) -> None:
