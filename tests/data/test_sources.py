@@ -215,3 +215,15 @@ def test_user_errors_say_what_is_wrong() -> None:
         nr.datasets.load("nope")
     with pytest.raises(DataError, match="0..C-1"):
         nr.Data.from_arrays(x, y - 1)
+
+
+def test_download_sets_fail_clearly_when_offline(monkeypatch) -> None:
+    import torchvision
+
+    class Offline:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", Offline)
+    with pytest.raises(DataError, match="needs internet.*offline, use 'digits' or 'mnist1d'"):
+        nr.datasets.load("mnist")

@@ -156,3 +156,13 @@ def test_threads_are_measured_and_recorded(wine: nr.Data) -> None:
     learner = nr.Learner(_mlp(wine), wine, quiet=True)
     learner.fit(epochs=1)
     assert learner.threads_used == 1  # a tiny MLP step takes well under 5 ms: one thread
+
+
+def test_user_metrics_are_reported_every_epoch(wine: nr.Data) -> None:
+    def top2(out: torch.Tensor, y: torch.Tensor) -> float:
+        return float((out.topk(2, dim=1).indices == y[:, None]).any(1).float().mean())
+
+    learner = nr.Learner(_mlp(wine), wine, quiet=True, threads=1, metrics={"top2": top2})
+    history = learner.fit(epochs=2)
+    assert "valid_top2" in history[-1]
+    assert learner.evaluate("valid")["top2"] >= learner.evaluate("valid")["accuracy"]

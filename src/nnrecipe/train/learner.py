@@ -43,6 +43,8 @@ class Learner:
         data: an `nr.Data` (or a tuple ``(x_train, y_train, x_valid, y_valid)``).
         task: ``"classification"`` / ``"regression"``; default: the data's task.
         loss: a callable ``(output, target) -> scalar``; default: the task's (cross-entropy, MSE).
+        metrics: extra metrics ``{name: fn(output, target) -> float}`` over whole splits, on top
+            of the task's (accuracy, balanced accuracy, macro F1, NLL / RMSE, MAE, R²).
         optimizer: a factory ``params -> torch.optim.Optimizer``; default AdamW(lr, weight_decay).
         lr: peak learning rate of the schedule (ignored when `optimizer` sets its own).
         weight_decay: AdamW's decoupled weight decay (not applied to biases and norm scales).
@@ -75,6 +77,7 @@ class Learner:
         *,
         task: str | Task | None = None,
         loss: LossFn | None = None,
+        metrics: dict[str, Callable[[Tensor, Tensor], float]] | None = None,
         optimizer: OptimizerFactory | None = None,
         lr: float = 3e-3,
         weight_decay: float = 1e-2,
@@ -94,6 +97,7 @@ class Learner:
         self.data = data
         self.task = task
         self.loss = loss
+        self.metrics = dict(metrics or {})
         self.optimizer = optimizer
         self.lr = lr
         self.weight_decay = weight_decay
@@ -437,7 +441,8 @@ class Learner:
         out, y = self.outputs(split)
         with torch.no_grad():
             loss = float(self.loss_fn(out, y))
-        return {"loss": loss, **self.task.metrics(out, y)}
+        extra = {name: float(fn(out, y)) for name, fn in self.metrics.items()}
+        return {"loss": loss, **self.task.metrics(out, y), **extra}
 
     @torch.no_grad()
     def predict(self, x: Any, *, raw: bool = False) -> Tensor:
