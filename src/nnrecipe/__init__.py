@@ -30,12 +30,14 @@ __version__ = "0.1.0"
 # verb: `nr.audit` is the function, `nnrecipe.audit.*` the modules.
 from nnrecipe.models.baselines import baselines  # noqa: E402
 from nnrecipe.pipeline import run  # noqa: E402
+from nnrecipe.report import report  # noqa: E402
 
 __all__ = [
     "Data",
     "Learner",
     "fit",
     "run",
+    "report",
     "baselines",
     "explain",
     "datasets",

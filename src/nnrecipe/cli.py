@@ -99,6 +99,7 @@ def run(
     force: Annotated[bool, typer.Option(help="train even when the audit or checks find errors")] = False,
     quiet: Quiet = False,
     debug: Debug = False,
+    open_report: Annotated[bool, typer.Option("--open", help="open report.html in a browser at the end")] = False,
 ) -> None:
     """Run the whole recipe: audit, baselines, checks, training, evaluation, plots, report."""
     DEBUG["on"] = DEBUG["on"] or debug
@@ -116,6 +117,23 @@ def run(
     report = result.path / "report.html"
     if report.exists():
         typer.echo(f"report: {report}")
+        if open_report:
+            from nnrecipe.report.build import open_in_browser
+
+            open_in_browser(report)
+
+
+@app.command("report")
+def report_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder written by `nnrecipe run`")],
+    open_report: Annotated[bool, typer.Option("--open", help="open the page in a browser")] = False,
+    debug: Debug = False,
+) -> None:
+    """(Re)write a run folder's report.html from the run folder alone, and print its path."""
+    DEBUG["on"] = DEBUG["on"] or debug
+    from nnrecipe.report import report as write_report
+
+    typer.echo(f"report: {_call(write_report, run_dir, open=open_report)}")
 
 
 @app.command()

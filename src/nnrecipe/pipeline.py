@@ -242,11 +242,18 @@ def stage_plots(ctx: RunContext) -> dict[str, Any]:
     return {"files": [str(f.relative_to(ctx.dir)) for f in files]}
 
 
+def stage_report(ctx: RunContext) -> dict[str, Any]:
+    from nnrecipe.report.build import stage_report as write_report
+
+    return write_report(ctx)
+
+
 STAGES: list[Stage] = [
     Stage("baselines", stage_baselines, resumable=True),
     Stage("train", stage_train),
     Stage("evaluate", stage_evaluate),
     Stage("plots", stage_plots),
+    Stage("report", stage_report),  # last: the page shows what every stage before it left
 ]
 
 

@@ -30,8 +30,14 @@ def _weights(model: nn.Module) -> dict[str, torch.Tensor]:
 def test_monitor_does_not_change_training(wine: nr.Data, tmp_path) -> None:
     plain, watched = _mlp(wine), _mlp(wine)
     nr.Learner(plain, wine, quiet=True, threads=1, patience=None).fit(epochs=4)
-    nr.Learner(watched, wine, quiet=True, threads=1, patience=None,
-               callbacks=[Monitor(tmp_path / "m.json")]).fit(epochs=4)
+    nr.Learner(
+        watched,
+        wine,
+        quiet=True,
+        threads=1,
+        patience=None,
+        callbacks=[Monitor(tmp_path / "m.json")],
+    ).fit(epochs=4)
     a, b = _weights(plain), _weights(watched)
     assert all(torch.equal(a[k], b[k]) for k in a)  # BatchNorm running stats included
 
@@ -45,17 +51,40 @@ class _StopAt:
             raise KeyboardInterrupt
 
 
-def test_resumed_run_with_monitor_is_identical_and_keeps_the_record(wine: nr.Data, tmp_path) -> None:
+def test_resumed_run_with_monitor_is_identical_and_keeps_the_record(
+    wine: nr.Data, tmp_path
+) -> None:
     full = _mlp(wine)
-    nr.Learner(full, wine, quiet=True, threads=1, out=tmp_path / "a", patience=None,
-               callbacks=[Monitor(tmp_path / "a" / "monitor.json")]).fit(epochs=6)
+    nr.Learner(
+        full,
+        wine,
+        quiet=True,
+        threads=1,
+        out=tmp_path / "a",
+        patience=None,
+        callbacks=[Monitor(tmp_path / "a" / "monitor.json")],
+    ).fit(epochs=6)
     part = _mlp(wine)
     with pytest.raises(KeyboardInterrupt):
-        nr.Learner(part, wine, quiet=True, threads=1, out=tmp_path / "b", patience=None,
-                   callbacks=[Monitor(tmp_path / "b" / "monitor.json"), _StopAt(3)]).fit(epochs=6)
+        nr.Learner(
+            part,
+            wine,
+            quiet=True,
+            threads=1,
+            out=tmp_path / "b",
+            patience=None,
+            callbacks=[Monitor(tmp_path / "b" / "monitor.json"), _StopAt(3)],
+        ).fit(epochs=6)
     fresh = _mlp(wine, seed=123)
-    nr.Learner(fresh, wine, quiet=True, threads=1, out=tmp_path / "b", patience=None,
-               callbacks=[Monitor(tmp_path / "b" / "monitor.json")]).fit(epochs=6, resume=True)
+    nr.Learner(
+        fresh,
+        wine,
+        quiet=True,
+        threads=1,
+        out=tmp_path / "b",
+        patience=None,
+        callbacks=[Monitor(tmp_path / "b" / "monitor.json")],
+    ).fit(epochs=6, resume=True)
     a, b = _weights(full), _weights(fresh)
     assert all(torch.equal(a[k], b[k]) for k in a)
     rec_a = json.loads((tmp_path / "a" / "monitor.json").read_text())
@@ -82,8 +111,15 @@ class _DeadFirstLayer(nn.Module):
 
 def test_record_shows_dead_units_gradients_and_learning(wine: nr.Data, tmp_path) -> None:
     torch.manual_seed(0)
-    nr.Learner(_DeadFirstLayer(), wine, quiet=True, threads=1, patience=None, lr=0.05,
-               callbacks=[Monitor(tmp_path / "m.json")]).fit(epochs=5)
+    nr.Learner(
+        _DeadFirstLayer(),
+        wine,
+        quiet=True,
+        threads=1,
+        patience=None,
+        lr=0.05,
+        callbacks=[Monitor(tmp_path / "m.json")],
+    ).fit(epochs=5)
     rec = json.loads((tmp_path / "m.json").read_text())
     assert rec["layers"] == ["act"]
     assert all(e["activations"]["act"]["dead"] == 1.0 for e in rec["epochs"])

@@ -24,7 +24,9 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def loss_curves(history: list[dict[str, Any]], path: Path, *, expected_init: float | None = None) -> Path:
+def loss_curves(
+    history: list[dict[str, Any]], path: Path, *, expected_init: float | None = None
+) -> Path:
     """Train and valid loss per epoch (log scale when they span more than a decade)."""
     plt = _plt()
     epochs = [r["epoch"] for r in history]
@@ -42,8 +44,12 @@ def loss_curves(history: list[dict[str, Any]], path: Path, *, expected_init: flo
     return _save(fig, path)
 
 
-def metric_curves(history: list[dict[str, Any]], metric: str, path: Path,
-                  baselines: dict[str, float] | None = None) -> Path:
+def metric_curves(
+    history: list[dict[str, Any]],
+    metric: str,
+    path: Path,
+    baselines: dict[str, float] | None = None,
+) -> Path:
     """The validation metric per epoch, with the baselines as horizontal lines."""
     plt = _plt()
     epochs = [r["epoch"] for r in history]
@@ -66,8 +72,13 @@ def lr_curve(history: list[dict[str, Any]], path: Path) -> Path:
     return _save(fig, path)
 
 
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], path: Path,
-                     title: str = "Confusion matrix") -> Path:
+def confusion_matrix(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    classes: list[str],
+    path: Path,
+    title: str = "Confusion matrix",
+) -> Path:
     """Counts, rows = true class, columns = predicted class."""
     from sklearn.metrics import confusion_matrix as cm
 
@@ -81,13 +92,22 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str],
     if len(classes) <= 30:
         for i in range(len(classes)):
             for j in range(len(classes)):
-                ax.text(j, i, str(m[i, j]), ha="center", va="center",
-                        color="white" if m[i, j] > m.max() / 2 else "black", fontsize=8)
+                ax.text(
+                    j,
+                    i,
+                    str(m[i, j]),
+                    ha="center",
+                    va="center",
+                    color="white" if m[i, j] > m.max() / 2 else "black",
+                    fontsize=8,
+                )
     ax.set(xlabel="predicted", ylabel="true", title=title)
     return _save(fig, path)
 
 
-def predicted_vs_true(y_true: np.ndarray, y_pred: np.ndarray, path: Path, title: str = "Predicted vs true") -> Path:
+def predicted_vs_true(
+    y_true: np.ndarray, y_pred: np.ndarray, path: Path, title: str = "Predicted vs true"
+) -> Path:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     ax.scatter(y_true, y_pred, s=8, alpha=0.6)
@@ -95,4 +115,153 @@ def predicted_vs_true(y_true: np.ndarray, y_pred: np.ndarray, path: Path, title:
     ax.plot([lo, hi], [lo, hi], "k--", lw=1)
     ax.set(xlabel="true", ylabel="predicted", title=title)
     ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+# -- the report's plots from the training monitor (`nnrecipe.train.monitor`) and the weights --
+
+
+def _integer_ticks() -> Any:
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
+
+
+def prediction_dynamics(record: dict[str, Any], path: Path) -> Path:
+    """A heat map: followed validation samples (rows) x epochs (columns); the colour is the
+    probability of the true class (classification) or the prediction error (regression)."""
+    plt = _plt()
+    epochs = [e["epoch"] for e in record["epochs"]]
+    n = len(record["positions"])
+    if record["kind"] == "classification":
+        m = np.array([e["p_true"] for e in record["epochs"]]).T
+        cmap, vmin, vmax, label = "RdYlGn", 0.0, 1.0, "p(true class)"
+        rows = [
+            f"valid #{i} (class {t})"
+            for i, t in zip(record["index"], record["targets"], strict=False)
+        ]
+    else:
+        pred = np.array([e["predicted"] for e in record["epochs"]]).T
+        m = np.abs(pred - np.array(record["targets"])[:, None])
+        cmap, vmin, vmax, label = (
+            "magma_r",
+            0.0,
+            float(np.nanmax(m)) or 1.0,
+            "|prediction - target|",
+        )
+        rows = [f"valid #{i}" for i in record["index"]]
+    fig, ax = plt.subplots(figsize=(min(2.5 + 0.22 * len(epochs), 9.5), 1.2 + 0.2 * n))
+    im = ax.imshow(m, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    step = max(1, len(epochs) // 15)
+    ax.set_xticks(range(0, len(epochs), step), [str(e) for e in epochs[::step]])
+    ax.set_yticks(range(n), rows, fontsize=7)
+    ax.set(xlabel="epoch (0 = at init)", title="Prediction dynamics on a fixed validation batch")
+    fig.colorbar(im, ax=ax, label=label, fraction=0.04)
+    return _save(fig, path)
+
+
+def activation_stats(record: dict[str, Any], path: Path) -> Path:
+    """Per layer over epochs: fraction of dead units (ReLU family), activation mean and std."""
+    plt = _plt()
+    epochs = [e["epoch"] for e in record["epochs"]]
+    layers = record["layers"]
+    has_dead = any(
+        e["activations"].get(name, {}).get("dead") is not None
+        for e in record["epochs"]
+        for name in layers
+    )
+    panels = [
+        ("dead", "fraction of dead units"),
+        ("mean", "activation mean"),
+        ("std", "activation std"),
+    ]
+    if not has_dead:
+        panels = panels[1:]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4))
+    for ax, (key, title) in zip(np.atleast_1d(axes), panels, strict=False):
+        for i, name in enumerate(layers):
+            vals = [e["activations"].get(name, {}).get(key) for e in record["epochs"]]
+            if all(v is None for v in vals):
+                continue
+            ax.plot(
+                epochs,
+                [np.nan if v is None else v for v in vals],
+                "o-",
+                ms=2,
+                lw=1.2,
+                color=plt.cm.viridis(i / max(len(layers) - 1, 1)),
+                label=name,
+            )
+        ax.set(xlabel="epoch", title=title)
+        ax.xaxis.set_major_locator(_integer_ticks())
+        if key == "dead":
+            ax.set_ylim(-0.03, 1.03)
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def gradient_norms(record: dict[str, Any], path: Path) -> Path:
+    """Root-mean-square gradient norm per weight tensor and globally, per epoch (log scale)."""
+    plt = _plt()
+    rows = [e for e in record["epochs"] if e.get("grad_norms")]
+    epochs = [e["epoch"] for e in rows]
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    names = record["weights"]
+    for i, name in enumerate(names):
+        ax.plot(
+            epochs,
+            [max(e["grad_norms"].get(name, np.nan), 1e-12) for e in rows],
+            "o-",
+            ms=2,
+            lw=1.1,
+            color=plt.cm.viridis(i / max(len(names) - 1, 1)),
+            label=name,
+        )
+    ax.plot(
+        epochs,
+        [e["grad_norms"].get("(global)", np.nan) for e in rows],
+        "k--",
+        lw=2,
+        label="(global)",
+    )
+    ax.set_yscale("log")
+    ax.set(
+        xlabel="epoch", ylabel="gradient norm (RMS over steps)", title="Gradient norms per layer"
+    )
+    ax.xaxis.set_major_locator(_integer_ticks())
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    return _save(fig, path)
+
+
+def conv_filters(weight: np.ndarray, path: Path, *, max_filters: int = 64) -> Path:
+    """First-layer filters as images: (O, I, kh, kw) as RGB when I == 3, else the mean over
+    inputs in a diverging map; (O, I, k) 1-D kernels as one row of pixels each."""
+    plt = _plt()
+    w = weight[:max_filters]
+    if w.ndim == 3:
+        w = w[:, :, None, :]  # (O, I, k) -> (O, I, 1, k)
+    n = len(w)
+    cols = min(n, 16)
+    rows = -(-n // cols)
+    aspect = w.shape[3] / max(w.shape[2], 1)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(cols * 0.55 * min(aspect, 3), rows * 0.55 + 0.5), squeeze=False
+    )
+    lim = float(np.abs(w).max()) or 1.0
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k >= n:
+            continue
+        f = w[k]
+        if f.shape[0] == 3:
+            g = (f - f.min()) / (f.max() - f.min() or 1.0)
+            ax.imshow(g.transpose(1, 2, 0), interpolation="nearest")
+        else:
+            ax.imshow(f.mean(0), cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+    fig.suptitle(
+        f"First-layer filters ({n} of {len(weight)}, shape {tuple(weight.shape[1:])})", fontsize=9
+    )
     return _save(fig, path)

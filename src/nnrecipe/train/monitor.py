@@ -30,7 +30,16 @@ DYNAMICS_SAMPLES = 20
 # At most this many layers get activation statistics / gradient norms (evenly spaced).
 MAX_LAYERS = 24
 RELU_FAMILY = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.CELU, nn.SELU)
-ACTIVATIONS = (*RELU_FAMILY, nn.GELU, nn.SiLU, nn.Mish, nn.Tanh, nn.Sigmoid, nn.Softplus, nn.Hardswish)
+ACTIVATIONS = (
+    *RELU_FAMILY,
+    nn.GELU,
+    nn.SiLU,
+    nn.Mish,
+    nn.Tanh,
+    nn.Sigmoid,
+    nn.Softplus,
+    nn.Hardswish,
+)
 
 
 def _spread(items: list[Any], k: int) -> list[Any]:
@@ -81,6 +90,12 @@ class Monitor:
             old["epochs"] = [e for e in old["epochs"] if e["epoch"] <= done]
             self.record = old
         elif done == 0:
+            # The loss at init on the whole valid split, for the report's loss-at-init line.
+            rng = torch.get_rng_state()
+            try:
+                self.record["init"] = learner.evaluate("valid")
+            finally:
+                torch.set_rng_state(rng)
             self._snapshot(learner, 0, grads=None)
         self._attach_grad_hooks(learner.model)
 
@@ -109,8 +124,11 @@ class Monitor:
         model = learner.model
         acts = [(n, m) for n, m in model.named_modules() if isinstance(m, ACTIVATIONS)]
         if not acts:  # functional activations: follow the linear / conv layers' outputs
-            acts = [(n, m) for n, m in model.named_modules()
-                    if isinstance(m, nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d)]
+            acts = [
+                (n, m)
+                for n, m in model.named_modules()
+                if isinstance(m, nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d)
+            ]
         self._layers = _spread(acts, MAX_LAYERS)
         weights = [(n, p) for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
         self._weights = _spread(weights, MAX_LAYERS)
@@ -131,7 +149,9 @@ class Monitor:
         stats: dict[str, dict[str, float | None]] = {}
         handles = []
         for name, module in self._layers:
-            handles.append(module.register_forward_hook(self._stat_hook(name or "(model)", module, stats)))
+            handles.append(
+                module.register_forward_hook(self._stat_hook(name or "(model)", module, stats))
+            )
         was_training = model.training
         rng = torch.get_rng_state()
         model.eval()
@@ -161,8 +181,11 @@ class Monitor:
             if name in stats or not isinstance(out, Tensor) or not out.is_floating_point():
                 return  # a module called twice per forward: its first call is recorded
             a = out.detach().float()
-            entry: dict[str, float | None] = {"mean": float(a.mean()), "std": float(a.std()) if a.numel() > 1 else 0.0,
-                                              "dead": None}
+            entry: dict[str, float | None] = {
+                "mean": float(a.mean()),
+                "std": float(a.std()) if a.numel() > 1 else 0.0,
+                "dead": None,
+            }
             if relu and a.ndim >= 2:
                 # A unit (channel) is dead when it is <= 0 for every sample and position.
                 per_unit = a.transpose(0, 1).reshape(a.shape[1], -1)

@@ -1,0 +1,171 @@
+"""Assembling ``report.html`` from a run folder, and the pipeline's report stage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from nnrecipe.report.folder import RunFolder
+from nnrecipe.report.page import document, esc, section
+
+SECTIONS = (
+    ("findings", "Findings"),
+    ("data", "Data"),
+    ("baselines", "Baselines vs the model"),
+    ("training", "Training"),
+    ("model", "Inside the model"),
+    ("results", "Results"),
+    ("diagnosis", "Diagnosis and tuning"),
+    ("reproducibility", "Reproducibility"),
+)
+
+
+def _monitor_plots(run: RunFolder) -> dict[str, bytes]:
+    """Plots drawn at report time from monitor.json and model.safetensors (PNG bytes); also
+    saved under ``plots/`` when the folder is writable."""
+    import tempfile
+
+    from nnrecipe.report import plots
+
+    out: dict[str, bytes] = {}
+    jobs: list[tuple[str, Any, Any]] = []
+    rec = run.monitor
+    if rec:
+        jobs.append(("dynamics", plots.prediction_dynamics, rec))
+        if rec.get("layers"):
+            jobs.append(("activations", plots.activation_stats, rec))
+        if rec.get("weights") and any(e.get("grad_norms") for e in rec["epochs"]):
+            jobs.append(("grads", plots.gradient_norms, rec))
+    weight = _first_conv(run)
+    if weight is not None:
+        jobs.append(("filters", plots.conv_filters, weight))
+    for name, fn, arg in jobs:
+        target = run.path / "plots" / f"{name}.png"
+        try:
+            fn(arg, target)
+        except OSError:  # a read-only run folder: draw into a temporary file instead
+            target = Path(tempfile.mkdtemp()) / f"{name}.png"
+            fn(arg, target)
+        out[name] = target.read_bytes()
+    return out
+
+
+def _first_conv(run: RunFolder) -> Any:
+    path = run.path / "model.safetensors"
+    if not path.is_file():
+        return None
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            keys = list(f.keys())
+            name = run.extras.get("first_conv")
+            if name not in keys:  # older folder: guess the first conv weight by its rank
+                name = next(
+                    (
+                        k
+                        for k in keys
+                        if k.endswith("weight") and len(f.get_slice(k).get_shape()) in (3, 4)
+                    ),
+                    None,
+                )
+                run.extras["first_conv"] = name
+            return None if name is None else f.get_tensor(name)
+    except Exception:  # a damaged file: the report still renders, without filters
+        return None
+
+
+def display_name(path: Path) -> str:
+    """A run folder's final name (the report is written while it is still ``.NAME.incomplete``)."""
+    name = path.name
+    if name.startswith(".") and name.endswith(".incomplete"):
+        return name[1 : -len(".incomplete")]
+    return name
+
+
+def _header(run: RunFolder) -> str:
+    d, m = run.data, run.metric
+    test = (run.summary.get("test") or {}).get(m)
+    valid = (run.summary.get("valid") or {}).get(m)
+    parts = []
+    if isinstance(test, int | float):
+        parts.append(f"test {m} <b>{test:.4f}</b>")
+    if isinstance(valid, int | float):
+        parts.append(f"valid {m} <b>{valid:.4f}</b>")
+    cfg = run.config.get("config") or {}
+    sub = " · ".join(
+        esc(x)
+        for x in (
+            f"run {display_name(run.path)}",
+            d.get("modality"),
+            (run.task.get("name")),
+            f"model {cfg.get('model') or 'default'}",
+        )
+        if x
+    )
+    return (
+        f"<h1>nnrecipe report · {esc(d.get('name') or cfg.get('data') or run.path.name)}</h1>"
+        f"<div class='sub'>{sub}</div><div class='headline'>{' · '.join(parts)}</div>"
+    )
+
+
+def build_html(run_dir: str | Path) -> str:
+    """The report of a run folder as one self-contained HTML string."""
+    from nnrecipe.report import sections as s1
+    from nnrecipe.report import sections_late as s2
+
+    run = RunFolder.load(run_dir)
+    extra = _monitor_plots(run)
+    bodies = {
+        "findings": s1.findings(run),
+        "data": s1.data_section(run),
+        "baselines": s1.baselines_section(run),
+        "training": s1.training_section(run, extra),
+        "model": s2.model_section(run, extra),
+        "results": s2.results_section(run),
+        "diagnosis": s2.diagnosis_section(run),
+        "reproducibility": s2.reproducibility_section(run),
+    }
+    body = (
+        f"<section id='summary'><h2><span class='num'>1</span>Verdict</h2>{s1.verdict_strip(run)}</section>"
+        + "".join(section(a, i + 2, t, bodies[a]) for i, (a, t) in enumerate(SECTIONS))
+    )
+    nav = [("summary", "Verdict"), *SECTIONS]
+    title = f"nnrecipe report: {run.data.get('name') or display_name(run.path)}"
+    return document(title=title, header=_header(run), nav=nav, body=body)
+
+
+def write_report(run_dir: str | Path) -> Path:
+    from nnrecipe.train.checkpoint import atomic_write_text
+
+    path = Path(run_dir) / "report.html"
+    atomic_write_text(path, build_html(run_dir))
+    return path
+
+
+def open_in_browser(path: Path) -> None:
+    import webbrowser
+
+    webbrowser.open(path.resolve().as_uri())
+
+
+def stage_report(ctx: Any) -> dict[str, Any]:
+    """Pipeline stage: save what needs the data and the model (``report/data.json``), then
+    write ``report.html`` from the run folder."""
+    from nnrecipe.report.collect import collect
+    from nnrecipe.train.checkpoint import atomic_write_text
+
+    extras = collect(ctx.data, ctx.learner, ctx.model)
+    atomic_write_text(ctx.dir / "report" / "data.json", json.dumps(extras))
+    # summary.json is written after the last stage: write what the report reads from it now.
+    summary = {
+        **ctx.summary,
+        "baselines": ctx.results.get("baselines", {}),
+        "findings": [f.to_dict() for f in ctx.findings],
+    }
+    atomic_write_text(ctx.dir / "summary.json", json.dumps(summary, indent=2, default=str))
+    path = write_report(ctx.dir)
+    size = path.stat().st_size
+    ctx.say(f"report written ({size / 1e6:.2f} MB)")
+    return {"file": "report.html", "bytes": size}

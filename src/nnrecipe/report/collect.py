@@ -1,0 +1,216 @@
+"""What the report needs from the data and the trained model, saved into the run folder.
+
+The report stage calls `collect` while the data and the model are in memory and writes
+``report/data.json``; `nnrecipe report RUN_DIR` then rebuilds the page from the run folder alone.
+It holds: class counts per split, a few samples per class (PNG thumbnails or down-sampled
+signals), per-class metrics and the confusion matrix on valid, the top losses with their inputs,
+given and predicted labels, per-feature summaries for tables, and the name of the first conv
+layer's weight (its filters are drawn from ``model.safetensors``).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+SAMPLES_PER_CLASS = 8
+MAX_CLASSES_SHOWN = 20
+TOP_LOSSES = 12
+THUMB_MAX_SIDE = 64  # thumbnails are at most 64 px; the page scales them up, pixelated
+SERIES_POINTS = 96  # signals are down-sampled to this many points per channel
+MAX_FEATURES = 60
+HIST_BINS = 16
+
+
+def thumbnail(x: Tensor) -> dict[str, Any]:
+    """One input as something the page can show: a PNG (images) or a list of points (signals)."""
+    if x.ndim == 3:  # (C, H, W) -> PNG, min-max scaled over the whole image
+        from PIL import Image
+
+        a = x.float()
+        if a.shape[0] not in (1, 3):
+            a = a.mean(0, keepdim=True)
+        lo, hi = float(a.min()), float(a.max())
+        a = ((a - lo) / (hi - lo if hi > lo else 1.0) * 255).round().clamp(0, 255).byte()
+        arr = a.permute(1, 2, 0).numpy()
+        im = Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr)
+        if max(im.size) > THUMB_MAX_SIDE:
+            im.thumbnail((THUMB_MAX_SIDE, THUMB_MAX_SIDE))
+        buf = io.BytesIO()
+        im.save(buf, format="PNG", optimize=True)
+        return {"png": base64.b64encode(buf.getvalue()).decode("ascii")}
+    if x.ndim == 2:  # (C, L) -> points per channel
+        step = max(1, x.shape[1] // SERIES_POINTS)
+        return {"series": [[round(float(v), 3) for v in ch[::step]] for ch in x[:3]]}
+    return {}
+
+
+def _class_counts(data: Any) -> dict[str, list[int]]:
+    c = data.num_classes
+    return {
+        name: np.bincount(s.tensors()[1].reshape(-1).long().numpy(), minlength=c).tolist()
+        for name, s in data.splits.items()
+        if s.y is not None or s.in_memory
+    }
+
+
+def _target_histograms(data: Any) -> dict[str, Any]:
+    ys = {n: s.tensors()[1].reshape(-1).float().numpy() for n, s in data.splits.items()}
+    lo = min(float(v.min()) for v in ys.values())
+    hi = max(float(v.max()) for v in ys.values())
+    edges = np.linspace(lo, hi if hi > lo else lo + 1, HIST_BINS + 1)
+    return {
+        "edges": edges.tolist(),
+        "counts": {n: np.histogram(v, edges)[0].tolist() for n, v in ys.items()},
+    }
+
+
+def _samples_per_class(data: Any) -> list[dict[str, Any]]:
+    """The first few training samples of each class (deterministic: split order)."""
+    x, y = data.train.tensors()
+    labels = y.reshape(-1).long()
+    rows = []
+    for c in range(min(data.num_classes, MAX_CLASSES_SHOWN)):
+        idx = (labels == c).nonzero().reshape(-1)[:SAMPLES_PER_CLASS].tolist()
+        rows.append({"class": c, "items": [{"position": i, **thumbnail(x[i])} for i in idx]})
+    return rows
+
+
+def _file_of(data: Any, split: str, position: int) -> str | None:
+    files = (data.meta.get("files") or {}).get(split)
+    if files and 0 <= position < len(files):
+        return str(files[position])
+    return None
+
+
+def _results(learner: Any, data: Any) -> dict[str, Any]:
+    """Per-class metrics, confusion matrix and top losses on the validation split."""
+    task = learner.task
+    out, y = learner.outputs("valid")
+    x = data.valid.tensors()[0] if data.modality != "tabular" else None
+    res: dict[str, Any] = {}
+    if task.kind == "classification":
+        from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+        probs = task.probabilities(out)
+        yy = y.reshape(-1).long()
+        pred = probs.argmax(1)
+        labels = list(range(task.num_classes))
+        p, r, f, s = precision_recall_fscore_support(
+            yy.numpy(), pred.numpy(), labels=labels, zero_division=0
+        )
+        res["per_class"] = [
+            {
+                "class": c,
+                "precision": float(p[c]),
+                "recall": float(r[c]),
+                "f1": float(f[c]),
+                "support": int(s[c]),
+            }
+            for c in labels
+        ]
+        res["confusion"] = confusion_matrix(yy.numpy(), pred.numpy(), labels=labels).tolist()
+        given_p = probs.gather(1, yy.clamp(0, probs.shape[1] - 1)[:, None]).squeeze(1)
+        losses = -torch.log(given_p.clamp_min(1e-12))
+        order = torch.argsort(losses, descending=True)[:TOP_LOSSES].tolist()
+        res["top_losses"] = [
+            {
+                "position": i,
+                "given": int(yy[i]),
+                "predicted": int(pred[i]),
+                "p_given": float(given_p[i]),
+                "p_predicted": float(probs[i, pred[i]]),
+                "loss": float(losses[i]),
+                "file": _file_of(data, "valid", i),
+                **(thumbnail(x[i]) if x is not None else {}),
+            }
+            for i in order
+        ]
+    else:
+        pv, yv = out.reshape(len(out), -1)[:, 0], y.reshape(len(y), -1)[:, 0].float()
+        err = (pv - yv).abs()
+        order = torch.argsort(err, descending=True)[:TOP_LOSSES].tolist()
+        res["top_losses"] = [
+            {
+                "position": i,
+                "given": float(yv[i]),
+                "predicted": float(pv[i]),
+                "loss": float(err[i] ** 2),
+                "file": _file_of(data, "valid", i),
+                **(thumbnail(x[i]) if x is not None else {}),
+            }
+            for i in order
+        ]
+    index = data.valid.index
+    for row in res["top_losses"]:
+        row["index"] = int(index[row["position"]]) if index is not None else row["position"]
+    return res
+
+
+def _feature_summaries(data: Any) -> list[dict[str, Any]]:
+    """Mean, std, range, correlation with the target and a histogram per input column (train)."""
+    x, y = data.train.tensors()
+    x = x.reshape(len(x), -1).float().numpy()
+    yv = y.reshape(len(y), -1)[:, 0].float().numpy()
+    names = data.feature_names or [f"x{i}" for i in range(x.shape[1])]
+    rows = []
+    for j in range(min(x.shape[1], MAX_FEATURES)):
+        col = x[:, j]
+        finite = col[np.isfinite(col)]
+        corr = (
+            float(np.corrcoef(col, yv)[0, 1])
+            if finite.size == col.size and col.std() > 0 and yv.std() > 0
+            else None
+        )
+        counts = np.histogram(finite, HIST_BINS)[0].tolist() if finite.size else []
+        rows.append(
+            {
+                "name": str(names[j]) if j < len(names) else f"x{j}",
+                "mean": float(finite.mean()) if finite.size else None,
+                "std": float(finite.std()) if finite.size else None,
+                "min": float(finite.min()) if finite.size else None,
+                "max": float(finite.max()) if finite.size else None,
+                "non_finite": int(col.size - finite.size),
+                "corr_target": corr,
+                "hist": counts,
+            }
+        )
+    return rows
+
+
+def first_conv_weight(model: nn.Module) -> str | None:
+    """The state-dict name of the first convolution's weight, in module order."""
+    for name, m in model.named_modules():
+        if isinstance(m, nn.Conv1d | nn.Conv2d):
+            return f"{name}.weight" if name else "weight"
+    return None
+
+
+@torch.no_grad()
+def collect(data: Any, learner: Any = None, model: nn.Module | None = None) -> dict[str, Any]:
+    """Everything the report shows that needs the data or the trained model (JSON-able)."""
+    out: dict[str, Any] = {
+        "modality": data.modality,
+        "task": data.task.kind,
+        "classes": data.classes,
+        "feature_names": data.feature_names,
+        "sizes": {k: len(v) for k, v in data.splits.items()},
+    }
+    if data.task.kind == "classification":
+        out["class_counts"] = _class_counts(data)
+        if data.modality != "tabular":
+            out["samples"] = _samples_per_class(data)
+    else:
+        out["target_hist"] = _target_histograms(data)
+    if data.modality == "tabular":
+        out["features"] = _feature_summaries(data)
+    if learner is not None:
+        out["results"] = _results(learner, data)
+    if model is not None:
+        out["first_conv"] = first_conv_weight(model)
+    return out

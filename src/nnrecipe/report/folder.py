@@ -1,0 +1,141 @@
+"""Reading a run folder defensively: every file may be missing or from an older version."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nnrecipe.errors import ConfigError
+
+
+def _json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _number(text: str) -> Any:
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+@dataclass
+class RunFolder:
+    """The files of a run folder, loaded once; anything missing is None / empty."""
+
+    path: Path
+    config: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    stages: dict[str, Any] = field(default_factory=dict)
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    monitor: dict[str, Any] | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunFolder:
+        """Read a run folder.
+
+        Raises:
+            ConfigError: `path` is not a run folder (no config.json).
+        """
+        p = Path(path)
+        if not p.is_dir():
+            raise ConfigError(
+                f"Run folder {str(p)!r} does not exist: pass a folder written by `nnrecipe run`."
+            )
+        if not (p / "config.json").is_file():
+            raise ConfigError(
+                f"{str(p)!r} is not a run folder (it has no config.json): pass a folder written by "
+                "`nnrecipe run`, e.g. runs/digits-20260101-120000."
+            )
+        run = cls(p)
+        run.config = _json(p / "config.json") or {}
+        run.summary = _json(p / "summary.json") or {}
+        stage_dir = p / "stages"
+        if stage_dir.is_dir():
+            for f in sorted(stage_dir.glob("*.json")):
+                value = _json(f)
+                if value is not None:
+                    run.stages[f.stem] = value
+        if (p / "metrics.csv").is_file():
+            with open(p / "metrics.csv", newline="") as fh:
+                run.metrics = [
+                    {k: _number(v) for k, v in row.items()} for row in csv.DictReader(fh)
+                ]
+        monitor = _json(p / "monitor.json")
+        run.monitor = monitor if isinstance(monitor, dict) and monitor.get("epochs") else None
+        run.extras = _json(p / "report" / "data.json") or {}
+        return run
+
+    # -- helpers --------------------------------------------------------------------------------
+    def stage(self, name: str) -> dict[str, Any] | None:
+        value = self.stages.get(name)
+        return value if isinstance(value, dict) else None
+
+    def file(self, relative: str) -> bytes | None:
+        """The bytes of a file inside the run folder; None if missing or outside the folder
+        (a stage JSON naming ``../../etc/passwd`` embeds nothing)."""
+        try:
+            root = self.path.resolve()
+            target = (root / relative).resolve()
+            if root not in target.parents or not target.is_file():
+                return None
+            return target.read_bytes()
+        except (OSError, ValueError):
+            return None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.config.get("data") or {}
+
+    @property
+    def task(self) -> dict[str, Any]:
+        return self.data.get("task") or {}
+
+    @property
+    def classes(self) -> list[str]:
+        names = self.extras.get("classes") or self.task.get("classes") or []
+        return [str(c) for c in names]
+
+    @property
+    def metric(self) -> str:
+        return self.task.get("primary_metric") or (
+            "accuracy" if self.task.get("kind") == "classification" else "rmse"
+        )
+
+    @property
+    def is_classification(self) -> bool:
+        return self.task.get("kind", self.extras.get("task")) == "classification"
+
+    def class_name(self, c: Any) -> str:
+        try:
+            return self.classes[int(c)]
+        except (ValueError, TypeError, IndexError):
+            return str(c)
+
+    def all_findings(self) -> list[tuple[str, dict[str, Any]]]:
+        """(stage, finding dict) for every finding: the stages' results first, then the run's
+        own (summary.json) that no stage file holds."""
+        seen: set[tuple[str, str]] = set()
+        out: list[tuple[str, dict[str, Any]]] = []
+        for name, value in self.stages.items():
+            if isinstance(value, dict) and isinstance(value.get("findings"), list):
+                for f in value["findings"]:
+                    if isinstance(f, dict) and "code" in f:
+                        seen.add((str(f.get("code")), str(f.get("message"))))
+                        out.append((name, f))
+        for f in self.summary.get("findings") or []:
+            if isinstance(f, dict) and (str(f.get("code")), str(f.get("message"))) not in seen:
+                out.append(("run", f))
+        rank = {"error": 0, "warning": 1, "info": 2}
+        out.sort(key=lambda sf: rank.get(str(sf[1].get("severity")), 3))
+        return out
