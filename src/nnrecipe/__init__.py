@@ -28,6 +28,7 @@ __version__ = "0.1.0"
 # Each stage package exports its verb from a light module (heavy imports inside the verb), so
 # these imports keep `import nnrecipe` fast. `from ... import` rebinds the package name to the
 # verb: `nr.audit` is the function, `nnrecipe.audit.*` the modules.
+from nnrecipe.audit import audit  # noqa: E402
 from nnrecipe.models.baselines import baselines  # noqa: E402
 from nnrecipe.pipeline import run  # noqa: E402
 from nnrecipe.report import report  # noqa: E402
@@ -37,6 +38,7 @@ __all__ = [
     "Learner",
     "fit",
     "run",
+    "audit",
     "report",
     "baselines",
     "explain",

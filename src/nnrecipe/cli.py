@@ -64,12 +64,13 @@ def config_values(data: str | None, config: Path | None, **flags: Any) -> dict[s
     return values
 
 
-def load_data(values: dict[str, Any]) -> Any:
-    """The `Data` that a set of run settings names (for commands other than `run`)."""
+def load_data(values: dict[str, Any], *, skip_corrupt: bool = False) -> Any:
+    """The `Data` that a set of run settings names (for commands other than `run`); with
+    `skip_corrupt`, unreadable images are skipped and listed in ``data.meta["corrupt_files"]``."""
     from nnrecipe.config import make_config
     from nnrecipe.pipeline import resolve_data
 
-    return resolve_data(make_config(values))
+    return resolve_data(make_config(values), skip_corrupt=skip_corrupt)
 
 
 @app.callback()
@@ -134,6 +135,45 @@ def report_cmd(
     from nnrecipe.report import report as write_report
 
     typer.echo(f"report: {_call(write_report, run_dir, open=open_report)}")
+
+
+@app.command()
+def audit(
+    data: DataArg = None,
+    target: Target = None,
+    task: Task = None,
+    config: ConfigOpt = None,
+    out: Annotated[
+        Path | None, typer.Option(help="folder for the pictures (default audit-<data name>)")
+    ] = None,
+    image_size: Annotated[
+        int | None, typer.Option(help="resize folder images to this size")
+    ] = None,
+    seed: Seed = None,
+    debug: Debug = False,
+) -> None:
+    """Audit the data before any model: duplicates, leaks, label noise, imbalance, outliers, ...
+
+    Prints the findings and the input statistics, writes the pictures; exits 0 when nothing is
+    an error, 1 when the audit found errors, 2 when the data cannot be read.
+    """
+    DEBUG["on"] = DEBUG["on"] or debug
+    from nnrecipe.audit import audit as audit_data
+    from nnrecipe.audit.stats import stats_tables
+
+    values = config_values(data, config, target=target, task=task, image_size=image_size, seed=seed)
+    loaded = _call(load_data, values, skip_corrupt=True)
+    folder = out if out is not None else Path(f"audit-{loaded.name}")
+    result = _call(audit_data, loaded, seed=int(values.get("seed", 0)), out=folder)
+    from rich.console import Console
+
+    console = Console(width=120)
+    for table in stats_tables(result.stats):
+        console.print(table)
+    console.print(result.table() if result.findings else "audit: no findings")
+    for name, path in result.artifacts.items():
+        typer.echo(f"{name}: {folder / path}")
+    raise typer.Exit(0 if result.ok else 1)
 
 
 @app.command()

@@ -81,8 +81,11 @@ class RunResult:
         return Result(self.findings, stage="run")._repr_html_()
 
 
-def resolve_data(config: RunConfig) -> Data:
-    """The `Data` a config names: a built-in data set, an image folder, or a CSV file."""
+def resolve_data(config: RunConfig, *, skip_corrupt: bool = False) -> Data:
+    """The `Data` a config names: a built-in data set, an image folder, or a CSV file.
+
+    With `skip_corrupt`, unreadable images in a folder are skipped and listed in
+    ``data.meta["corrupt_files"]`` (the audit reports them as ``corrupt-sample`` errors)."""
     from nnrecipe.data.builtin import LOADERS, load
 
     spec = config.data
@@ -99,7 +102,7 @@ def resolve_data(config: RunConfig) -> Data:
     ):
         return load(spec, **split)
     if path.is_dir():
-        return Data.from_folder(path, size=config.image_size, **split)
+        return Data.from_folder(path, size=config.image_size, skip_corrupt=skip_corrupt, **split)
     if path.suffix.lower() in (".csv", ".tsv", ".txt") or path.is_file():
         if config.target is None:
             raise ConfigError(f"{spec!r} is a table: name its target column with --target COLUMN.")
@@ -111,6 +114,23 @@ def resolve_data(config: RunConfig) -> Data:
 
 
 # -- stages ------------------------------------------------------------------------------------
+
+
+def stage_audit(ctx: RunContext) -> dict[str, Any]:
+    """Become one with the data: `nr.audit` with its pictures in ``<run>/audit/``."""
+    from nnrecipe.audit import audit
+
+    result = audit(ctx.data, seed=ctx.config.seed, out=ctx.dir / "audit")
+    result.artifacts = {k: f"audit/{v}" for k, v in result.artifacts.items()}  # relative to the run
+    ctx.findings.extend(result.findings)
+    counts = {s: len([f for f in result if f.severity == s]) for s in ("error", "warning", "info")}
+    ctx.say(
+        f"audit: {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} "
+        f"info ({', '.join(sorted(result.codes)) or 'nothing found'}) in "
+        f"{result.stats['seconds']['total']:.1f} s"
+    )
+    ctx.stop_on_errors("audit", result)
+    return result.to_dict()
 
 
 def stage_baselines(ctx: RunContext) -> dict[str, Any]:
@@ -249,6 +269,7 @@ def stage_report(ctx: RunContext) -> dict[str, Any]:
 
 
 STAGES: list[Stage] = [
+    Stage("audit", stage_audit, resumable=True),  # first: errors in the data stop the run
     Stage("baselines", stage_baselines, resumable=True),
     Stage("train", stage_train),
     Stage("evaluate", stage_evaluate),
@@ -347,7 +368,7 @@ def run(
         tmp = incomplete_dir(final)
         if tmp.exists():
             shutil.rmtree(tmp)
-    data = resolve_data(cfg)
+    data = resolve_data(cfg, skip_corrupt=True)  # the audit stage reports unreadable files
     say(f"data: {data}")
     tmp.mkdir(parents=True, exist_ok=True)
     ctx = RunContext(cfg, data, tmp, final, resume=resume is not None, quiet=quiet, say=say)
@@ -366,6 +387,9 @@ def run(
             cached = tmp / "stages" / f"{stage.name}.json"
             if ctx.resume and stage.resumable and cached.exists():
                 ctx.results[stage.name] = json.loads(cached.read_text())
+                saved = ctx.results[stage.name]
+                if isinstance(saved, dict) and isinstance(saved.get("findings"), list):
+                    ctx.findings.extend(Finding(**f) for f in saved["findings"])  # e.g. the audit's
                 continue
             result = stage.fn(ctx)
             if result is not None:

@@ -1,0 +1,100 @@
+"""What each audit finding code means (for `nnrecipe explain CODE`)."""
+
+from __future__ import annotations
+
+from nnrecipe.findings import Code
+
+CODES: dict[str, Code] = {
+    c.code: c
+    for c in (
+        Code(
+            "duplicates",
+            "Identical or near-identical samples repeated within a split",
+            "Copies over-weight some samples in the loss and make the data look bigger than it is. "
+            "Copies with different labels are contradictions the model cannot fit, and usually "
+            "mean a labelling or export error. Found by hashing (exact copies) and a radius search "
+            "on normalised samples (near copies: correlation >= 0.997 for images and signals).",
+            "Keep one sample per group; fix the label where copies disagree; deduplicate before "
+            "splitting.",
+        ),
+        Code(
+            "split-leakage",
+            "The same (or nearly the same) sample is in two splits",
+            "A held-out sample with a copy in train measures memorisation, not generalisation: the "
+            "validation or test score is inflated, and model selection is biased towards models "
+            "that memorise. About 3% of CIFAR-10's test images have a near-duplicate in its "
+            "training set.",
+            "Deduplicate before splitting, and put near-copies (same person, same patient, same "
+            "source photo) in the same split (group-aware splitting); drop the leaked held-out "
+            "samples.",
+        ),
+        Code(
+            "label-noise",
+            "Labels that disagree with out-of-sample predictions (confident learning)",
+            "A cheap model is trained with cross-validation; a sample whose given label it "
+            "confidently contradicts, more than that class is usually contradicted, is a suspect "
+            "(cleanlab's confident learning). Wrong labels cap the best achievable accuracy, add "
+            "noise to the gradient and to the validation score. The severity follows the estimated "
+            "fraction of wrong labels; a handful of ambiguous samples is normal.",
+            "Look at the suspects (given vs predicted label) and relabel or drop the wrong ones; "
+            "with many, clean labels with cleanlab, or use label smoothing or a noise-robust loss.",
+        ),
+        Code(
+            "class-imbalance",
+            "Some classes are rare (or missing from a split)",
+            "With a 99:1 split, always predicting the majority class scores 99% accuracy while "
+            "learning nothing; the rare classes get few gradient updates. Accuracy is the wrong "
+            "metric then. A class missing from train can never be predicted; one missing from "
+            "valid or test is never measured.",
+            "Report balanced accuracy, macro-F1, per-class recall (binary: precision-recall AUC); "
+            "weight the loss by inverse class frequency or oversample rare classes; collect more.",
+        ),
+        Code(
+            "outliers",
+            "Samples far from all training samples",
+            "A sample whose nearest training neighbours are several times farther than usual is "
+            "either a data error (wrong scaling, wrong file, sensor glitch) or a rare case the "
+            "model will get wrong. Either way, it deserves a look before training.",
+            "Look at them: remove or fix corrupt and mis-scaled samples; keep genuine rare cases "
+            "and collect more like them.",
+        ),
+        Code(
+            "corrupt-sample",
+            "Unreadable, truncated or empty samples",
+            "Files that cannot be decoded were skipped while loading (so the data is not what you "
+            "think it is); blank images, flat signals and empty rows carry no information but "
+            "keep a label, which teaches the model noise.",
+            "Open the named files: delete or replace them (re-download truncated ones), then "
+            "rerun; remove blank samples or fix the export that produced them.",
+        ),
+        Code(
+            "non-finite",
+            "NaN or Inf values where numbers are expected",
+            "NaN and Inf propagate: one non-finite value in an input, target, output, loss or "
+            "gradient turns the loss into NaN and the weights into garbage, silently. In the data "
+            "it usually means missing values or a division by zero in preprocessing; during "
+            "training, an exploding loss (learning rate too high, log of zero, no clipping).",
+            "Data: drop those samples or fill missing values (e.g. with the training median). "
+            "Training: lower the learning rate, clip gradients, use numerically stable losses "
+            "(cross-entropy on logits), and check the inputs with `nnrecipe audit`.",
+        ),
+        Code(
+            "constant-feature",
+            "Features, channels or positions with no variance",
+            "A column that never varies carries no information; in a table it usually means a "
+            "broken join or a default value everywhere. A constant image channel often means a "
+            "conversion error. Constant border pixels (as in MNIST) are normal.",
+            "Drop the constant columns or channels, or fix the pipeline that produced them.",
+        ),
+        Code(
+            "distribution-shift",
+            "Train and held-out inputs are distinguishable",
+            "If a classifier can tell training inputs from validation (or test) inputs well above "
+            "chance, the held-out data comes from another distribution: the validation score "
+            "then measures the mismatch as much as the model, and tuning on it misleads.",
+            "Build a train-dev split (a slice of train held out): train-dev error vs valid error "
+            "separates variance from mismatch; make the training data look like the target data, "
+            "or check that every split is preprocessed the same way.",
+        ),
+    )
+}
