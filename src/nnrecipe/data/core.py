@@ -25,7 +25,9 @@ def as_tensor(a: Any, name: str) -> Tensor:
         try:
             arr = np.asarray(a)
         except Exception as e:  # ragged lists and the like
-            raise DataError(f"{name} cannot be turned into an array ({e}): pass a numpy array.") from e
+            raise DataError(
+                f"{name} cannot be turned into an array ({e}): pass a numpy array."
+            ) from e
         if arr.dtype == object:
             raise DataError(
                 f"{name} has dtype object (mixed or ragged values): pass numbers, e.g. with "
