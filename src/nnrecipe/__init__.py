@@ -29,9 +29,11 @@ __version__ = "0.1.0"
 # these imports keep `import nnrecipe` fast. `from ... import` rebinds the package name to the
 # verb: `nr.audit` is the function, `nnrecipe.audit.*` the modules.
 from nnrecipe.audit import audit  # noqa: E402
+from nnrecipe.diagnose import diagnose  # noqa: E402
 from nnrecipe.models.baselines import baselines  # noqa: E402
 from nnrecipe.pipeline import run  # noqa: E402
 from nnrecipe.report import report  # noqa: E402
+from nnrecipe.tune import ensemble, tune  # noqa: E402
 
 __all__ = [
     "Data",
@@ -41,6 +43,9 @@ __all__ = [
     "audit",
     "report",
     "baselines",
+    "tune",
+    "ensemble",
+    "diagnose",
     "explain",
     "datasets",
     "Finding",

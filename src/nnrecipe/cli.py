@@ -94,6 +94,9 @@ def run(
     threads: Annotated[int | None, typer.Option(help="CPU threads (default: measured)")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or mps")] = None,
     human_error: Annotated[float | None, typer.Option(help="human-level error, if known")] = None,
+    tune: Annotated[int | None, typer.Option("--tune", help="Optuna trials before training")] = None,
+    ensemble: Annotated[int | None, typer.Option("--ensemble", help="average the top-K tuned models")] = None,
+    augment: Annotated[float | None, typer.Option(help="augmentation strength 0..1")] = None,
     seed: Seed = None,
     resume: Annotated[Path | None, typer.Option(help="continue the interrupted run in this folder")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an existing run folder")] = False,
@@ -108,7 +111,8 @@ def run(
 
     flags = dict(target=target, task=task, out=out, model=model, epochs=epochs, lr=lr, batch_size=batch_size,
                  weight_decay=weight_decay, image_size=image_size, threads=threads, device=device,
-                 human_error=human_error, seed=seed, force=force)
+                 human_error=human_error, seed=seed, force=force, tune_trials=tune, ensemble=ensemble,
+                 augment=augment)
     if resume is not None:
         values = {"force": force} if force else {}
     else:
@@ -174,6 +178,65 @@ def audit(
     for name, path in result.artifacts.items():
         typer.echo(f"{name}: {folder / path}")
     raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command("tune")
+def tune_cmd(
+    data: DataArg = None,
+    target: Target = None,
+    task: Task = None,
+    config: ConfigOpt = None,
+    trials: Annotated[int, typer.Option(help="total trials of the study (finished ones count)")] = 20,
+    sampler: Annotated[str, typer.Option(help="tpe, random or grid")] = "tpe",
+    pruner: Annotated[str, typer.Option(help="median, hyperband or none")] = "median",
+    workers: Annotated[int, typer.Option(help="worker processes on this machine")] = 1,
+    storage: Annotated[str | None, typer.Option(help="Optuna storage URL (default: SQLite in --out)")] = None,
+    study: Annotated[str | None, typer.Option(help="study name in the storage")] = None,
+    out: Annotated[str | None, typer.Option(help="tune folder; the same folder resumes")] = None,
+    model: Annotated[str | None, typer.Option(help="linear, mlp, cnn1d or cnn2d")] = None,
+    epochs: Annotated[int | None, typer.Option(help="maximum epochs per trial")] = None,
+    max_params: Annotated[int | None, typer.Option(help="satisficing: at most this many parameters")] = None,
+    max_latency_ms: Annotated[float | None, typer.Option(help="satisficing: ms per sample")] = None,
+    threads: Annotated[int, typer.Option(help="torch threads per worker")] = 1,
+    seed: Seed = None,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Search hyperparameters with Optuna (TPE, random or grid), pruning hopeless trials."""
+    DEBUG["on"] = DEBUG["on"] or debug
+    from nnrecipe.tune import tune
+
+    values = _call(config_values, data, config, target=target, task=task, model=model, seed=seed)
+    the_data = _call(load_data, values)
+    result = _call(
+        tune, the_data, trials=trials, sampler=sampler, pruner=pruner, workers=workers, storage=storage,
+        study=study, out=out, model=values.get("model"), space=values.get("tune_space"),
+        epochs=epochs or values.get("tune_epochs") or values.get("epochs") or 20, max_params=max_params,
+        max_latency_ms=max_latency_ms, seed=values.get("seed", 0), threads=threads, quiet=quiet,
+    )
+    if not quiet:
+        typer.echo(str(result))
+    typer.echo(f"tune folder: {result.folder}")
+    if result.best_trial is None:
+        raise typer.Exit(1)
+
+
+@app.command("diagnose")
+def diagnose_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder written by nnrecipe run")],
+    human_error: Annotated[float | None, typer.Option(help="human-level (Bayes) error estimate")] = None,
+    evaluate: Annotated[bool, typer.Option(help="rescore the saved model on every split (counts a test look)")] = False,
+    learning_curve: Annotated[bool, typer.Option(help="train on growing subsets: error vs data size")] = False,
+    debug: Debug = False,
+) -> None:
+    """Ng's diagnosis of a run: avoidable bias, variance, data mismatch, overfitting to valid."""
+    DEBUG["on"] = DEBUG["on"] or debug
+    from nnrecipe.diagnose import diagnose, table_text
+
+    result = _call(diagnose, run_dir, human_error=human_error, evaluate=evaluate, learning_curve=learning_curve)
+    typer.echo(table_text(result))
+    if result.findings:
+        typer.echo(str(result))
 
 
 @app.command()

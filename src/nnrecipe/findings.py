@@ -20,6 +20,7 @@ CATALOG_MODULES = (
     "nnrecipe.checks.codes",
     "nnrecipe.train.codes",
     "nnrecipe.diagnose.codes",
+    "nnrecipe.tune.codes",
 )
 
 

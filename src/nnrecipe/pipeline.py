@@ -157,16 +157,20 @@ def stage_train(ctx: RunContext) -> dict[str, Any]:
     from nnrecipe.train import Learner
     from nnrecipe.train.checkpoint import save_model
     from nnrecipe.train.monitor import Monitor
+    from nnrecipe.tune.augment import make_augment
+    from nnrecipe.tune.stages import train_settings
 
     c = ctx.config
     torch.manual_seed(c.seed)  # the initial weights depend on the seed only
-    ctx.model = build_model(c.model, ctx.data, **c.model_options())
+    tuned = train_settings(c, ctx.results.get("tune"))  # the config's, or the tune stage's best
+    ctx.model = build_model(c.model, ctx.data, **tuned["options"])
     ctx.learner = Learner(
         ctx.model,
         ctx.data,
-        lr=c.lr,
-        weight_decay=c.weight_decay,
-        batch_size=c.batch_size,
+        lr=tuned["lr"],
+        weight_decay=tuned["weight_decay"],
+        batch_size=tuned["batch_size"],
+        augment=make_augment(ctx.data.modality, tuned["augment"]),
         schedule=c.schedule,
         clip=c.clip,
         patience=c.patience,
@@ -180,7 +184,7 @@ def stage_train(ctx: RunContext) -> dict[str, Any]:
     t0 = time.perf_counter()
     ctx.learner.fit(c.epochs, resume=ctx.resume)
     save_model(
-        ctx.dir / "model.safetensors", ctx.model, {"model": c.model, "options": c.model_options()}
+        ctx.dir / "model.safetensors", ctx.model, {"model": c.model, "options": tuned["options"], "training": tuned}
     )
     L = ctx.learner
     metric = ctx.data.task.primary_metric
@@ -204,7 +208,10 @@ def stage_evaluate(ctx: RunContext) -> dict[str, Any]:
     scores = {s: L.evaluate(s) for s in ("train", "train_dev", "valid") if s in ctx.data.splits}
     if "test" in ctx.data.splits:
         scores["test"] = L.evaluate("test")
-        ctx.summary["test_evaluations"] = ctx.summary.get("test_evaluations", 0) + 1
+        # Counted in a file of the run folder; the run's own looks at test are one session.
+        from nnrecipe.diagnose.testset import record_test_evaluation
+
+        ctx.summary["test_evaluations"] = record_test_evaluation(ctx.dir, by="run:evaluate", session="run")
     ctx.summary.update(scores)
     ctx.summary["best_epoch"] = L.best_epoch
     metric = task.primary_metric
@@ -268,12 +275,33 @@ def stage_report(ctx: RunContext) -> dict[str, Any]:
     return write_report(ctx)
 
 
+def stage_tune(ctx: RunContext) -> dict[str, Any] | None:
+    from nnrecipe.tune.stages import stage_tune as search
+
+    return search(ctx)
+
+
+def stage_ensemble(ctx: RunContext) -> dict[str, Any] | None:
+    from nnrecipe.tune.stages import stage_ensemble as squeeze
+
+    return squeeze(ctx)
+
+
+def stage_diagnose(ctx: RunContext) -> dict[str, Any]:
+    from nnrecipe.diagnose.stages import stage_diagnose as ng_table
+
+    return ng_table(ctx)
+
+
 STAGES: list[Stage] = [
     Stage("audit", stage_audit, resumable=True),  # first: errors in the data stop the run
     Stage("baselines", stage_baselines, resumable=True),
+    Stage("tune", stage_tune, resumable=True),  # the study itself resumes from its SQLite file
     Stage("train", stage_train),
     Stage("evaluate", stage_evaluate),
+    Stage("ensemble", stage_ensemble),
     Stage("plots", stage_plots),
+    Stage("diagnose", stage_diagnose),
     Stage("report", stage_report),  # last: the page shows what every stage before it left
 ]
 

@@ -1,0 +1,204 @@
+"""Ng's bias / variance / mismatch analysis: the gaps between successive errors, and one check
+function per finding code.
+
+Errors, from the best reachable to the one that matters:
+
+    human-level (≈ Bayes) → train → train-dev → valid → test
+          avoidable bias   variance  data mismatch  overfit to valid
+
+A gap counts only when it is larger than the noise of the two error estimates: for
+classification, twice the standard error of the difference of two binomial proportions,
+``2·sqrt(p1(1-p1)/n1 + p2(1-p2)/n2)``, and at least 1 percentage point (MIN_GAP); for
+regression (errors in the target's units), at least 5% of the larger error (MIN_RELATIVE_GAP).
+The largest significant gap is the verdict: work on it first.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from nnrecipe.diagnose.codes import NEXT_STEP
+from nnrecipe.findings import Finding, Severity
+
+MIN_GAP = 0.01  # classification: below one percentage point nobody acts on a gap
+MIN_RELATIVE_GAP = 0.05  # regression: 5% of the larger error
+Z = 2.0  # standard errors: ~95% two-sided
+
+# (code, lower level, upper level, what the gap is called)
+GAPS = (
+    ("avoidable-bias", "human", "train", "avoidable bias"),
+    ("variance", "train", "train_dev", "variance"),
+    ("data-mismatch", "train_dev", "valid", "data mismatch"),
+    ("overfit-to-valid", "valid", "test", "overfit to valid"),
+)
+
+
+@dataclass
+class DiagnosisContext:
+    """What the checks see: errors per level, split sizes, task kind, test-evaluation count."""
+
+    errors: dict[str, float]  # human, train, train_dev, valid, test (missing when unknown)
+    sizes: dict[str, int] = field(default_factory=dict)
+    regression: bool = False
+    human_known: bool = True
+    test_evaluations: int = 0
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def gap(self, code: str) -> dict[str, Any] | None:
+        return next((r for r in self.rows if r["code"] == code), None)
+
+
+def threshold(ctx: DiagnosisContext, low: str, high: str) -> float:
+    """The smallest gap between levels `low` and `high` that is not noise."""
+    a, b = ctx.errors[low], ctx.errors[high]
+    if ctx.regression:
+        return MIN_RELATIVE_GAP * max(abs(a), abs(b))
+    var = 0.0
+    for level, p in ((low, a), (high, b)):
+        n = ctx.sizes.get(level)
+        if n:
+            p = min(max(p, 0.0), 1.0)
+            # A zero error still has uncertainty: use the "rule of three" bound 3/n instead.
+            p = max(p, 3.0 / n) if p == 0 else p
+            var += p * (1 - p) / n
+    return max(MIN_GAP, Z * math.sqrt(var))
+
+
+def gap_rows(ctx: DiagnosisContext) -> list[dict[str, Any]]:
+    """Ng's table: one row per gap between consecutive known levels.
+
+    Without a train-dev split, variance is valid − train (it then includes any mismatch).
+    """
+    rows = []
+    errors = ctx.errors
+    for code, low, high, name in GAPS:
+        if code == "variance" and "train_dev" not in errors:
+            high = "valid"
+        if code == "data-mismatch" and "train_dev" not in errors:
+            continue
+        if low not in errors or high not in errors:
+            continue
+        gap = errors[high] - errors[low]
+        limit = threshold(ctx, low, high)
+        rows.append(
+            {
+                "code": code,
+                "gap": name,
+                "from": low,
+                "to": high,
+                "value": gap,
+                "threshold": limit,
+                "significant": gap > limit + 1e-12,
+            }
+        )  # float noise: 0.16 - 0.15 > 0.01
+    return rows
+
+
+def _finding(ctx: DiagnosisContext, code: str, message: str) -> list[Finding]:
+    row = ctx.gap(code)
+    if row is None or not row["significant"]:
+        return []
+    largest = max((r for r in ctx.rows if r["significant"]), key=lambda r: r["value"])
+    first = " It is the largest gap: work on it first." if largest["code"] == code else ""
+    evidence = {**row, "errors": ctx.errors, "sizes": ctx.sizes}
+    return [
+        Finding(
+            code,
+            Severity.WARNING,
+            message.format(**row, **_named(ctx)) + first,
+            evidence,
+            NEXT_STEP[code],
+        )
+    ]
+
+
+def _named(ctx: DiagnosisContext) -> dict[str, Any]:
+    return {f"e_{k}": v for k, v in ctx.errors.items()}
+
+
+def avoidable_bias(ctx: DiagnosisContext) -> list[Finding]:
+    note = "" if ctx.human_known else " (human-level error unknown: taken as 0; pass --human-error)"
+    return _finding(
+        ctx,
+        "avoidable-bias",
+        "Avoidable bias {value:.4f}: train error {e_train:.4f} vs human-level {e_human:.4f}"
+        + note
+        + ".",
+    )
+
+
+def variance(ctx: DiagnosisContext) -> list[Finding]:
+    row = ctx.gap("variance")
+    where = (
+        "train-dev"
+        if row and row["to"] == "train_dev"
+        else "valid (no train-dev split to separate mismatch)"
+    )
+    return _finding(
+        ctx,
+        "variance",
+        "Variance {value:.4f}: " + where + " error is {value:.4f} above train error {e_train:.4f}.",
+    )
+
+
+def data_mismatch(ctx: DiagnosisContext) -> list[Finding]:
+    return _finding(
+        ctx,
+        "data-mismatch",
+        "Data mismatch {value:.4f}: valid error {e_valid:.4f} vs train-dev error {e_train_dev:.4f}.",
+    )
+
+
+def overfit_to_valid(ctx: DiagnosisContext) -> list[Finding]:
+    return _finding(
+        ctx,
+        "overfit-to-valid",
+        "Overfitting to the validation set {value:.4f}: test error {e_test:.4f} vs valid {e_valid:.4f}.",
+    )
+
+
+def test_set_reuse(ctx: DiagnosisContext) -> list[Finding]:
+    n = ctx.test_evaluations
+    if n < 2:
+        return []
+    return [
+        Finding(
+            "test-set-reuse",
+            Severity.WARNING,
+            f"The test set of this run has been evaluated {n} times: it is being used for tuning, and "
+            "its error is no longer an unbiased estimate.",
+            {"test_evaluations": n},
+            NEXT_STEP["test-set-reuse"],
+        )
+    ]
+
+
+def at_human_level(ctx: DiagnosisContext) -> list[Finding]:
+    if not ctx.rows or any(r["significant"] for r in ctx.rows):
+        return []
+    return [
+        Finding(
+            "at-human-level",
+            Severity.INFO,
+            "No gap between the errors exceeds their noise: "
+            + ", ".join(
+                f"{r['gap']} {r['value']:.4f} (noise {r['threshold']:.4f})" for r in ctx.rows
+            )
+            + ".",
+            {"rows": ctx.rows, "errors": ctx.errors},
+            NEXT_STEP["at-human-level"],
+        )
+    ]
+
+
+CHECKS = (avoidable_bias, variance, data_mismatch, overfit_to_valid, test_set_reuse, at_human_level)
+
+
+def verdict(ctx: DiagnosisContext) -> str | None:
+    """The code of the largest significant gap (what to work on next), else at-human-level."""
+    significant = [r for r in ctx.rows if r["significant"]]
+    if significant:
+        return max(significant, key=lambda r: r["value"])["code"]
+    return "at-human-level" if ctx.rows else None

@@ -1,0 +1,207 @@
+"""`nr.diagnose`: is the error avoidable bias, variance, data mismatch, or overfitting to the
+validation set? Answers with Ng's table of errors and the next step for the largest gap."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from nnrecipe.diagnose.checks import CHECKS, DiagnosisContext, gap_rows, verdict
+from nnrecipe.diagnose.codes import NEXT_STEP
+from nnrecipe.errors import ConfigError
+from nnrecipe.findings import Result
+
+LEVELS = ("human", "train", "train_dev", "valid", "test")
+
+
+def _error(task_kind: str | None, metrics: Any, primary: str | None = None) -> float:
+    """An error from a number or from a metrics dict (classification error, else the primary
+    metric, else rmse / loss)."""
+    if isinstance(metrics, int | float):
+        return float(metrics)
+    if "error" in metrics:
+        return float(metrics["error"])
+    for key in (primary, "rmse", "loss"):
+        if key and key in metrics:
+            return float(metrics[key])
+    raise ConfigError(
+        f"Cannot find an error in {metrics!r}: give 'error' (classification) or 'rmse'."
+    )
+
+
+def _from_run(
+    run_dir: Path, evaluate: bool
+) -> tuple[dict[str, Any], dict[str, int], bool, float | None]:
+    summary_path = run_dir / "summary.json"
+    if not summary_path.exists():
+        raise ConfigError(
+            f"{str(run_dir)!r} is not a finished run folder (no summary.json): "
+            "pass the folder `nnrecipe run` printed."
+        )
+    summary = json.loads(summary_path.read_text())
+    config = json.loads((run_dir / "config.json").read_text())
+    sizes = config.get("data", {}).get("sizes", {})
+    regression = config.get("data", {}).get("task", {}).get("kind") == "regression"
+    scores = {
+        k: summary[k]
+        for k in ("train", "train_dev", "valid", "test")
+        if isinstance(summary.get(k), dict)
+    }
+    if evaluate:
+        scores = evaluate_run(run_dir)
+    return scores, sizes, regression, config["config"].get("human_error")
+
+
+def evaluate_run(run_dir: str | Path) -> dict[str, dict[str, float]]:
+    """Load a run's saved model and data and score it on every split, test included (which is
+    recorded as another test evaluation in the run folder)."""
+    from nnrecipe.config import make_config
+    from nnrecipe.diagnose.testset import record_test_evaluation
+    from nnrecipe.models import build_model
+    from nnrecipe.pipeline import resolve_data
+    from nnrecipe.train import Learner
+    from nnrecipe.train.checkpoint import load_tensors
+
+    run_dir = Path(run_dir)
+    config = make_config(json.loads((run_dir / "config.json").read_text())["config"])
+    data = resolve_data(config)
+    tensors, meta = load_tensors(run_dir / "model.safetensors")
+    model = build_model(meta.get("model"), data, **meta.get("options", {}))
+    model.load_state_dict(tensors)
+    learner = Learner(model, data, quiet=True, threads=1)
+    scores = {
+        s: learner.evaluate(s) for s in ("train", "train_dev", "valid", "test") if s in data.splits
+    }
+    if "test" in scores:
+        record_test_evaluation(run_dir, by="diagnose --evaluate")
+    return scores
+
+
+def diagnose(
+    source: Any,
+    *,
+    human_error: float | None = None,
+    evaluate: bool = False,
+    learning_curve: bool = False,
+    epochs: int | None = None,
+    sizes: dict[str, int] | None = None,
+    test_evaluations: int | None = None,
+) -> Result:
+    """Ng's bias / variance diagnosis, with the recommended next step.
+
+    Args:
+        source: a run folder (reads its ``summary.json``), a trained `Learner` (scores train,
+            train-dev and valid; never test), or a dict of errors / metric dicts per level
+            (``{"human": 0.01, "train": 0.08, "train_dev": 0.09, "valid": 0.1, "test": 0.11}``).
+        human_error: human-level error (proxy for the Bayes error); default the run's
+            ``human_error``, else 0 (then avoidable bias is an upper bound).
+        evaluate: for a run folder, rescore the saved model on every split instead of reading
+            the summary. Counts as an evaluation on test: a second one warns (test-set-reuse).
+        learning_curve: for a run folder, also train on growing fractions of the training set
+            and plot error against training-set size (``plots/learning_curve.png``).
+        epochs: epochs per learning-curve point (default the run's).
+        sizes: samples per split (for the noise of each error), when `source` is a dict.
+        test_evaluations: how often test was evaluated, when `source` is not a run folder.
+
+    Returns:
+        A `Result` whose findings are the significant gaps (avoidable-bias, variance,
+        data-mismatch, overfit-to-valid), test-set-reuse, or at-human-level; ``stats`` has the
+        ``table`` (one row per gap), ``errors``, ``verdict`` and ``next_step``.
+
+    Example:
+        >>> import nnrecipe as nr
+        >>> r = nr.diagnose({"human": 0.01, "train": 0.15, "valid": 0.16})
+        >>> r.stats["verdict"]
+        'avoidable-bias'
+    """
+    from nnrecipe.diagnose.testset import test_evaluations as recorded
+
+    n_test = test_evaluations
+    sizes = dict(sizes or {})
+    regression, run_dir, run_human = False, None, None
+    if isinstance(source, str | Path):
+        run_dir = Path(source)
+        scores, sizes, regression, run_human = _from_run(run_dir, evaluate)
+    elif isinstance(source, dict):
+        scores = dict(source)
+        # Metric dicts without a classification error are a regression's (rmse, in target units).
+        regression = any(isinstance(v, dict) and "error" not in v for v in scores.values())
+    elif hasattr(source, "evaluate") and hasattr(source, "data"):
+        learner = source
+        learner._setup()
+        scores = {
+            s: learner.evaluate(s)
+            for s in ("train", "train_dev", "valid")
+            if s in learner.data.splits
+        }
+        sizes = {k: len(v) for k, v in learner.data.splits.items()}
+        regression = learner.task.kind == "regression"
+    else:
+        raise ConfigError(
+            f"diagnose() takes a run folder, a Learner or a dict of errors, got {type(source).__name__}."
+        )
+    human = human_error if human_error is not None else scores.pop("human", run_human)
+    scores.pop("human", None)
+    errors = {k: _error(None, v) for k, v in scores.items() if k in LEVELS and v is not None}
+    human_known = human is not None
+    errors = {"human": float(human) if human_known else 0.0, **errors}
+    if "train" not in errors or "valid" not in errors:
+        raise ConfigError(
+            f"diagnose needs at least the train and valid errors, got {sorted(errors)}."
+        )
+    ctx = DiagnosisContext(
+        errors=errors,
+        sizes=sizes,
+        regression=regression,
+        human_known=human_known,
+        test_evaluations=len(recorded(run_dir)) if run_dir else (n_test or 0),
+    )
+    ctx.rows = gap_rows(ctx)
+    findings = [f for check in CHECKS for f in check(ctx)]
+    code = verdict(ctx)
+    stats = {
+        "errors": errors,
+        "human_known": human_known,
+        "table": ctx.rows,
+        "verdict": code,
+        "next_step": NEXT_STEP.get(code or "", ""),
+        "test_evaluations": ctx.test_evaluations,
+    }
+    artifacts: dict[str, str] = {}
+    if learning_curve:
+        if run_dir is None:
+            raise ConfigError(
+                "learning_curve=True needs a run folder; for your own model call "
+                "nnrecipe.diagnose.curve.learning_curve(...)."
+            )
+        from nnrecipe.diagnose.curve import run_learning_curve
+
+        stats["learning_curve"], artifacts["learning_curve"] = run_learning_curve(
+            run_dir, epochs=epochs
+        )
+    result = Result(findings, stage="diagnose", stats=stats, artifacts=artifacts)
+    if run_dir is not None:
+        from nnrecipe.train.checkpoint import atomic_write_text
+
+        atomic_write_text(run_dir / "diagnosis.json", result.to_json())
+    return result
+
+
+def table_text(result: Result) -> str:
+    """Ng's table as plain text lines (for the CLI and the report)."""
+    s = result.stats
+    lines = ["level        error"]
+    for level in LEVELS:
+        if level in s["errors"]:
+            note = "" if level != "human" or s["human_known"] else "  (unknown: assumed)"
+            lines.append(f"{level:<12} {s['errors'][level]:.4f}{note}")
+    lines.append("")
+    lines.append("gap                 value   noise   significant")
+    for r in s["table"]:
+        lines.append(
+            f"{r['gap']:<18} {r['value']:+.4f} {r['threshold']:.4f}  {'yes' if r['significant'] else 'no'}"
+        )
+    if s.get("verdict"):
+        lines.append(f"\nverdict: {s['verdict']} → {s['next_step']}")
+    return "\n".join(lines)

@@ -1,0 +1,427 @@
+"""`nr.tune`: hyperparameter search with Optuna, on one or several worker processes.
+
+The study lives in a storage (by default SQLite ``study.db`` in the tune folder), so a killed
+search resumes with every finished trial kept: run the same command (same ``out``) again.
+``workers=N`` starts N processes on the one study; ``storage=URL`` lets workers on several
+machines share a PostgreSQL database. The budget ``trials`` counts the study's finished trials
+(complete or pruned) plus those running: however many workers join, the study ends with exactly
+that many finished trials. The validation split is the only one looked at; test never is.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nnrecipe.data import Data
+from nnrecipe.errors import ConfigError, NnrecipeError
+from nnrecipe.findings import Finding, Result
+from nnrecipe.tune.objective import Objective, SurplusTrial, UserConstraints
+
+STUDY_NAME = "nnrecipe"
+
+
+@dataclass
+class TuneResult:
+    """A finished search: best settings, every trial, and what was found.
+
+    Attributes:
+        folder: the tune folder (study.db, trained trial models in ``trials/``, tune.json).
+        storage: the Optuna storage URL; ``study_name``: the study in it.
+        best_params: the best feasible trial's settings ({} when none finished).
+        best_value: its validation error; ``best_trial``: its number.
+        trials: one dict per trial (number, state, value, params, parameters, ...).
+        counts: trials per state.
+        importance: Optuna's fANOVA importance of each knob (sums to 1), when computable.
+        findings: problems with the search (no feasible trial, best at a range's edge, ...).
+    """
+
+    folder: Path
+    storage: str
+    study_name: str
+    best_params: dict[str, Any]
+    best_value: float | None
+    best_trial: int | None
+    trials: list[dict[str, Any]]
+    counts: dict[str, int]
+    importance: dict[str, float] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    seconds: float = 0.0
+    data: Any = field(default=None, repr=False)
+    model: Any = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "folder": str(self.folder),
+            "storage": self.storage,
+            "study": self.study_name,
+            "best_params": self.best_params,
+            "best_value": self.best_value,
+            "best_trial": self.best_trial,
+            "counts": self.counts,
+            "importance": self.importance,
+            "seconds": self.seconds,
+            "findings": [f.to_dict() for f in self.findings],
+            "trials": self.trials,
+        }
+
+    def __str__(self) -> str:
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console(width=120, record=True, force_terminal=False, color_system=None)
+        table = Table(
+            title=f"tune: {self.counts.get('complete', 0)} complete, "
+            f"{self.counts.get('pruned', 0)} pruned in {self.seconds:.0f} s"
+        )
+        for col in ("rank", "#", "valid error", "params"):
+            table.add_column(col, overflow="fold")
+        done = [t for t in self.trials if t["state"] == "complete" and t["feasible"]]
+        for i, t in enumerate(sorted(done, key=lambda t: t["value"])[:5]):
+            params = ", ".join(
+                f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in t["params"].items()
+            )
+            table.add_row(str(i + 1), str(t["number"]), f"{t['value']:.4f}", params)
+        with console.capture() as cap:
+            console.print(table)
+            if self.importance:
+                console.print(
+                    "importance: " + ", ".join(f"{k} {v:.2f}" for k, v in self.importance.items())
+                )
+            if self.findings:
+                console.print(Result(self.findings, stage="tune").table())
+        return cap.get()
+
+
+def _resolve(data: Any) -> Data:
+    if isinstance(data, str | Path):
+        from nnrecipe.config import make_config
+        from nnrecipe.pipeline import resolve_data
+
+        return resolve_data(make_config({"data": str(data)}))
+    return Data.coerce(data)
+
+
+def tune(
+    data: Data | tuple | str,
+    *,
+    trials: int = 20,
+    sampler: str = "tpe",
+    pruner: str = "median",
+    workers: int = 1,
+    storage: str | None = None,
+    study: str | None = None,
+    out: str | Path | None = None,
+    model: str | Callable[[dict[str, Any]], Any] | None = None,
+    space: dict[str, Any] | Callable[[Any], dict[str, Any]] | None = None,
+    epochs: int = 20,
+    max_params: int | None = None,
+    max_latency_ms: float | None = None,
+    constraints: UserConstraints | None = None,
+    base: dict[str, Any] | None = None,
+    seed: int = 0,
+    threads: int = 1,
+    quiet: bool = False,
+) -> TuneResult:
+    """Search hyperparameters with Optuna: TPE (default), random or grid, pruning hopeless trials.
+
+    Args:
+        data: an `nr.Data`, a tuple of arrays, or a built-in data set name.
+        trials: the study's total number of finished trials (earlier sessions count).
+        sampler: ``"tpe"``, ``"random"`` or ``"grid"``; pruner: ``"median"``, ``"hyperband"``,
+            ``"none"``.
+        workers: processes on this machine sharing the study.
+        storage: an Optuna storage URL (default: SQLite in `out`); study: its study name.
+        out: the tune folder (default ``runs/tune-<data>-<time>``); the same folder resumes.
+        model: a built-in model name, or ``fn(params) -> nn.Module`` (then give `space`).
+        space: a dict space (see `nnrecipe.tune.space`) or ``fn(trial) -> params``.
+        epochs: maximum epochs per trial (early stopping and pruning cut most short).
+        max_params, max_latency_ms: satisficing constraints (a violating trial cannot win).
+        constraints: ``{name: (fn(model, params) -> value, max_value)}`` evaluated after training.
+        base: fixed Learner settings (``schedule``, ``clip``, ``patience``, ``lr``, ...).
+        seed: seeds the sampler and, with the trial number, each trial's training.
+        threads: torch threads per worker.
+
+    Returns:
+        A `TuneResult` (best params and value, every trial, importance, findings).
+
+    Raises:
+        ConfigError: bad options, or a study whose data differs from `data`.
+
+    Example:
+        >>> import nnrecipe as nr
+        >>> r = nr.tune("iris", trials=2, epochs=2, model="mlp", out=None, quiet=True)  # doctest: +SKIP
+    """
+    import optuna
+
+    from nnrecipe.progress import set_quiet
+    from nnrecipe.tune import study as st
+    from nnrecipe.tune.space import default_space, grid, normalize_space
+
+    if quiet:
+        set_quiet(True)
+    if trials < 1 or workers < 1 or epochs < 1:
+        raise ConfigError(
+            f"trials, workers and epochs must be >= 1, got {trials}, {workers}, {epochs}."
+        )
+    t0 = time.perf_counter()
+    data = _resolve(data)
+    if model is None or isinstance(model, str):
+        from nnrecipe.models import default_model_name
+
+        model = model or default_model_name(data.modality)
+        space = space if space is not None else default_space(model)
+    elif space is None:
+        raise ConfigError(
+            "A custom model factory needs a search space: pass space={...} or a function."
+        )
+    if isinstance(space, dict):
+        normalize_space(space)  # report a bad space before any work
+    folder = (
+        Path(out)
+        if out is not None
+        else Path("runs") / f"tune-{data.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    url = storage or st.default_storage_url(folder)
+    name = study or STUDY_NAME
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    grid_space = grid(space) if isinstance(space, dict) else None
+
+    def make_sampler(i: int) -> Any:
+        return st.make_sampler(sampler, seed=seed + 1000 * i, grid=grid_space, n_trials=trials)
+
+    make_sampler(0)  # validate the sampler name and grid before starting workers
+    the_study = optuna.create_study(
+        study_name=name,
+        storage=st.make_storage(url),
+        direction="minimize",
+        load_if_exists=True,
+        sampler=make_sampler(0),
+        pruner=st.make_pruner(pruner, epochs=epochs),
+    )
+    _check_same_data(the_study, data)
+    if storage is None:
+        st.fail_running(the_study)  # our own file: trials left RUNNING were killed with us
+    remaining = trials - len(the_study.get_trials(deepcopy=False, states=st.counted_states()))
+    objective = Objective(
+        data=data,
+        space=space,
+        model=model,
+        epochs=epochs,
+        folder=folder,
+        budget=trials,
+        base=dict(base or {}),
+        max_params=max_params,
+        max_latency_ms=max_latency_ms,
+        constraints=constraints,
+        seed=seed,
+        threads=threads,
+    )
+    payload = {
+        "objective": objective,
+        "url": url,
+        "study": name,
+        "sampler": sampler,
+        "pruner": pruner,
+        "grid": grid_space,
+        "seed": seed,
+        "trials": trials,
+        "epochs": epochs,
+    }
+    if remaining > 0:
+        from nnrecipe.tune.display import TrialsDisplay
+
+        with TrialsDisplay(trials, title=f"tune {data.name}") as display:
+            if workers == 1:
+                _work(
+                    the_study,
+                    objective,
+                    remaining,
+                    on_trial=lambda s: display.update(s.get_trials(deepcopy=False)),
+                )
+            else:
+                _spawn(payload, _shares(remaining, workers), folder, the_study, display)
+    return _result(the_study, folder, url, name, data, model, time.perf_counter() - t0)
+
+
+def _check_same_data(study: Any, data: Data) -> None:
+    fingerprint = data.fingerprint()
+    saved = study.user_attrs.get("data_fingerprint")
+    if saved is None:
+        study.set_user_attr("data_fingerprint", fingerprint)
+        study.set_user_attr("data_name", data.name)
+    elif saved != fingerprint:
+        raise ConfigError(
+            f"Study {study.study_name!r} was tuned on other data ({study.user_attrs.get('data_name')}, "
+            f"fingerprint {saved}, now {fingerprint}): use another --study or --out."
+        )
+
+
+def _shares(n: int, workers: int) -> list[int]:
+    """Split n trials into per-worker quotas that sum to n."""
+    return [n // workers + (1 if i < n % workers else 0) for i in range(workers)]
+
+
+def _work(
+    study: Any, objective: Objective, quota: int, on_trial: Callable[[Any], None] | None = None
+) -> None:
+    """Run up to `quota` trials, one at a time, until the shared budget is used up."""
+    from nnrecipe.tune.study import counted_states
+
+    for _ in range(quota):
+        if len(study.get_trials(deepcopy=False, states=counted_states())) >= objective.budget:
+            break
+        study.optimize(objective, n_trials=1, catch=(SurplusTrial,), gc_after_trial=False)
+        if on_trial is not None:
+            on_trial(study)
+        last = study.get_trials(deepcopy=False)[-1]
+        if last.user_attrs.get("surplus"):
+            break
+
+
+def worker_main(payload: dict[str, Any], index: int, quota: int, error_file: str) -> None:
+    """Entry point of a worker process: load the study and run its quota of trials."""
+    import optuna
+    import torch
+
+    from nnrecipe.tune import study as st
+
+    try:
+        torch.set_num_threads(payload["objective"].threads)
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        sampler = st.make_sampler(
+            payload["sampler"],
+            seed=payload["seed"] + 1000 * index,
+            grid=payload["grid"],
+            n_trials=payload["trials"],
+        )
+        study = optuna.load_study(
+            study_name=payload["study"],
+            storage=st.make_storage(payload["url"]),
+            sampler=sampler,
+            pruner=st.make_pruner(payload["pruner"], epochs=payload["epochs"]),
+        )
+        _work(study, payload["objective"], quota)
+    except BaseException as e:
+        Path(error_file).write_text(f"{type(e).__name__}: {e}")
+        raise
+
+
+def _spawn(
+    payload: dict[str, Any], quotas: list[int], folder: Path, study: Any, display: Any
+) -> None:
+    import multiprocessing as mp
+    import pickle
+
+    try:
+        pickle.dumps(payload)
+    except Exception as e:
+        raise ConfigError(
+            f"Cannot send the search to worker processes ({type(e).__name__}: {e}): with workers > 1 "
+            "the search space, model factory and constraints must be module-level functions, not lambdas."
+        ) from None
+    ctx = mp.get_context("spawn")  # fork would copy torch's OpenMP state: deadlocks
+    procs, errors = [], []
+    for i, quota in enumerate(quotas):
+        if quota == 0:
+            continue
+        err = folder / f".worker-{i}.error"
+        err.unlink(missing_ok=True)
+        p = ctx.Process(target=worker_main, args=(payload, i, quota, str(err)), daemon=False)
+        p.start()
+        procs.append((p, err))
+    try:
+        while any(p.is_alive() for p, _ in procs):
+            display.update(study.get_trials(deepcopy=False))
+            for p, _ in procs:
+                p.join(timeout=1.0 / len(procs))
+    except BaseException:
+        for p, _ in procs:
+            p.terminate()
+        raise
+    display.update(study.get_trials(deepcopy=False))
+    for p, err in procs:
+        if p.exitcode != 0:
+            errors.append(err.read_text() if err.exists() else f"exit code {p.exitcode}")
+        err.unlink(missing_ok=True)
+    if errors:
+        raise NnrecipeError(
+            f"{len(errors)} tune worker(s) failed: {errors[0]}. Finished trials are kept in "
+            f"the study; rerun the same command to continue."
+        )
+
+
+def _trial_dict(t: Any) -> dict[str, Any]:
+    from nnrecipe.tune.study import feasible
+
+    return {
+        "number": t.number,
+        "state": t.state.name.lower(),
+        "value": t.value,
+        "params": t.params,
+        "feasible": feasible(t),
+        "constraints": dict(t.constraints),
+        "seconds": t.duration.total_seconds() if t.duration else None,
+        **{
+            k: v
+            for k, v in t.user_attrs.items()
+            if k
+            in (
+                "parameters",
+                "latency_ms",
+                "infeasible",
+                "diverged",
+                "epochs_run",
+                "interrupted",
+                "surplus",
+            )
+        },
+    }
+
+
+def _result(
+    study: Any, folder: Path, url: str, name: str, data: Data, model: Any, seconds: float
+) -> TuneResult:
+    from nnrecipe.tune import checks
+    from nnrecipe.tune.study import ranked
+
+    trials = study.get_trials(deepcopy=False)
+    counts: dict[str, int] = {}
+    for t in trials:
+        counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
+    best = ranked(study)
+    importance: dict[str, float] = {}
+    if len(best) >= 4 and len({k for t in best for k in t.params}) > 1:
+        import optuna
+
+        try:
+            importance = {
+                k: float(v) for k, v in optuna.importance.get_param_importances(study).items()
+            }
+        except (RuntimeError, ValueError):  # e.g. every trial had the same value
+            importance = {}
+    result = TuneResult(
+        folder=folder,
+        storage=url,
+        study_name=name,
+        best_params=dict(best[0].params) if best else {},
+        best_value=best[0].value if best else None,
+        best_trial=best[0].number if best else None,
+        trials=[_trial_dict(t) for t in trials],
+        counts=counts,
+        importance=importance,
+        seconds=seconds,
+        data=data,
+        model=model,
+    )
+    result.findings = checks.run_checks(result, study)
+    from nnrecipe.train.checkpoint import atomic_write_text
+
+    atomic_write_text(folder / "tune.json", json.dumps(result.to_dict(), indent=2, default=str))
+    return result

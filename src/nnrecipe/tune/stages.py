@@ -1,0 +1,142 @@
+"""The run's tune and ensemble stages (``nnrecipe run --tune N --ensemble K``).
+
+The tune stage searches before training, on train and valid only, and the train stage then
+trains with the best settings (`train_settings`). The ensemble stage averages the top-K trials'
+models, picks the final model (single or ensemble) on validation error, and only then scores
+it on test, as part of the run's one evaluation session.
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+from nnrecipe.errors import ConfigError
+from nnrecipe.findings import Result
+
+
+def train_settings(config: Any, tuned: dict[str, Any] | None) -> dict[str, Any]:
+    """Model options and Learner settings for the train stage: the config's, overridden by the
+    tune stage's best parameters when there are any."""
+    from nnrecipe.tune.space import split_params
+
+    best = (tuned or {}).get("best_params") or {}
+    training, options = split_params(best)
+    return {
+        "options": {**config.model_options(), **options},
+        "lr": training.get("lr", config.lr),
+        "weight_decay": training.get("weight_decay", config.weight_decay),
+        "batch_size": training.get("batch_size", config.batch_size),
+        "augment": training.get("augment", config.augment),
+    }
+
+
+def stage_tune(ctx: Any) -> dict[str, Any] | None:
+    from nnrecipe.tune.search import tune
+
+    c = ctx.config
+    if c.ensemble and not c.tune_trials:
+        raise ConfigError(
+            f"--ensemble {c.ensemble} averages the top tuned models: add --tune N (N >= {c.ensemble})."
+        )
+    if not c.tune_trials:
+        return None
+    base = {
+        "schedule": c.schedule,
+        "clip": c.clip,
+        "patience": c.patience,
+        "lr": c.lr,
+        "weight_decay": c.weight_decay,
+        "batch_size": c.batch_size,
+        "augment": c.augment,
+    }
+    result = tune(
+        ctx.data,
+        trials=c.tune_trials,
+        sampler=c.tune_sampler,
+        pruner=c.tune_pruner,
+        workers=c.tune_workers,
+        storage=c.tune_storage,
+        study=c.tune_study,
+        out=ctx.dir / "tune",
+        model=c.model,
+        space=c.tune_space,
+        epochs=c.tune_epochs or c.epochs,
+        max_params=c.max_params,
+        max_latency_ms=c.max_latency_ms,
+        base=base,
+        seed=c.seed,
+        threads=c.threads or 1,
+        quiet=ctx.quiet,
+    )
+    ctx.findings.extend(result.findings)
+    ctx.stop_on_errors("tune", Result(result.findings, stage="tune"))
+    ctx.say(
+        f"tune: {result.counts} in {result.seconds:.0f} s; best valid error {result.best_value:.4f} "
+        f"(trial {result.best_trial}): "
+        + ", ".join(
+            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in result.best_params.items()
+        )
+    )
+    out = result.to_dict()
+    out["folder"] = "tune"
+    out["storage"] = c.tune_storage or "sqlite:///<run folder>/tune/study.db"
+    out["trials"] = len(out["trials"])
+    return out
+
+
+def stage_ensemble(ctx: Any) -> dict[str, Any] | None:
+    """Average the top-K trials; choose single vs ensemble on valid; then score test once."""
+    from nnrecipe.diagnose.testset import record_test_evaluation
+    from nnrecipe.train.checkpoint import atomic_write_text
+    from nnrecipe.tune.ensemble import ensemble, score_model
+    from nnrecipe.tune.objective import error_of
+
+    c = ctx.config
+    if not c.ensemble or "tune" not in ctx.results:
+        return None
+    splits = tuple(s for s in ("train", "train_dev", "valid") if s in ctx.data.splits)
+    res = ensemble(ctx.dir / "tune", k=c.ensemble, data=ctx.data, splits=splits)
+    single_valid = error_of(ctx.data.task, ctx.summary["valid"])
+    ens_valid = res.scores["valid"]["ensemble"]["error"]
+    final = "ensemble" if ens_valid < single_valid else "single"  # chosen on valid only
+    out: dict[str, Any] = {**res.to_dict(), "single_valid_error": single_valid, "final": final}
+    if "test" in ctx.data.splits:
+        # The models are chosen: this look at test belongs to the run's one evaluation session.
+        out["test"] = score_model(res.model, ctx.data, "test")
+        out["test_best_trial"] = score_model(res.model.members[0], ctx.data, "test")
+        ctx.summary["test_evaluations"] = record_test_evaluation(
+            ctx.dir, by="run:ensemble", session="run"
+        )
+    folder = ctx.dir / "ensemble"
+    folder.mkdir(exist_ok=True)
+    for n in res.members:
+        shutil.copy2(
+            ctx.dir / "tune" / "trials" / f"{n:04d}.safetensors",
+            folder / f"trial-{n:04d}.safetensors",
+        )
+    import json
+
+    atomic_write_text(
+        folder / "ensemble.json",
+        json.dumps(
+            {
+                "members": [f"trial-{n:04d}.safetensors" for n in res.members],
+                "average": "probabilities" if ctx.data.task.kind == "classification" else "outputs",
+            },
+            indent=2,
+        ),
+    )
+    ctx.summary["ensemble"] = out
+    ctx.summary["final_model"] = final
+    metric = ctx.data.task.primary_metric
+    line = (
+        f"ensemble of {len(res.members)} (trials {res.members}): valid {metric} "
+        f"{res.scores['valid']['ensemble'][metric]:.4f} vs best trial {res.scores['valid']['best_single'][metric]:.4f}"
+        f" (gain {res.gain['valid']:+.4f} error)"
+    )
+    if "test" in out:
+        line += f"; test {metric} {out['test'][metric]:.4f}"
+    ctx.say(line + f"; final model: {final}")
+    return out
