@@ -16,7 +16,13 @@ them, so ``import nnrecipe`` stays fast.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
+
+# Idle OpenMP threads sleep instead of spin-waiting (read when torch's OpenMP runtime starts, so
+# only effective when nnrecipe is imported before torch, as the CLI does). Measured on a loaded
+# 2-core machine: an MNIST-1D CNN took 22.7 s on two spinning threads, 4.9 s with PASSIVE.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from nnrecipe.data import Data
 from nnrecipe.errors import ConfigError, DataError, ModelError, NnrecipeError, TrainingError
@@ -40,8 +46,8 @@ __all__ = [
     "Learner",
     "fit",
     "run",
-    "audit",
     "report",
+    "audit",
     "baselines",
     "tune",
     "ensemble",
