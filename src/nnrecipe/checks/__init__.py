@@ -1,0 +1,12 @@
+"""Sanity checks before training: ``nr.check(model, data)`` finds the silent bugs.
+
+One small function per finding code (see `codes.py`), all reading one `Context`; the probes
+they share (a forward/backward at init, a few optimizer steps, a learning-rate range test,
+overfitting one batch, real vs zeroed inputs) run once, on copies of the model.
+"""
+
+from __future__ import annotations
+
+from nnrecipe.checks.run import check
+
+__all__ = ["check"]

@@ -1,0 +1,251 @@
+"""The context every check reads: a pristine copy of the model, fixed data samples, the loss,
+the optimizer factory, and cached probes (one forward/backward, a few optimizer steps) shared by
+several checks.
+
+Every sample is a fixed number of rows, so the cost of `check` does not grow with the training
+set. Nothing here touches the user's model: probes run on deep copies.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from nnrecipe.checks.codes import CODES
+from nnrecipe.data import Data
+from nnrecipe.findings import Finding, Severity
+from nnrecipe.tasks import Task
+
+# Fixed sample sizes: the check costs the same on 1,000 or 1,000,000 training samples.
+TRAIN_SAMPLE = 2048
+VALID_SAMPLE = 1024
+BATCH = 64
+
+
+class UserCodeError(Exception):
+    """The user's model, loss or optimizer raised; `where` says which."""
+
+    def __init__(self, where: str, exc: BaseException) -> None:
+        super().__init__(f"{where}: {type(exc).__name__}: {exc}")
+        self.where = where
+        self.exc = exc
+
+    def quote(self) -> str:
+        text = str(self.exc).strip().splitlines()
+        first = text[0] if text else ""
+        return f"{type(self.exc).__name__}: {first[:300]}"
+
+
+def user_call(where: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """Call user code; any exception becomes a `UserCodeError` naming the culprit."""
+    try:
+        return fn(*args)
+    except Exception as e:  # noqa: BLE001 - the user's code may raise anything
+        raise UserCodeError(where, e) from e
+
+
+@dataclass
+class Context:
+    """What the checks share. Built by `nr.check`; each check reads it and returns findings."""
+
+    original: nn.Module  # the user's model: read (parameter identities) but never modified
+    model: nn.Module  # a pristine deep copy; probes copy it again with `fresh()`
+    data: Data
+    task: Task
+    loss_fn: Callable[[Tensor, Tensor], Tensor]
+    factory: Callable[[Any], torch.optim.Optimizer]
+    lr: float  # the configured learning rate (first parameter group of the user's optimizer)
+    seed: int
+    device: torch.device
+    x: Tensor  # fixed training sample, finite rows only
+    y: Tensor
+    xv: Tensor  # fixed held-out sample
+    yv: Tensor
+    dropped: dict[str, int] = field(default_factory=dict)  # non-finite rows left out, per split
+    stats: dict[str, Any] = field(default_factory=dict)  # measurements for Result.stats
+    cache: dict[str, Any] = field(default_factory=dict)
+    broken: str | None = None  # why the model cannot be probed further (crash, NaN output)
+    factory_failed: bool = False
+
+    # -- helpers ------------------------------------------------------------------------------
+    def fresh(self) -> nn.Module:
+        """A new copy of the untrained model, in train mode."""
+        m = copy.deepcopy(self.model)
+        m.train()
+        return m
+
+    def batch(self, i: int = 0, size: int = BATCH) -> tuple[Tensor, Tensor]:
+        """The i-th batch of the fixed training sample (wrapping around)."""
+        n = len(self.x)
+        size = min(size, n)
+        start = (i * size) % n
+        idx = torch.arange(start, start + size) % n
+        return self.x[idx].to(self.device), self.y[idx].to(self.device)
+
+    def finding(
+        self,
+        code: str,
+        severity: str,
+        message: str,
+        evidence: dict[str, Any] | None = None,
+        fix: str | None = None,
+    ) -> Finding:
+        return Finding(
+            code,
+            Severity(severity),
+            message,
+            _jsonable(evidence or {}),
+            fix if fix is not None else CODES[code].fix,
+        )
+
+    def forward(self, model: nn.Module, x: Tensor) -> Tensor:
+        out = user_call("model", model, x)
+        if not isinstance(out, Tensor):
+            raise UserCodeError(
+                "model",
+                TypeError(f"forward returned {type(out).__name__}, expected a tensor of outputs"),
+            )
+        return out
+
+    def loss(self, out: Tensor, y: Tensor) -> Tensor:
+        value = user_call("loss", self.loss_fn, out, y)
+        if not isinstance(value, Tensor) or value.numel() != 1:
+            shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+            raise UserCodeError(
+                "loss",
+                ValueError(
+                    f"the loss returned {shape}, expected a scalar tensor (use reduction='mean')"
+                ),
+            )
+        return value.reshape(())
+
+    def optimizer(
+        self, model: nn.Module, *, lr: float | None = None, weight_decay: float | None = None
+    ) -> tuple[torch.optim.Optimizer, dict[str, Any]]:
+        """The user's optimizer over `model`'s trainable parameters.
+
+        A factory that closes over the user's original model (``lambda p: Adam(model.parameters())``)
+        gets its parameters swapped for the copy's, so the original is never stepped. Returns the
+        optimizer and what it covers: ``missing`` trainable parameter names it does not hold,
+        ``foreign`` the count of tensors that belong to neither model.
+        """
+        from nnrecipe.train.optim import adamw
+
+        params = [p for p in model.parameters() if p.requires_grad]
+        factory = adamw() if self.factory_failed else self.factory
+        opt = user_call("optimizer", factory, params)
+        if not isinstance(opt, torch.optim.Optimizer):
+            raise UserCodeError(
+                "optimizer",
+                TypeError(
+                    f"the optimizer factory returned {type(opt).__name__}, expected a torch.optim.Optimizer"
+                ),
+            )
+        by_id = {id(p): p for p in model.parameters()}
+        copy_params = dict(model.named_parameters())
+        orig_names = {id(p): n for n, p in self.original.named_parameters()}
+        foreign = 0
+        for g in opt.param_groups:
+            swapped = []
+            for p in g["params"]:
+                if id(p) in by_id:
+                    swapped.append(p)
+                elif id(p) in orig_names and orig_names[id(p)] in copy_params:
+                    swapped.append(copy_params[orig_names[id(p)]])
+                else:
+                    foreign += 1  # never stepped: it gets no gradient from our copy
+                    swapped.append(p)
+            g["params"] = swapped
+        held = {id(p) for g in opt.param_groups for p in g["params"]}
+        missing = [n for n, p in model.named_parameters() if p.requires_grad and id(p) not in held]
+        base = max((g.get("lr", 0.0) for g in opt.param_groups), default=0.0)
+        for g in opt.param_groups:
+            g["base_lr"] = g.get("lr", base)
+            if lr is not None and base > 0:
+                g["lr"] = g["base_lr"] * lr / base  # keep the ratios between groups
+            elif lr is not None:
+                g["lr"] = lr
+            if weight_decay is not None and "weight_decay" in g:
+                g["weight_decay"] = weight_decay
+        return opt, {"missing": missing, "foreign": foreign}
+
+    def prior_output(self, out: Tensor) -> Tensor | None:
+        """The output a well-initialised model gives: log(prior) logits, or the target mean."""
+        if self.task.kind == "classification":
+            p = torch.tensor(self.task.prior(self.y), dtype=torch.float32).clamp_min(1e-6)
+            if out.ndim == 2 and out.shape[1] == len(p):
+                return torch.log(p).expand_as(out).to(out.device).clone()
+            if out.ndim == 1 or (out.ndim == 2 and out.shape[1] == 1):
+                return torch.full_like(out, float(torch.log(p[1] / p[0])) if len(p) > 1 else 0.0)
+            return None
+        mean = self.y.float().mean(0)
+        if mean.numel() == 1:
+            return torch.full_like(out, float(mean))
+        if out.ndim >= 2 and out[0].numel() == mean.numel():
+            return mean.reshape(out.shape[1:]).expand_as(out).to(out.device).clone()
+        return None
+
+    def loss_floor(self, out: Tensor, y: Tensor) -> float:
+        """The lowest loss a perfect model reaches on (out-shaped) outputs for targets `y`:
+        0 for cross-entropy and MSE, more with label smoothing (scanned over logit margins)."""
+        if self.task.kind == "classification":
+            yl = y.reshape(-1).long()
+            if out.ndim == 2 and out.shape[1] >= 2:
+                sign = (
+                    2
+                    * torch.nn.functional.one_hot(
+                        yl.clamp(0, out.shape[1] - 1), out.shape[1]
+                    ).float()
+                    - 1
+                )
+            else:
+                sign = (2 * yl.float() - 1).reshape(out.shape)
+            candidates = [sign * k for k in (0.5, 1, 2, 4, 8, 16, 32)]
+        elif y.numel() == out.numel():
+            candidates = [y.float().reshape(out.shape)]
+        else:
+            return 0.0
+        values = []
+        for c in candidates:
+            try:
+                values.append(float(self.loss(c.to(out.device), y)))
+            except UserCodeError:
+                continue
+        finite = [v for v in values if v == v and abs(v) != float("inf")]
+        return min(finite) if finite else 0.0
+
+
+def set_lr(opt: torch.optim.Optimizer, lr: float, reference: float) -> None:
+    """Scale every group's learning rate to `lr`, keeping the ratios between groups."""
+    for g in opt.param_groups:
+        g["lr"] = g["base_lr"] * lr / reference if reference > 0 else lr
+
+
+def regularisation_off(model: nn.Module) -> nn.Module:
+    """Dropout modules to eval mode (BatchNorm keeps using batch statistics)."""
+    for m in model.modules():
+        if isinstance(m, nn.modules.dropout._DropoutNd):
+            m.eval()
+    return model
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Tensor):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, float):
+        return obj if obj == obj and abs(obj) != float("inf") else str(obj)
+    if isinstance(obj, int | str | bool) or obj is None:
+        return obj
+    try:
+        return float(obj)
+    except (TypeError, ValueError):
+        return str(obj)

@@ -1,0 +1,441 @@
+"""Probes: short, cached experiments on copies of the model that several checks read.
+
+``init``: one forward/backward at initialisation. ``steps``: a few steps of the user's optimizer.
+``lr_range``: the learning-rate range test. ``overfit``: one small batch trained to memorisation.
+``inputs``: the model trained on real vs zeroed inputs. Each runs once per `check`; a crash in
+the user's code propagates as `UserCodeError`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.overrides import TorchFunctionMode
+
+from nnrecipe.checks.context import BATCH, Context, UserCodeError, regularisation_off, set_lr
+
+STEPS = 5  # optimizer steps for params-not-updated and the gradient profile
+LR_STEPS_PER_DECADE = 12
+OVERFIT_SAMPLES = 32
+OVERFIT_STEPS = 300
+INPUT_STEPS = 100
+INPUT_EVALS = 2  # held-out evaluations along the input-ignored training (best one counts)
+
+
+def cached(ctx: Context, key: str, fn: Any) -> Any:
+    if key not in ctx.cache:
+        ctx.cache[key] = fn(ctx)
+    return ctx.cache[key]
+
+
+# -- init ------------------------------------------------------------------------------------
+def init(ctx: Context) -> dict[str, Any]:
+    return cached(ctx, "init", _init)
+
+
+def _init(ctx: Context) -> dict[str, Any]:
+    m = ctx.fresh()
+    xb, yb = ctx.batch(0)
+    out = ctx.forward(m, xb)
+    loss = ctx.loss(out, yb)
+    if loss.requires_grad:
+        from nnrecipe.checks.context import user_call
+
+        user_call("loss", loss.backward)
+    grads = {
+        n: (p.grad.detach().clone() if p.grad is not None else None)
+        for n, p in m.named_parameters()
+        if p.requires_grad
+    }
+    # Loss at init over a few batches, train mode as the first training step sees it.
+    m2 = ctx.fresh()
+    with torch.no_grad():
+        losses = [
+            float(ctx.loss(ctx.forward(m2, xi), yi)) for xi, yi in (ctx.batch(i) for i in range(4))
+        ]
+    m3 = ctx.fresh().eval()
+    with torch.no_grad():
+        out_eval = ctx.forward(m3, xb)
+    return {
+        "out": out.detach(),
+        "y": yb,
+        "x": xb,
+        "loss": float(loss.detach()),
+        "losses": losses,
+        "grads": grads,
+        "out_eval": out_eval.detach(),
+    }
+
+
+# -- a few steps of the user's optimizer -------------------------------------------------------
+def steps(ctx: Context) -> dict[str, Any]:
+    return cached(ctx, "steps", _steps)
+
+
+def _steps(ctx: Context) -> dict[str, Any]:
+    m = ctx.fresh()
+    opt, cover = ctx.optimizer(m)
+    names = [n for n, p in m.named_parameters() if p.requires_grad]
+    params = dict(m.named_parameters())
+    before = {n: params[n].detach().clone() for n in names}
+    got_grad = dict.fromkeys(names, False)
+    deltas: dict[int, list[float]] = {}  # call index -> |dL/d output| per step
+    labels: dict[int, str] = {}
+    rel_grad: list[float] = []
+    for i in range(STEPS):
+        xb, yb = ctx.batch(i)
+        opt.zero_grad(set_to_none=True)
+        with _OutputGrads(m) as rec:
+            loss = ctx.loss(ctx.forward(m, xb), yb)
+            if loss.requires_grad:
+                from nnrecipe.checks.context import user_call
+
+                user_call("loss", loss.backward)
+        for n in names:
+            g = params[n].grad
+            if g is not None and bool((g != 0).any()) and bool(torch.isfinite(g).all()):
+                got_grad[n] = True
+        gn = math.sqrt(
+            sum(
+                float(params[n].grad.float().pow(2).sum())
+                for n in names
+                if params[n].grad is not None
+            )
+        )
+        wn = math.sqrt(sum(float(params[n].detach().float().pow(2).sum()) for n in names))
+        rel_grad.append(gn / max(wn, 1e-12))
+        for k, (label, norm) in enumerate(rec.norms()):
+            deltas.setdefault(k, []).append(norm)
+            labels[k] = label
+        from nnrecipe.checks.context import user_call
+
+        user_call("optimizer", opt.step)
+    changed = {n: not torch.equal(before[n], params[n].detach()) for n in names}
+    return {
+        "names": names,
+        "got_grad": got_grad,
+        "changed": changed,
+        "missing": cover["missing"],
+        "foreign": cover["foreign"],
+        "deltas": deltas,
+        "labels": labels,
+        "rel_grad": rel_grad,
+        "numel": {n: params[n].numel() for n in names},
+        "lr_groups": [g.get("lr", 0.0) for g in opt.param_groups],
+    }
+
+
+class _OutputGrads:
+    """Record |dL/d out| of every call of a module that owns trainable parameters, in call
+    order (a module called several times counts once per call: unrolled depth)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.handles: list[Any] = []
+        self.calls: list[tuple[str, list[float]]] = []
+
+    def __enter__(self) -> _OutputGrads:
+        for name, mod in self.model.named_modules():
+            if any(p.requires_grad for p in mod.parameters(recurse=False)):
+                self.handles.append(
+                    mod.register_forward_hook(self._hook(name or type(mod).__name__))
+                )
+        return self
+
+    def _hook(self, name: str) -> Any:
+        def hook(mod: nn.Module, inp: Any, out: Any) -> None:
+            if isinstance(out, Tensor) and out.requires_grad:
+                slot: list[float] = []
+                self.calls.append((name, slot))
+                out.register_hook(lambda g: slot.append(float(g.detach().float().norm())))
+
+        return hook
+
+    def __exit__(self, *exc: Any) -> None:
+        for h in self.handles:
+            h.remove()
+
+    def norms(self) -> list[tuple[str, float]]:
+        return [(name, slot[0] if slot else 0.0) for name, slot in self.calls]
+
+
+# -- ReLU activity -------------------------------------------------------------------------------
+class ReluRecorder(TorchFunctionMode):
+    """Records, per ReLU-family call site (in call order), which units (dim 1) were ever > 0.
+    Catches ``nn.ReLU``, ``F.relu``, ``torch.relu``, ``x.relu()`` and ReLU6 alike."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sites: list[Tensor] = []
+        self._i = 0
+
+    def new_pass(self) -> None:
+        self._i = 0
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        name = getattr(func, "__name__", "")
+        is_relu = name in ("relu", "relu_", "relu6")
+        if name in ("hardtanh", "hardtanh_"):
+            lo = args[1] if len(args) > 1 else kwargs.get("min_val", -1.0)
+            is_relu = lo == 0
+        if is_relu and isinstance(out, Tensor) and out.ndim >= 2 and out.shape[1] > 1:
+            with torch.no_grad():
+                alive = (out.detach() > 0).transpose(0, 1).reshape(out.shape[1], -1).any(1).cpu()
+            if self._i < len(self.sites):
+                if self.sites[self._i].shape == alive.shape:
+                    self.sites[self._i] |= alive
+            else:
+                self.sites.append(alive)
+            self._i += 1
+        return out
+
+
+def relu_activity(ctx: Context, model: nn.Module, batches: int = 4) -> list[Tensor]:
+    """Per ReLU call site: a bool tensor of the units that were active on some sample."""
+    rec = ReluRecorder()
+    with torch.no_grad(), rec:
+        for i in range(batches):
+            rec.new_pass()
+            xb, _ = ctx.batch(i)
+            ctx.forward(model, xb)
+    return rec.sites
+
+
+# -- learning-rate range test ------------------------------------------------------------------
+def lr_range(ctx: Context) -> dict[str, Any]:
+    return cached(ctx, "lr_range", _lr_range)
+
+
+def _lr_range(ctx: Context) -> dict[str, Any]:
+    """Smith's range test: lr grows exponentially each step; record the training loss.
+
+    The lr at the minimum of the (centred, hence unlagged) smoothed loss is ``lr_min``; the
+    suggestion is ``lr_min / 10`` (Smith 2017; fastai's lr_find). Divergence: smoothed loss above
+    4x its minimum, or non-finite.
+    """
+    lo = min(1e-6, ctx.lr / 10) if ctx.lr > 0 else 1e-6
+    hi = max(10.0, ctx.lr * 10)
+    n = int(round(math.log10(hi / lo) * LR_STEPS_PER_DECADE)) + 1
+    lrs = [lo * (hi / lo) ** (i / (n - 1)) for i in range(n)]
+    m = ctx.fresh()
+    opt, _ = ctx.optimizer(m)
+    reference = max((g["base_lr"] for g in opt.param_groups), default=ctx.lr)
+    losses: list[float] = []
+    best = math.inf
+    for i, lr in enumerate(lrs):
+        set_lr(opt, lr, reference)
+        xb, yb = ctx.batch(i)
+        opt.zero_grad(set_to_none=True)
+        loss = ctx.loss(ctx.forward(m, xb), yb)
+        value = float(loss.detach())
+        losses.append(value)
+        if not math.isfinite(value):
+            break
+        best = min(best, value)
+        if i > 10 and value > 8 * best:  # far past divergence: stop spending steps
+            break
+        if loss.requires_grad:
+            loss.backward()
+        opt.step()
+    smooth = _centred_mean(losses, 5)
+    finite = [(s, i) for i, s in enumerate(smooth) if math.isfinite(s)]
+    if len(finite) < 10:
+        return {"ok": False, "lrs": lrs[: len(losses)], "losses": losses, "smooth": smooth}
+    s_min, i_min = min(finite)
+    first = finite[0][0]
+    div = next(
+        (i for i, s in enumerate(smooth) if i > i_min and (not math.isfinite(s) or s > 4 * s_min)),
+        None,
+    )
+    # The loss must have fallen clearly below its starting value for the minimum to mean much.
+    decreased = s_min < 0.9 * first
+    return {
+        "ok": decreased,
+        "lrs": lrs[: len(losses)],
+        "losses": losses,
+        "smooth": smooth,
+        "lr_min": lrs[i_min],
+        "loss_min": s_min,
+        "loss_start": first,
+        "lr_diverge": lrs[div] if div is not None else None,
+        "suggested": lrs[i_min] / 10,
+    }
+
+
+def _centred_mean(values: list[float], window: int) -> list[float]:
+    half = window // 2
+    out = []
+    for i in range(len(values)):
+        chunk = values[max(0, i - half) : i + half + 1]
+        out.append(sum(chunk) / len(chunk) if all(math.isfinite(v) for v in chunk) else math.nan)
+    return out
+
+
+def good_lr(ctx: Context) -> float:
+    """The learning rate for the training probes: the range test's suggestion, else the user's."""
+    try:
+        r = lr_range(ctx)
+    except UserCodeError:
+        return ctx.lr
+    return r["suggested"] if r.get("ok") else ctx.lr
+
+
+# -- overfit one batch ---------------------------------------------------------------------------
+def overfit(ctx: Context) -> dict[str, Any]:
+    return cached(ctx, "overfit", _overfit)
+
+
+def _overfit(ctx: Context) -> dict[str, Any]:
+    """Memorise OVERFIT_SAMPLES samples with regularisation off; retry with Adam at two rates
+    before blaming the model (the learning rate has its own checks)."""
+    # A model memorises at most about as many samples as it has parameters per output: a
+    # logistic regression on 4 features is not asked to memorise 32 samples.
+    n_params = sum(p.numel() for p in ctx.model.parameters() if p.requires_grad)
+    outputs = max(1, probes_outputs(ctx))
+    xb, yb = ctx.batch(0, max(2, min(OVERFIT_SAMPLES, n_params // (4 * outputs))))
+    target = _overfit_target(ctx, xb, yb)
+    attempts = []
+    for how in ("user", "adam-1e-3", "adam-1e-2"):
+        m = regularisation_off(ctx.fresh())
+        if how == "user":
+            opt, _ = ctx.optimizer(m, lr=good_lr(ctx), weight_decay=0.0)
+        else:
+            opt = torch.optim.Adam(
+                [p for p in m.parameters() if p.requires_grad], lr=float(how[5:])
+            )
+        first, last, step = None, math.inf, 0
+        budget = OVERFIT_STEPS if how == "user" else OVERFIT_STEPS * 2 // 3
+        for step in range(1, budget + 1):
+            opt.zero_grad(set_to_none=True)
+            loss = ctx.loss(ctx.forward(m, xb), yb)
+            last = float(loss.detach())
+            first = last if first is None else first
+            if not math.isfinite(last) or last < target:
+                break
+            if loss.requires_grad:
+                loss.backward()
+            opt.step()
+        attempts.append({"optimizer": how, "first": first, "last": last, "steps": step})
+        if last < target:
+            break
+    m.eval()
+    with torch.no_grad():
+        out = ctx.forward(m, xb).detach()
+    return {
+        "target": target,
+        "attempts": attempts,
+        "passed": attempts[-1]["last"] < target,
+        "out": out,
+        "y": yb,
+        "samples": len(xb),
+    }
+
+
+def probes_outputs(ctx: Context) -> int:
+    try:
+        return int(init(ctx)["out"][0].numel())
+    except UserCodeError:
+        return 1
+
+
+def _overfit_target(ctx: Context, xb: Tensor, yb: Tensor) -> float:
+    """'Close to zero': within 5% of the way from the loss floor (0 for cross-entropy/MSE; more
+    with label smoothing) to the loss of predicting the prior/mean on this batch.
+
+    For 10 balanced classes: cross-entropy below 0.115, every sample classified with
+    probability > 0.89; for regression, an R^2 above 0.95 on the batch.
+    """
+    out = init(ctx)["out"][: len(yb)]
+    ideal = ctx.prior_output(out)
+    try:
+        ref = float(ctx.loss(ideal, yb)) if ideal is not None else math.nan
+    except UserCodeError:
+        ref = math.nan
+    if not math.isfinite(ref):
+        ref = ctx.task.expected_init_loss(yb.cpu())
+    floor = ctx.loss_floor(out, yb)
+    return floor + 0.05 * max(ref - floor, 1e-8)
+
+
+# -- real vs zeroed inputs -------------------------------------------------------------------------
+def inputs(ctx: Context) -> dict[str, Any]:
+    return cached(ctx, "inputs", _inputs)
+
+
+def _inputs(ctx: Context) -> dict[str, Any]:
+    """Train two copies (same init, batches, optimizer and lr) on real and on all-zero inputs;
+    compare their per-sample held-out losses (paired)."""
+    lr = good_lr(ctx)
+    results = {}
+    trained = None
+    for kind in ("real", "zero"):
+        m = ctx.fresh()
+        opt, _ = ctx.optimizer(m, lr=lr)
+        best: list[float] | None = None
+        every = INPUT_STEPS // INPUT_EVALS
+        for i in range(1, INPUT_STEPS + 1):
+            xb, yb = ctx.batch(i)
+            if kind == "zero":
+                xb = torch.zeros_like(xb)
+            opt.zero_grad(set_to_none=True)
+            loss = ctx.loss(ctx.forward(m, xb), yb)
+            if loss.requires_grad:
+                loss.backward()
+            opt.step()
+            if i % every == 0:
+                chunks = _heldout_losses(ctx, m, zero=kind == "zero")
+                if best is None or _mean(chunks) < _mean(best):
+                    best = chunks
+        results[kind] = best
+        if kind == "real":
+            trained = m
+    real, zero = results["real"], results["zero"]
+    # The zero-input model can only learn the prior, and may learn it badly in few steps: the
+    # baseline is the better of it and the exact prior/mean prediction.
+    prior = _heldout_losses(ctx, trained, zero=False, prior=True)
+    if prior and _mean(prior) < _mean(zero):
+        zero = prior
+    diffs = [z - r for r, z in zip(real, zero, strict=True) if math.isfinite(z - r)]
+    mean = _mean(diffs)
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / max(len(diffs) - 1, 1))
+    t = mean / (sd / math.sqrt(len(diffs))) if sd > 0 else (math.inf if mean > 0 else 0.0)
+    return {
+        "real": _mean(real),
+        "zero": _mean(zero),
+        "t": t,
+        "samples": len(diffs),
+        "lr": lr,
+        "trained": trained,
+    }
+
+
+def _heldout_losses(
+    ctx: Context, model: nn.Module, *, zero: bool, prior: bool = False
+) -> list[float]:
+    """Per-sample held-out losses (eval mode): outputs in batches, the loss one sample at a time."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for s in range(0, len(ctx.xv), 256):
+            xb = ctx.xv[s : s + 256].to(ctx.device)
+            yb = ctx.yv[s : s + 256].to(ctx.device)
+            o = ctx.forward(model, torch.zeros_like(xb) if zero else xb)
+            if prior:
+                o = ctx.prior_output(o)
+                if o is None:
+                    return []
+            out += [float(ctx.loss(o[i : i + 1], yb[i : i + 1])) for i in range(len(xb))]
+    model.train()
+    return out
+
+
+def _mean(v: list[float]) -> float:
+    return sum(v) / len(v) if v else math.nan
+
+
+__all__ = ["BATCH", "init", "steps", "lr_range", "overfit", "inputs", "relu_activity", "good_lr"]

@@ -1,0 +1,303 @@
+"""`nr.check`: run every sanity check on a model + data + loss + optimizer before training."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from nnrecipe.checks import data_checks, forward, gradients, training
+from nnrecipe.checks.codes import CODES
+from nnrecipe.checks.context import TRAIN_SAMPLE, VALID_SAMPLE, Context, UserCodeError
+from nnrecipe.data import Data
+from nnrecipe.errors import DataError, ModelError
+from nnrecipe.findings import Finding, Result, Severity
+
+# Order matters: cheap checks on one forward pass first; checks that train copies of the model
+# last, and only when the forward pass works and its outputs fit the targets.
+FORWARD_CHECKS = [
+    data_checks.non_finite,
+    forward.shape_mismatch,
+    data_checks.input_scale,
+    data_checks.target_scale,
+    forward.loss_at_init,
+    forward.batch_dependency,
+]
+TRAINING_CHECKS = [
+    gradients.params_not_updated,
+    gradients.vanishing_gradients,
+    gradients.exploding_gradients,
+    training.lr_too_high,
+    training.lr_too_low,
+    training.cannot_overfit_batch,
+    forward.output_is_probability,
+    training.input_ignored,
+    gradients.dead_units,
+]
+
+
+def check(
+    model: nn.Module,
+    data: Any,
+    *,
+    task: str | None = None,
+    loss: Callable[[Tensor, Tensor], Tensor] | None = None,
+    optimizer: Callable[[Any], torch.optim.Optimizer] | None = None,
+    seed: int = 0,
+) -> Result:
+    """Find the silent bugs in a model + data + loss + optimizer before training.
+
+    Runs one forward/backward pass at init, a few steps of the optimizer, a learning-rate range
+    test, an overfit-one-batch test and a real-vs-zeroed-inputs test, all on copies of the
+    model and on fixed-size samples of the data (the cost does not grow with the training set).
+
+    Args:
+        model: the `torch.nn.Module` about to be trained; never modified (checks use copies).
+        data: an `nr.Data`, or a tuple ``(x_train, y_train, x_valid, y_valid)``.
+        task: ``"classification"`` or ``"regression"``; default: inferred from the targets and
+            the loss.
+        loss: a callable ``(output, target) -> scalar``; default: the task's.
+        optimizer: a factory ``params -> torch.optim.Optimizer``; default AdamW(3e-3, 1e-2).
+        seed: seeds the samples, copies and probes.
+
+    Returns:
+        A `Result` whose findings carry the codes listed by ``nnrecipe explain``; ``.ok`` is
+        true when none is an error. ``stats`` holds the measurements (loss at init, range test
+        curve, gradient profile, ...).
+
+    Raises:
+        ModelError: `model` is not an ``nn.Module`` or cannot be copied. A crash inside the
+            model, loss or optimizer does not raise: it becomes a finding quoting the exception.
+
+    Example:
+        >>> import torch, nnrecipe as nr
+        >>> data = nr.datasets.load("iris")
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Softmax(dim=1))
+        >>> "output-is-probability" in nr.check(model, data).codes
+        True
+    """
+    t0 = time.perf_counter()
+    if not isinstance(model, nn.Module):
+        raise ModelError(f"check needs a torch.nn.Module, got {type(model).__name__}.")
+    try:
+        pristine = copy.deepcopy(model)
+    except Exception as e:  # noqa: BLE001
+        raise ModelError(
+            f"The model cannot be deep-copied ({type(e).__name__}: {e}); check works "
+            "on copies so as not to touch your model."
+        ) from e
+    result = Result(stage="checks")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        try:
+            ctx = _context(
+                model, pristine, data, task=task, loss=loss, optimizer=optimizer, seed=seed
+            )
+        except DataError as e:
+            result.findings.append(
+                Finding(
+                    "shape-mismatch",
+                    Severity.ERROR,
+                    str(e),
+                    {},
+                    "Fix the data so that inputs and targets fit (see the message).",
+                )
+            )
+            return result
+        ctx.stats["seconds"] = {}
+        _run(ctx, FORWARD_CHECKS, result)
+        # Model-level NaN/Inf and crashes set ctx.broken; NaN rows in the data were left out
+        # of the samples, so they do not block.
+        blocked = [
+            f
+            for f in result.findings
+            if f.code == "shape-mismatch" and f.severity == Severity.ERROR
+        ]
+        if ctx.broken or blocked:
+            ctx.stats["skipped"] = [fn.__name__ for fn in TRAINING_CHECKS]
+            ctx.stats["skipped_because"] = ctx.broken or blocked[0].message
+        else:
+            _run(ctx, TRAINING_CHECKS, result)
+    ctx.stats["total_seconds"] = time.perf_counter() - t0
+    ctx.stats["configured_lr"] = ctx.lr
+    result.stats = ctx.stats
+    return result
+
+
+def _run(ctx: Context, checks: list[Callable[[Context], list[Finding]]], result: Result) -> None:
+    for fn in checks:
+        if ctx.broken and fn not in (data_checks.input_scale, data_checks.target_scale):
+            continue
+        t = time.perf_counter()
+        try:
+            result.extend(fn(ctx))
+        except UserCodeError as e:
+            result.extend([_crash_finding(ctx, fn.__name__, e)])
+        except Exception as e:  # noqa: BLE001 - an input this check cannot handle: say so, go on
+            code = fn.__name__.replace("_", "-")
+            ctx.stats.setdefault("check_errors", {})[fn.__name__] = f"{type(e).__name__}: {e}"
+            result.extend(
+                [
+                    ctx.finding(
+                        code if code in CODES else "shape-mismatch",
+                        "info",
+                        f"The {fn.__name__} check could not run ({type(e).__name__}: {e}).",
+                        {"check": fn.__name__},
+                    )
+                ]
+            )
+        ctx.stats["seconds"][fn.__name__] = round(time.perf_counter() - t, 3)
+
+
+def _crash_finding(ctx: Context, check_name: str, e: UserCodeError) -> Finding:
+    """A crash in user code becomes a finding; the model is not probed further."""
+    shape = tuple(ctx.x.shape[1:])
+    if e.where == "optimizer":
+        ctx.factory_failed = True  # later probes fall back to AdamW
+        return ctx.finding(
+            "params-not-updated",
+            "error",
+            f"The optimizer failed ({e.quote()}) while the {check_name} check used it.",
+            {"exception": e.quote(), "check": check_name},
+            "Pass a factory params -> torch.optim.Optimizer, e.g. lambda p: torch.optim.AdamW(p, lr=3e-3).",
+        )
+    ctx.broken = f"the {e.where} crashed"
+    code = "batch-dependency" if check_name == "batch_dependency" else "shape-mismatch"
+    return ctx.finding(
+        code,
+        "error",
+        f"The {e.where} crashed on a batch of inputs of shape (N, {', '.join(map(str, shape))}) "
+        f"during the {check_name} check: {e.quote()}.",
+        {"exception": e.quote(), "where": e.where, "check": check_name, "input_shape": list(shape)},
+        "Run the model and loss on one batch by hand and fix the error; the shapes and dtypes of "
+        "outputs and targets must fit the loss (see `nnrecipe explain shape-mismatch`).",
+    )
+
+
+def _context(
+    original: nn.Module,
+    pristine: nn.Module,
+    data: Any,
+    *,
+    task: str | None,
+    loss: Any,
+    optimizer: Any,
+    seed: int,
+) -> Context:
+    from nnrecipe.tasks import infer_task, make_task
+    from nnrecipe.train.optim import adamw
+
+    dropped: dict[str, int] = {}
+    data = Data.coerce(_drop_nonfinite_targets(data, dropped), task=task, loss=loss)
+    y_train = data.train.tensors(max_samples=TRAIN_SAMPLE)[1]
+    if task is not None and task != data.task.kind:
+        task_obj = make_task(task, data.train.tensors()[1])
+    elif loss is not None and data.task.kind == "regression" and task is None:
+        task_obj = infer_task(data.train.tensors()[1], loss=loss)
+    else:
+        task_obj = data.task
+    gen = torch.Generator().manual_seed(seed)
+    x, y, bad = _sample(data.train, TRAIN_SAMPLE, gen)
+    if bad:
+        dropped["train inputs"] = bad
+    valid = data.valid if "valid" in data.splits else data.train
+    xv, yv, bad_v = _sample(valid, VALID_SAMPLE, gen)
+    if bad_v:
+        dropped["valid inputs"] = bad_v
+    if task_obj.kind == "classification" and not torch.is_floating_point(y_train):
+        y, yv = y.long(), yv.long()
+    try:
+        device = next(pristine.parameters()).device
+    except StopIteration:
+        device = torch.device("cpu")
+    factory = optimizer or adamw()
+    ctx = Context(
+        original=original,
+        model=pristine,
+        data=data,
+        task=task_obj,
+        loss_fn=loss or task_obj.default_loss(),
+        factory=factory,
+        lr=math.nan,
+        seed=seed,
+        device=device,
+        x=x,
+        y=y,
+        xv=xv,
+        yv=yv,
+        dropped=dropped,
+    )
+    ctx.lr = _configured_lr(ctx)
+    return ctx
+
+
+def _configured_lr(ctx: Context) -> float:
+    lr = getattr(ctx.factory, "lr", None)
+    try:
+        opt, _ = ctx.optimizer(ctx.fresh())
+        # The largest group lr: a group at lr 0 is params-not-updated's business.
+        return (
+            max(float(g["lr"]) for g in opt.param_groups) if opt.param_groups else float(lr or 3e-3)
+        )
+    except (UserCodeError, IndexError, KeyError):
+        return float(lr or 3e-3)
+
+
+def _drop_nonfinite_targets(data: Any, dropped: dict[str, int]) -> Any:
+    """Tuples with NaN/Inf targets: drop those rows (reported by non-finite) instead of failing."""
+    if not isinstance(data, tuple | list) or len(data) not in (4, 6):
+        return data
+    from nnrecipe.data.core import as_tensor
+
+    items = list(data)
+    names = ("train", "valid", "test")
+    for i in range(0, len(items), 2):
+        if items[i] is None or items[i + 1] is None:
+            continue
+        x, y = as_tensor(items[i], "inputs"), as_tensor(items[i + 1], "targets")
+        if torch.is_floating_point(y) and y.ndim >= 1 and len(y) == len(x):
+            ok = torch.isfinite(y.reshape(len(y), -1)).all(1)
+            if not bool(ok.all()):
+                dropped[f"{names[i // 2]} targets"] = int((~ok).sum())
+                x, y = x[ok], y[ok]
+        items[i], items[i + 1] = x, y
+    return tuple(items)
+
+
+def _sample(split: Any, n: int, gen: torch.Generator) -> tuple[Tensor, Tensor, int]:
+    """Up to `n` random rows of a split, finite rows only; also the number of non-finite rows
+    seen (the whole split when it is in memory and under 2**25 values, else the sample)."""
+    if split.in_memory:
+        x_all, y_all = split.x, split.y
+        idx = torch.randperm(len(x_all), generator=gen)[: n * 2]
+        x, y = x_all[idx], y_all[idx]
+        if x_all.numel() <= 2**25 and torch.is_floating_point(x_all):
+            bad = int((~torch.isfinite(x_all.reshape(len(x_all), -1))).any(1).sum())
+        else:
+            bad = None
+    else:
+        x, y = split.tensors(max_samples=n * 2)
+        bad = None
+    ok = _finite_rows(x) & _finite_rows(y)
+    if bad is None:
+        bad = int((~ok).sum())
+    x, y = x[ok][:n], y[ok][:n]
+    if len(x) == 0:
+        raise DataError(
+            "Every sampled training row holds NaN/Inf: fill or drop the missing values first."
+        )
+    return x, y, bad
+
+
+def _finite_rows(t: Tensor) -> Tensor:
+    if not torch.is_floating_point(t):
+        return torch.ones(len(t), dtype=torch.bool)
+    return torch.isfinite(t.reshape(len(t), -1)).all(1)
+
+
+__all__ = ["check"]

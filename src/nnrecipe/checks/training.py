@@ -1,0 +1,127 @@
+"""Checks that train copies of the model briefly: `lr-too-high`, `lr-too-low`,
+`cannot-overfit-batch`, `input-ignored`."""
+
+from __future__ import annotations
+
+import math
+
+from nnrecipe.checks import probes
+from nnrecipe.checks.context import Context
+from nnrecipe.findings import Finding
+
+# lr-too-high: the configured lr is beyond the minimum of the range test's loss curve
+# (PLACEHOLDER factor); error when at or past divergence.
+LR_HIGH_FACTOR = 3.0
+# lr-too-low: the configured lr is this many times below the minimum (PLACEHOLDER).
+LR_LOW_FACTOR = 1000.0
+# input-ignored: flagged when the real-input model is neither clearly significant (paired t of
+# the per-sample held-out loss difference below INPUT_T) nor clearly better (less than
+# INPUT_GAIN relative improvement over the zero-input model). Error when it is not better at all.
+# (PLACEHOLDER)
+INPUT_T = 3.0
+INPUT_GAIN = 0.05
+
+
+def _range(ctx: Context) -> dict | None:
+    r = probes.lr_range(ctx)
+    ctx.stats["lr_range"] = {k: v for k, v in r.items() if k != "smooth"}
+    ctx.stats["lr_range"]["configured"] = ctx.lr
+    return r if r.get("ok") else None
+
+
+def lr_too_high(ctx: Context) -> list[Finding]:
+    """The configured lr above the lr at the range test's loss minimum."""
+    r = _range(ctx)
+    if r is None or ctx.lr <= r["lr_min"] * LR_HIGH_FACTOR:
+        return []
+    diverged = r["lr_diverge"] is not None and ctx.lr >= r["lr_diverge"]
+    ev = {
+        "configured": ctx.lr,
+        "lr_at_min_loss": r["lr_min"],
+        "lr_diverge": r["lr_diverge"],
+        "suggested": r["suggested"],
+    }
+    return [
+        ctx.finding(
+            "lr-too-high",
+            "error" if diverged else "warning",
+            f"The learning rate {ctx.lr:g} is above {r['lr_min']:.2g}, where the range test's loss "
+            f"stops falling{' and diverges' if diverged else ''}; about {r['suggested']:.2g} is suggested.",
+            ev,
+            f"Use a learning rate near {r['suggested']:.2g} (the range-test curve is in the evidence).",
+        )
+    ]
+
+
+def lr_too_low(ctx: Context) -> list[Finding]:
+    """The configured lr orders of magnitude below the range test's loss minimum."""
+    r = _range(ctx)
+    if r is None or ctx.lr * LR_LOW_FACTOR >= r["lr_min"]:
+        return []
+    ev = {
+        "configured": ctx.lr,
+        "lr_at_min_loss": r["lr_min"],
+        "suggested": r["suggested"],
+        "factor_below_min": r["lr_min"] / ctx.lr,
+    }
+    return [
+        ctx.finding(
+            "lr-too-low",
+            "warning",
+            f"The learning rate {ctx.lr:g} is {r['lr_min'] / ctx.lr:.0f}x below {r['lr_min']:.2g}, "
+            f"where the range test's loss is lowest; about {r['suggested']:.2g} is suggested.",
+            ev,
+            f"Use a learning rate near {r['suggested']:.2g} (the range-test curve is in the evidence).",
+        )
+    ]
+
+
+def cannot_overfit_batch(ctx: Context) -> list[Finding]:
+    """One small batch, regularisation off: the loss must reach 5% of the prior loss."""
+    o = probes.overfit(ctx)
+    ctx.stats["overfit"] = {k: v for k, v in o.items() if k not in ("out", "y")}
+    if o["passed"]:
+        return []
+    best = min((a["last"] for a in o["attempts"] if math.isfinite(a["last"])), default=math.nan)
+    tried = ", ".join(
+        f"{a['optimizer']} ({a['steps']} steps: {a['first']:.3g} -> {a['last']:.3g})"
+        for a in o["attempts"]
+    )
+    return [
+        ctx.finding(
+            "cannot-overfit-batch",
+            "error",
+            f"Trained on one batch of {o['samples']} samples without regularisation, the loss only "
+            f"reaches {best:.3g} (target {o['target']:.3g}); tried {tried}.",
+            {"target": o["target"], "attempts": o["attempts"], "samples": o["samples"]},
+        )
+    ]
+
+
+def input_ignored(ctx: Context) -> list[Finding]:
+    """Held-out loss of the model trained on real inputs vs on zeroed inputs."""
+    r = probes.inputs(ctx)
+    gain = (r["zero"] - r["real"]) / abs(r["zero"]) if r["zero"] else math.nan
+    ev = {
+        "heldout_loss_real": r["real"],
+        "heldout_loss_zero": r["zero"],
+        "t": r["t"],
+        "gain": gain,
+        "samples": r["samples"],
+        "steps": probes.INPUT_STEPS,
+        "lr": r["lr"],
+    }
+    ctx.stats["input_ignored"] = ev
+    if not math.isfinite(gain) or r["t"] >= INPUT_T or gain >= INPUT_GAIN:
+        return []
+    sev = "error" if gain <= 0 else "warning"
+    return [
+        ctx.finding(
+            "input-ignored",
+            sev,
+            f"Trained on real inputs, the model's held-out loss is {r['real']:.4g}; trained on "
+            f"all-zero inputs, {r['zero']:.4g} (paired t = {r['t']:.2f}): the inputs do not help "
+            "predict the labels.",
+            ev,
+        )
+    ]
