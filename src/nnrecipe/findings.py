@@ -6,7 +6,6 @@ code lives in the `codes.py` of the stage that emits it; `explain(code)` looks i
 
 from __future__ import annotations
 
-import html
 import importlib
 import json
 from collections.abc import Iterable, Iterator
@@ -150,18 +149,9 @@ class Result:
         return capture.get()
 
     def _repr_html_(self) -> str:
-        esc = html.escape
-        rows = "".join(
-            f"<tr><td class='sev-{esc(f.severity.value)}'>{esc(f.severity.value)}</td>"
-            f"<td><code>{esc(f.code)}</code></td><td>{esc(f.message)}</td><td>{esc(f.fix)}</td></tr>"
-            for f in self.at_least("info")
-        )
-        status = "ok" if self.ok else "errors found"
-        return (
-            f"<div><b>{esc(self.stage or 'nnrecipe')}: {status}</b>"
-            "<table><tr><th>severity</th><th>code</th><th>message</th><th>fix</th></tr>"
-            f"{rows}</table></div>"
-        )
+        from nnrecipe.report.notebook import result_html
+
+        return result_html(self)
 
 
 def catalog() -> dict[str, Code]:

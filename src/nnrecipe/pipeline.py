@@ -73,12 +73,9 @@ class RunResult:
     findings: list[Finding]
 
     def _repr_html_(self) -> str:
-        report = self.path / "report.html"
-        if report.exists():
-            import html
+        from nnrecipe.report.notebook import run_html
 
-            return f"<iframe srcdoc=\"{html.escape(report.read_text())}\" style='width:100%;height:800px'></iframe>"
-        return Result(self.findings, stage="run")._repr_html_()
+        return run_html(self.path)  # the run's report page, in an isolated iframe
 
 
 def resolve_data(config: RunConfig, *, skip_corrupt: bool = False) -> Data:

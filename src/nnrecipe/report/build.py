@@ -37,17 +37,28 @@ def _monitor_plots(run: RunFolder) -> dict[str, bytes]:
             jobs.append(("activations", plots.activation_stats, rec))
         if rec.get("weights") and any(e.get("grad_norms") for e in rec["epochs"]):
             jobs.append(("grads", plots.gradient_norms, rec))
+    rng = run.flat("checks").get("lr_range")
+    if isinstance(rng, dict) and rng.get("lrs") and rng.get("losses"):
+        jobs.append(("lr_range", plots.lr_range_test, rng))
+    from nnrecipe.report.sections_late import tuning_trials
+
+    trials = tuning_trials(run) if run.stage("tune") else []
+    if trials:
+        jobs.append(("tuning", plots.tuning_history, trials))
     weight = _first_conv(run)
     if weight is not None:
         jobs.append(("filters", plots.conv_filters, weight))
     for name, fn, arg in jobs:
         target = run.path / "plots" / f"{name}.png"
         try:
-            fn(arg, target)
-        except OSError:  # a read-only run folder: draw into a temporary file instead
-            target = Path(tempfile.mkdtemp()) / f"{name}.png"
-            fn(arg, target)
-        out[name] = target.read_bytes()
+            try:
+                fn(arg, target)
+            except OSError:  # a read-only run folder: draw into a temporary file instead
+                target = Path(tempfile.mkdtemp()) / f"{name}.png"
+                fn(arg, target)
+            out[name] = target.read_bytes()
+        except Exception:  # noqa: BLE001 - a record this version cannot draw: the section says so
+            continue
     return out
 
 
@@ -110,6 +121,15 @@ def _header(run: RunFolder) -> str:
     )
 
 
+def _guarded(name: str, fn: Any) -> str:
+    """A section's HTML; a section that fails (a stage file in a shape this version does not
+    know) says so instead of taking the whole page down."""
+    try:
+        return fn()
+    except Exception as e:  # noqa: BLE001 - the rest of the report is still worth showing
+        return f"<p class='missing'>This section could not be drawn ({esc(type(e).__name__)}: {esc(e)}).</p>"
+
+
 def build_html(run_dir: str | Path) -> str:
     """The report of a run folder as one self-contained HTML string."""
     from nnrecipe.report import sections as s1
@@ -117,23 +137,26 @@ def build_html(run_dir: str | Path) -> str:
 
     run = RunFolder.load(run_dir)
     extra = _monitor_plots(run)
-    bodies = {
-        "findings": s1.findings(run),
-        "data": s1.data_section(run),
-        "baselines": s1.baselines_section(run),
-        "training": s1.training_section(run, extra),
-        "model": s2.model_section(run, extra),
-        "results": s2.results_section(run),
-        "diagnosis": s2.diagnosis_section(run),
-        "reproducibility": s2.reproducibility_section(run),
+    builders = {
+        "findings": lambda: s1.findings(run),
+        "data": lambda: s1.data_section(run),
+        "baselines": lambda: s1.baselines_section(run),
+        "training": lambda: s1.training_section(run, extra),
+        "model": lambda: s2.model_section(run, extra),
+        "results": lambda: s2.results_section(run),
+        "diagnosis": lambda: s2.diagnosis_section(run, extra),
+        "reproducibility": lambda: s2.reproducibility_section(run),
     }
+    bodies = {name: _guarded(name, fn) for name, fn in builders.items()}
+    strip = _guarded("verdict", lambda: s1.verdict_strip(run))
     body = (
-        f"<section id='summary'><h2><span class='num'>1</span>Verdict</h2>{s1.verdict_strip(run)}</section>"
+        f"<section id='summary'><h2><span class='num'>1</span>Verdict</h2>{strip}</section>"
         + "".join(section(a, i + 2, t, bodies[a]) for i, (a, t) in enumerate(SECTIONS))
     )
     nav = [("summary", "Verdict"), *SECTIONS]
     title = f"nnrecipe report: {run.data.get('name') or display_name(run.path)}"
-    return document(title=title, header=_header(run), nav=nav, body=body)
+    header = _guarded("header", lambda: _header(run))
+    return document(title=title, header=header, nav=nav, body=body)
 
 
 def write_report(run_dir: str | Path) -> Path:

@@ -81,6 +81,20 @@ class RunFolder:
         value = self.stages.get(name)
         return value if isinstance(value, dict) else None
 
+    def part(self, stage: str, key: str, kind: type = dict) -> Any:
+        """``stages/<stage>.json[key]`` if it has the expected type, else an empty one."""
+        value = (self.stage(stage) or {}).get(key)
+        return value if isinstance(value, kind) else kind()
+
+    def flat(self, stage: str) -> dict[str, Any]:
+        """A stage's result with its ``stats`` (a `Result.to_dict()`) lifted to the top level."""
+        st = self.stage(stage) or {}
+        stats = st.get("stats")
+        return {**st, **stats} if isinstance(stats, dict) else dict(st)
+
+    def findings_of(self, stage: str) -> list[dict[str, Any]]:
+        return [f for f in self.part(stage, "findings", list) if isinstance(f, dict)]
+
     def file(self, relative: str) -> bytes | None:
         """The bytes of a file inside the run folder; None if missing or outside the folder
         (a stage JSON naming ``../../etc/passwd`` embeds nothing)."""

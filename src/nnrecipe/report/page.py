@@ -70,6 +70,15 @@ def kv_table(pairs: Iterable[tuple[str, Any]]) -> str:
     return f"<div class='scroll'><table class='kv'>{rows}</table></div>"
 
 
+def kv_grid(pairs: Iterable[tuple[str, Any]]) -> str:
+    """Many short key/value pairs in flowing columns (a resolved configuration)."""
+    cells = "".join(
+        f"<div><span class='k'>{esc(k)}</span> <span class='v'>{'—' if v is None else fmt(v)}</span></div>"
+        for k, v in pairs
+    )
+    return f"<div class='kvgrid'>{cells}</div>"
+
+
 def pre_json(obj: Any, *, limit: int = 1500) -> str:
     """Pretty JSON in a <pre>, cut at `limit` characters (evidence can list thousands of indices)."""
     text = json.dumps(obj, indent=1, default=str, sort_keys=False)
@@ -232,6 +241,9 @@ td.cm{text-align:center;min-width:30px;font-variant-numeric:tabular-nums}
 @media (max-width:900px){.twocol{grid-template-columns:1fr}}
 .next{background:#eef6ee;border:1px solid #bfdcbf;border-radius:6px;padding:8px 12px}
 svg.spark{vertical-align:middle}
+.kvgrid{display:grid;grid-template-columns:repeat(auto-fill,minmax(230px,1fr));gap:2px 18px;font-size:13px}
+.kvgrid div{border-bottom:1px solid var(--line);padding:3px 0;overflow-wrap:anywhere}
+.kvgrid .k{color:var(--muted)}
 footer{color:var(--muted);font-size:12px;text-align:center;margin:24px 0}
 """
 

@@ -265,3 +265,66 @@ def conv_filters(weight: np.ndarray, path: Path, *, max_filters: int = 64) -> Pa
         f"First-layer filters ({n} of {len(weight)}, shape {tuple(weight.shape[1:])})", fontsize=9
     )
     return _save(fig, path)
+
+
+def lr_range_test(rng: dict[str, Any], path: Path) -> Path:
+    """Loss against learning rate (log scale) of the checks stage's range test, with the lr at
+    the minimum, the suggested lr, the divergence point and the configured lr marked."""
+    plt = _plt()
+    lrs, losses = np.array(rng["lrs"], dtype=float), np.array(rng["losses"], dtype=float)
+    n = min(len(lrs), len(losses))
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot(lrs[:n], losses[:n], lw=1.3, label="training loss")
+    marks = (
+        ("lr_min", "C3", "minimum"),
+        ("suggested", "C2", "suggested"),
+        ("lr_diverge", "C1", "diverges"),
+        ("configured", "k", "configured"),
+    )
+    for key, color, label in marks:
+        value = rng.get(key)
+        if isinstance(value, int | float) and value > 0:
+            ax.axvline(value, color=color, ls="--", lw=1, label=f"{label} {value:.2g}")
+    finite = losses[:n][np.isfinite(losses[:n])]
+    if finite.size:
+        lo, start = float(finite.min()), float(finite[0])
+        ax.set_ylim(lo - 0.05 * abs(lo), max(start, lo) * 1.6 + 1e-9)
+    ax.set_xscale("log")
+    ax.set(xlabel="learning rate", ylabel="loss", title="Learning-rate range test")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    return _save(fig, path)
+
+
+def tuning_history(trials: list[dict[str, Any]], path: Path) -> Path:
+    """Validation error per trial (pruned trials as crosses at their last reported value) and
+    the best complete trial so far."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    done = [
+        t
+        for t in trials
+        if t.get("state") == "complete" and isinstance(t.get("value"), int | float)
+    ]
+    pruned = [
+        t for t in trials if t.get("state") == "pruned" and isinstance(t.get("value"), int | float)
+    ]
+    ax.plot([t["number"] for t in done], [t["value"] for t in done], "o", ms=4, label="complete")
+    if pruned:
+        ax.plot(
+            [t["number"] for t in pruned],
+            [t["value"] for t in pruned],
+            "x",
+            ms=5,
+            color="C7",
+            label="pruned",
+        )
+    if done:
+        order = sorted(done, key=lambda t: t["number"])
+        best = np.minimum.accumulate([t["value"] for t in order])
+        ax.step([t["number"] for t in order], best, where="post", color="C3", label="best so far")
+    ax.set(xlabel="trial", ylabel="valid error", title="Tuning history")
+    ax.xaxis.set_major_locator(_integer_ticks())
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)

@@ -67,7 +67,7 @@ def verdict(run: RunFolder) -> list[tuple[str, str, str]]:
         out.append(
             (name, "absent", "did not run")
             if st is None
-            else (name, _status(st.get("findings", [])), _findings_headline(st.get("findings", [])))
+            else (name, _status(run.findings_of(name)), _findings_headline(run.findings_of(name)))
         )
     base = run.stage("baselines")
     if base is None:
@@ -84,7 +84,11 @@ def verdict(run: RunFolder) -> list[tuple[str, str, str]]:
     out.append(
         ("checks", "absent", "did not run")
         if st is None
-        else ("checks", _status(st.get("findings", [])), _findings_headline(st.get("findings", [])))
+        else (
+            "checks",
+            _status(run.findings_of("checks")),
+            _findings_headline(run.findings_of("checks")),
+        )
     )
     train = run.stage("train")
     if train is None:
@@ -106,27 +110,41 @@ def verdict(run: RunFolder) -> list[tuple[str, str, str]]:
     if diag is None:
         out.append(("diagnosis", "absent", "did not run"))
     else:
-        head = _first(diag, "verdict", "diagnosis", "problem", "next_step", "recommendation")
+        flat = run.flat("diagnose")
+        head = _first(flat, "verdict", "diagnosis", "problem")
         if isinstance(head, dict):
             head = _first(head, "verdict", "name", "title", "message")
-        out.append(
-            (
-                "diagnosis",
-                _status(diag.get("findings", [])),
-                str(head or _findings_headline(diag.get("findings", []))),
-            )
-        )
+        errors = flat.get("errors") if isinstance(flat.get("errors"), dict) else {}
+        figures = [
+            f"{k} {v:.3g}"
+            for k, v in errors.items()
+            if k in ("train", "valid") and isinstance(v, int | float)
+        ]
+        text = str(head or _findings_headline(run.findings_of("diagnose")))
+        if figures:
+            text += " · error " + ", ".join(figures)
+        out.append(("diagnosis", _status(run.findings_of("diagnose")), text))
     tune = run.stage("tune")
     if tune is None:
         out.append(("tuning", "absent", "did not run"))
     else:
         trials = tune.get("trials")
-        n = len(trials) if isinstance(trials, list) else _first(tune, "n_trials", "completed")
+        counts = tune.get("counts") if isinstance(tune.get("counts"), dict) else {}
+        n = (
+            len(trials)
+            if isinstance(trials, list)
+            else trials
+            if isinstance(trials, int)
+            else sum(v for v in counts.values() if isinstance(v, int)) or None
+        )
         best = _first(tune, "best_value", "best_score", "best")
         head = f"{n} trials" if n is not None else "ran"
         if isinstance(best, int | float):
-            head += f" · best {best:.4g}"
-        out.append(("tuning", _status(tune.get("findings", [])), head))
+            head += f" · best valid error {best:.4g}"
+        gain = (run.stage("ensemble") or {}).get("gain")
+        if isinstance(gain, dict) and isinstance(gain.get("valid"), int | float):
+            head += f" · ensemble gain {gain['valid']:+.4f}"
+        out.append(("tuning", _status(run.findings_of("tune")), head))
     test = run.summary.get("test")
     if isinstance(test, dict) and isinstance(test.get(m), int | float):
         n_eval = int(run.summary.get("test_evaluations", 1) or 1)
@@ -156,8 +174,7 @@ def verdict_strip(run: RunFolder) -> str:
 
 def next_step(run: RunFolder) -> str:
     """One line: the diagnosis's recommendation, else the fix of the worst finding."""
-    diag = run.stage("diagnose") or {}
-    text = _first(diag, "next_step", "recommendation")
+    text = _first(run.flat("diagnose"), "next_step", "recommendation")
     if isinstance(text, dict):
         text = _first(text, "text", "message", "action")
     source = "diagnosis"
@@ -227,20 +244,25 @@ def _thumb(item: dict[str, Any], alt: str) -> str:
     return ""
 
 
-def _artifacts(run: RunFolder, stage: str, keys: tuple[str, ...] = ()) -> str:
+def _artifacts(
+    run: RunFolder, stage: str, keys: tuple[str, ...] = (), skip: tuple[str, ...] = ()
+) -> str:
     """The stage's pictures (``artifacts``: {name: relative path}), filtered by `keys` words."""
-    st = run.stage(stage) or {}
-    arts = st.get("artifacts") or {}
+    arts = (run.stage(stage) or {}).get("artifacts") or {}
     if isinstance(arts, list):
         arts = {str(a): a for a in arts}
+    if not isinstance(arts, dict):
+        return ""
     figs = []
     for name, rel in arts.items():
         if keys and not any(k in f"{name} {rel}".lower() for k in keys):
             continue
+        if str(name) in skip:
+            continue
         data = run.file(str(rel)) if str(rel).lower().endswith(".png") else None
         if data:
             figs.append(figure(png_img(data, alt=str(name)), str(name).replace("_", " ")))
-    return "".join(figs)
+    return f"<div class='plots'>{''.join(figs)}</div>" if figs else ""
 
 
 def data_section(run: RunFolder) -> str:
@@ -320,12 +342,13 @@ def data_section(run: RunFolder) -> str:
             )
         )
     else:
-        pics = _artifacts(run, "audit")
+        # The audit's own grid of samples repeats the one above when the report has it.
+        pics = _artifacts(run, "audit", skip=("samples",) if x.get("samples") else ())
         parts.append(
             "<h3>Audit pictures: duplicates and leaks, suspicious labels, outliers</h3>"
             + (pics or note("The audit wrote no pictures (nothing to show)."))
         )
-        stats = audit.get("stats")
+        stats = run.part("audit", "stats")
         if stats:
             parts.append(
                 f"<details><summary>audit statistics</summary>{pre_json(stats, limit=4000)}</details>"
@@ -336,24 +359,12 @@ def data_section(run: RunFolder) -> str:
 # -- 4. baselines ------------------------------------------------------------------------------
 
 
-def _find_number(obj: Any, words: tuple[str, ...]) -> tuple[str, float] | None:
-    """The first numeric (key, value) in nested stats whose key path contains all `words`."""
-
-    def walk(o: Any, path: str) -> tuple[str, float] | None:
-        if isinstance(o, dict):
-            for k, v in o.items():
-                hit = walk(v, f"{path}.{k}" if path else str(k))
-                if hit:
-                    return hit
-        elif (
-            isinstance(o, int | float)
-            and not isinstance(o, bool)
-            and all(w in path.lower() for w in words)
-        ):
-            return path, float(o)
-        return None
-
-    return walk(obj, "")
+def _loss_of(block: Any) -> Any:
+    if isinstance(block, dict):
+        for k in ("loss", "nll", "mse"):
+            if isinstance(block.get(k), int | float):
+                return block[k]
+    return None
 
 
 def baselines_section(run: RunFolder) -> str:
@@ -364,37 +375,63 @@ def baselines_section(run: RunFolder) -> str:
     rows = []
     for name, v in base.items():
         if isinstance(v, dict) and "valid" in v:
-            rows.append((name, _valid_metric(v, m), (v.get("test") or {}).get(m)))
+            rows.append(
+                (name, _valid_metric(v, m), _loss_of(v.get("valid")), (v.get("test") or {}).get(m))
+            )
         elif name == "human" and isinstance(v, dict):
-            rows.append(("human (given)", f"error {fmt(v.get('error'))}", "—"))
-    checks = (run.stage("checks") or {}).get("stats") or {}
-    zero = _find_number(checks, ("zero",)) or _find_number(checks, ("input", "independent"))
-    if zero:
-        rows.append((f"input-independent (checks: {zero[0]})", zero[1], "—"))
+            rows.append(("human (given)", f"error {fmt(v.get('error'))}", "—", "—"))
+    checks = run.flat("checks")
+    ignored = checks.get("input_ignored") if isinstance(checks.get("input_ignored"), dict) else {}
+    if ignored:
+        rows.append(
+            (
+                "input-independent: the model trained on zeroed inputs (checks, held-out loss)",
+                "—",
+                ignored.get("heldout_loss_zero"),
+                "—",
+            )
+        )
+        rows.append(
+            (
+                "… the same model trained on real inputs (checks, held-out loss)",
+                "—",
+                ignored.get("heldout_loss_real"),
+                "—",
+            )
+        )
     else:
-        rows.append(("input-independent", "— (the checks stage measures it)", "—"))
-    model_valid = (run.summary.get("valid") or {}).get(m)
-    model_test = (run.summary.get("test") or {}).get(m)
-    rows.append(("the model", model_valid, model_test))
-    parts = [table(["", f"valid {m}", f"test {m}"], rows, cls="num")]
+        rows.append(
+            ("input-independent", "— (measured by the checks stage, which did not run)", "—", "—")
+        )
+    rows.append(
+        (
+            "the model",
+            (run.summary.get("valid") or {}).get(m),
+            _loss_of(run.summary.get("valid")),
+            (run.summary.get("test") or {}).get(m),
+        )
+    )
+    parts = [table(["", f"valid {m}", "valid loss", f"test {m}"], rows, cls="num")]
     expected = base.get("expected_loss_at_init")
-    measured = (run.monitor or {}).get("init", {}).get("loss")
-    check_init = _find_number(checks, ("init", "loss"))
-    if check_init and measured is None:
-        measured = check_init[1]
-    if expected is not None:
-        line = f"Expected loss at init {fmt(expected)}"
+    init = checks.get("loss_at_init") if isinstance(checks.get("loss_at_init"), dict) else {}
+    measured, where = init.get("loss"), "by the checks stage on a training batch"
+    if not isinstance(measured, int | float):
+        measured, where = (
+            ((run.monitor or {}).get("init") or {}).get("loss"),
+            "on valid before the first step",
+        )
+    if isinstance(expected, int | float):
+        line = f"Expected loss at init {fmt(expected)} (the class prior's entropy / the target variance)"
         status = "info"
         if isinstance(measured, int | float):
             ratio = measured / expected if expected else float("inf")
             status = "pass" if abs(ratio - 1) <= 0.1 else "warning"
-            line += (
-                f"; measured on valid before the first step {fmt(measured)} (ratio {ratio:.3f})."
-            )
+            line += f"; measured {where}: {fmt(measured)} (ratio {ratio:.3f})."
         parts.append(
             f"<h3>Loss at init</h3><p>{badge(status)} {esc(line)}</p>"
             "<p class='muted'>A model initialised well predicts the class prior (or the target "
-            "mean) at init, so its loss equals the prior's entropy (log C when balanced).</p>"
+            "mean) at init, so its loss starts at the expected value; far above it, the last "
+            "layer is badly initialised and early training is wasted undoing it.</p>"
         )
     return "".join(parts)
 
@@ -423,25 +460,23 @@ def training_section(run: RunFolder, extra_plots: dict[str, bytes]) -> str:
             f"<details><summary>metrics per epoch ({len(rows)} epochs)</summary>"
             f"{table(keys, rows, cls='num')}</details>"
         )
-    lr = _artifacts(run, "checks", ("lr", "learning"))
-    lr_stats = {
-        k: v
-        for k, v in ((run.stage("checks") or {}).get("stats") or {}).items()
-        if "lr" in str(k).lower()
-    }
     parts.append("<h3>Learning-rate range test</h3>")
-    if lr or lr_stats:
+    rng = run.flat("checks").get("lr_range")
+    if "lr_range" in extra_plots and isinstance(rng, dict):
+        keys = (
+            ("lr_min", "lr at the loss minimum"),
+            ("suggested", "suggested lr (minimum / 10)"),
+            ("lr_diverge", "lr where the loss diverges"),
+            ("configured", "configured lr"),
+        )
         parts.append(
-            lr
-            + (
-                kv_table(
-                    (k, v if not isinstance(v, dict | list) else str(v)[:200])
-                    for k, v in lr_stats.items()
-                )
-                if lr_stats
-                else ""
+            figure(
+                png_img(extra_plots["lr_range"], alt="learning-rate range test"),
+                "Smith's range test (from the checks stage): the learning rate grows each step "
+                "of a fresh copy of the model.",
             )
         )
+        parts.append(kv_table((label, rng.get(k)) for k, label in keys if k in rng))
     else:
         parts.append(
             absent("The learning-rate range test did not run", "(it is part of the checks stage).")

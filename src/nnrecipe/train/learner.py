@@ -465,22 +465,9 @@ class Learner:
         return out if raw else self.task.predict(out)
 
     def _repr_html_(self) -> str:
-        import html
+        from nnrecipe.report.notebook import learner_html
 
-        rows = "".join(
-            "<tr>"
-            + "".join(
-                f"<td>{html.escape(f'{v:.4g}' if isinstance(v, float) else str(v))}</td>"
-                for v in r.values()
-            )
-            + "</tr>"
-            for r in self.history[-10:]
-        )
-        head = "".join(
-            f"<th>{html.escape(k)}</th>" for k in (self.history[-1] if self.history else {})
-        )
-        name = html.escape(type(self.model).__name__)
-        return f"<div><b>Learner({name})</b>, best epoch {self.best_epoch}<table><tr>{head}</tr>{rows}</table></div>"
+        return learner_html(self)
 
 
 def _jsonable_random_state() -> list[Any]:
