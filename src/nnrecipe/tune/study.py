@@ -8,6 +8,7 @@ locking is unreliable (NFS).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +55,13 @@ def make_storage(url: str) -> Any:
     else:
         kwargs.update(heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS)
     try:
-        return optuna.storages.RDBStorage(url, **kwargs)
+        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since 2.9
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, **kwargs)
     except ImportError as e:
         raise ConfigError(
             f"Storage {url!r} needs a database driver that is not installed ({e}): for PostgreSQL "
-            "`pip install psycopg2-binary`."
+            "`pip install 'psycopg[binary]'`."
         ) from None
     except Exception as e:  # connection refused, bad credentials, ...
         raise ConfigError(
