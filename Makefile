@@ -26,6 +26,7 @@ demo: $(VENV)/.installed
 	@echo "report: runs/demo/report.html"
 
 test: $(VENV)/.installed lint
+	@[ -x /usr/bin/chromium ] || .ci/chromium.sh || echo "chromium missing: the report's browser test will skip"
 	$(BIN)/python -m pytest -q -m "not slow"
 
 test-slow: $(VENV)/.installed
