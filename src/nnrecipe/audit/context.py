@@ -19,7 +19,7 @@ from nnrecipe.data import Data
 # first MAX_SAMPLES samples (the stats say so).
 MAX_SAMPLES = 200_000
 # Evidence lists at most this many samples per split (the counts are always complete).
-MAX_EVIDENCE = 200
+MAX_EVIDENCE = 2000
 # Dimensions of the PCA projection used by the near-duplicate search, outliers and the cheap
 # models; PCA is fitted on at most PCA_FIT_SAMPLES training rows, so its cost does not grow with N.
 PCA_DIMS = 32
@@ -201,26 +201,28 @@ class AuditContext:
         from sklearn.decomposition import PCA
 
         mean, std = self.scale
-        train = self.splits["train"].x
-        if train.shape[1] <= PCA_DIMS:
+        if self.splits["train"].x.shape[1] <= PCA_DIMS:
             return {k: ((s.x - mean) / std).astype(np.float32) for k, s in self.splits.items()}
+        # Fitted on rows of every split: a PCA fitted on train alone leaves train rows a smaller
+        # residual than held-out rows (it overfits when D is close to N), which a shift test or
+        # an outlier score would then pick up as a difference between the splits.
+        pooled = np.concatenate([s.x for s in self.splits.values()])
         rng = np.random.default_rng(self.seed + 1)
-        n = len(train)
-        fit = (
-            train if n <= PCA_FIT_SAMPLES else train[rng.choice(n, PCA_FIT_SAMPLES, replace=False)]
-        )
+        if len(pooled) > PCA_FIT_SAMPLES:
+            pooled = pooled[rng.choice(len(pooled), PCA_FIT_SAMPLES, replace=False)]
         # Images are already on one scale per channel: standardising each pixel would blow up
         # near-constant border pixels, so wide inputs are only centred.
         pca = PCA(
-            n_components=min(PCA_DIMS, len(fit) - 1),
+            n_components=min(PCA_DIMS, len(pooled) - 1),
             svd_solver="randomized",
             random_state=self.seed,
-        ).fit(fit)
+        ).fit(pooled)
         out = {}
         for k, s in self.splits.items():
             z = pca.transform(s.x)
             # Components are orthonormal: |x - mean|^2 = |z|^2 + |residual|^2.
-            total = np.einsum("ij,ij->i", s.x - pca.mean_, s.x - pca.mean_, dtype=np.float64)
+            centred = s.x - pca.mean_.astype(np.float32)
+            total = np.einsum("ij,ij->i", centred, centred, dtype=np.float64)
             resid = np.sqrt(np.maximum(total - (z.astype(np.float64) ** 2).sum(axis=1), 0.0))
             out[k] = np.hstack([z, resid[:, None]]).astype(np.float32)
         return out

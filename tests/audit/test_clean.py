@@ -1,0 +1,53 @@
+"""Healthy data must produce nothing at warning or worse."""
+
+from __future__ import annotations
+
+import pytest
+
+import nnrecipe as nr
+from audit.audit_synth import make_data
+
+
+def _loud(result: nr.Result) -> list[str]:
+    return [f"{f.code}: {f.message}" for f in result.at_least("warning")]
+
+
+def test_digits_is_quiet_and_fast_enough_to_run_first():
+    result = nr.audit(nr.datasets.load("digits"))
+    assert _loud(result) == []
+    assert result.stage == "audit" and result.ok
+    # every check ran and measured something the person can read
+    assert result.stats["label_noise_estimate"] < 0.05
+    assert set(result.stats["shift_auc"]) == {"valid", "test"}
+
+
+@pytest.mark.parametrize("name", ["wine", "breast_cancer", "iris", "diabetes"])
+def test_builtin_tables_are_quiet(name):
+    assert _loud(nr.audit(nr.datasets.load(name))) == []
+
+
+def test_clean_synthetic_sets_are_quiet(modality):
+    result = nr.audit(make_data(modality))
+    assert _loud(result) == []
+
+
+def test_mildly_imbalanced_65_35_is_not_a_problem():
+    data = make_data("tabular", 800, classes=2, weights=[0.65, 0.35])
+    result = nr.audit(data)
+    assert _loud(result) == []
+    assert "class-imbalance" not in result.codes
+
+
+def test_a_few_ambiguous_boundary_samples_are_info_only():
+    # two overlapping classes: a handful of samples sit on the wrong side of the boundary
+    data = make_data("tabular", 800, classes=2)
+    for s in data.splits.values():
+        s.x[:, :2] *= 0.35  # squeeze the class centres together
+    result = nr.audit(data)
+    assert _loud(result) == []
+
+
+@pytest.mark.slow
+def test_mnist1d_is_quiet():
+    result = nr.audit(nr.datasets.load("mnist1d"))
+    assert _loud(result) == []
