@@ -35,6 +35,7 @@ __version__ = "0.1.0"
 # these imports keep `import nnrecipe` fast. `from ... import` rebinds the package name to the
 # verb: `nr.audit` is the function, `nnrecipe.audit.*` the modules.
 from nnrecipe.audit import audit  # noqa: E402
+from nnrecipe.checks import check  # noqa: E402
 from nnrecipe.diagnose import diagnose  # noqa: E402
 from nnrecipe.models.baselines import baselines  # noqa: E402
 from nnrecipe.pipeline import run  # noqa: E402
@@ -48,6 +49,7 @@ __all__ = [
     "run",
     "report",
     "audit",
+    "check",
     "baselines",
     "tune",
     "ensemble",

@@ -180,6 +180,52 @@ def audit(
     raise typer.Exit(0 if result.ok else 1)
 
 
+@app.command("check")
+def check_cmd(
+    data: DataArg = None,
+    target: Target = None,
+    task: Task = None,
+    config: ConfigOpt = None,
+    model: Annotated[str | None, typer.Option(help="linear, mlp, cnn1d or cnn2d")] = None,
+    lr: Annotated[float | None, typer.Option(help="learning rate to check")] = None,
+    weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay")] = None,
+    image_size: Annotated[int | None, typer.Option(help="resize folder images to this size")] = None,
+    out: Annotated[Path | None, typer.Option(help="folder for the range-test plot (default: none)")] = None,
+    seed: Seed = None,
+    debug: Debug = False,
+) -> None:
+    """Sanity-check the built-in model on DATA before training (the run's checks stage alone).
+
+    Loss at init, output/target shapes, batch independence, gradients, dead units, the
+    learning-rate range test, overfitting one batch, real vs zeroed inputs. Prints the findings;
+    exits 0 when nothing is an error, 1 when the checks found errors, 2 when the data or
+    settings cannot be used.
+    """
+    DEBUG["on"] = DEBUG["on"] or debug
+    import torch
+
+    from nnrecipe.checks import check
+    from nnrecipe.config import make_config
+    from nnrecipe.models import build_model
+    from nnrecipe.train.optim import adamw
+
+    values = _call(config_values, data, config, target=target, task=task, model=model, lr=lr,
+                   weight_decay=weight_decay, image_size=image_size, seed=seed)
+    cfg = _call(make_config, values)
+    loaded = _call(load_data, values)
+    torch.manual_seed(cfg.seed)  # the same initial weights as `nnrecipe run`
+    net = _call(build_model, cfg.model, loaded, **cfg.model_options())
+    result = _call(check, net, loaded, optimizer=adamw(cfg.lr, cfg.weight_decay), seed=cfg.seed)
+    typer.echo(str(result), nl=False)
+    if out is not None:
+        from nnrecipe.checks.plots import save_plots
+
+        for name, file in save_plots(result, out).items():
+            typer.echo(f"{name}: {out / file}")
+    typer.echo(f"checked in {result.stats.get('total_seconds', 0):.1f} s")
+    raise typer.Exit(0 if result.ok else 1)
+
+
 @app.command("tune")
 def tune_cmd(
     data: DataArg = None,

@@ -147,6 +147,33 @@ def stage_baselines(ctx: RunContext) -> dict[str, Any]:
     return result
 
 
+def stage_checks(ctx: RunContext) -> dict[str, Any]:
+    """Sanity checks on the model the train stage will build: `nr.check`, with the range-test
+    plot in ``<run>/checks/``."""
+    import torch
+
+    from nnrecipe.checks import check
+    from nnrecipe.checks.plots import save_plots
+    from nnrecipe.models import build_model
+    from nnrecipe.train.optim import adamw
+
+    c = ctx.config
+    torch.manual_seed(c.seed)  # the same initial weights as the train stage
+    model = build_model(c.model, ctx.data, **c.model_options())
+    result = check(model, ctx.data, optimizer=adamw(c.lr, c.weight_decay), seed=c.seed)
+    result.artifacts = {k: f"checks/{v}" for k, v in save_plots(result, ctx.dir / "checks").items()}
+    ctx.findings.extend(result.findings)
+    worst = result.at_least("warning")
+    ctx.say(
+        f"checks: {len([f for f in worst if f.severity == 'error'])} error(s), "
+        f"{len([f for f in worst if f.severity == 'warning'])} warning(s) "
+        f"({', '.join(sorted({f.code for f in worst})) or 'nothing found'}) in "
+        f"{result.stats.get('total_seconds', 0):.1f} s"
+    )
+    ctx.stop_on_errors("checks", result)
+    return result.to_dict()
+
+
 def stage_train(ctx: RunContext) -> dict[str, Any]:
     import torch
 
@@ -293,6 +320,7 @@ def stage_diagnose(ctx: RunContext) -> dict[str, Any]:
 STAGES: list[Stage] = [
     Stage("audit", stage_audit, resumable=True),  # first: errors in the data stop the run
     Stage("baselines", stage_baselines, resumable=True),
+    Stage("checks", stage_checks, resumable=True),  # before any compute is spent on training
     Stage("tune", stage_tune, resumable=True),  # the study itself resumes from its SQLite file
     Stage("train", stage_train),
     Stage("evaluate", stage_evaluate),

@@ -310,7 +310,7 @@ def _overfit(ctx: Context) -> dict[str, Any]:
             )
         first, last, step = None, math.inf, 0
         budget = OVERFIT_STEPS if how == "user" else OVERFIT_STEPS * 2 // 3
-        for step in range(1, budget + 1):
+        for step in range(1, budget + 1):  # noqa: B007 - `step` is reported below
             opt.zero_grad(set_to_none=True)
             loss = ctx.loss(ctx.forward(m, xb), yb)
             last = float(loss.detach())

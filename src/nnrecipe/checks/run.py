@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from nnrecipe.checks import data_checks, forward, gradients, training
 from nnrecipe.checks.codes import CODES
-from nnrecipe.checks.context import TRAIN_SAMPLE, VALID_SAMPLE, Context, UserCodeError
+from nnrecipe.checks.context import TRAIN_SAMPLE, VALID_SAMPLE, Context, UserCodeError, _jsonable
 from nnrecipe.data import Data
 from nnrecipe.errors import DataError, ModelError
 from nnrecipe.findings import Finding, Result, Severity
@@ -125,7 +125,7 @@ def check(
             _run(ctx, TRAINING_CHECKS, result)
     ctx.stats["total_seconds"] = time.perf_counter() - t0
     ctx.stats["configured_lr"] = ctx.lr
-    result.stats = ctx.stats
+    result.stats = _jsonable(ctx.stats)
     return result
 
 
