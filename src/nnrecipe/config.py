@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from nnrecipe.errors import ConfigError
 
@@ -72,6 +72,13 @@ class RunConfig(BaseModel):
     max_params: int | None = Field(None, ge=1, description="satisficing: at most this many parameters")
     max_latency_ms: float | None = Field(None, gt=0, description="satisficing: ms per sample at inference")
     ensemble: int | None = Field(None, ge=1, description="average the top-K tuned models (needs tune)")
+
+    @model_validator(mode="after")
+    def _ensemble_needs_tune(self) -> RunConfig:
+        if self.ensemble and not self.tune_trials:
+            raise ValueError(f"ensemble={self.ensemble} averages the top tuned models: set tune_trials "
+                             f"(--tune N, N >= {self.ensemble})")
+        return self
 
     def model_options(self) -> dict[str, Any]:
         return {

@@ -120,6 +120,7 @@ def _tune_cmd(*args: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow  # ~30 s: CLI processes start torch
 def test_resume_after_sigkill_keeps_finished_trials(tmp_path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = tmp_path / "t"
@@ -165,6 +166,7 @@ def test_two_workers_on_one_sqlite_study_finish_exactly_the_budget(tiny, tmp_pat
     assert not any(t.get("surplus") for t in r.trials)
 
 
+@pytest.mark.slow  # ~30 s: CLI processes start torch
 def test_two_machines_on_one_journal_study_finish_exactly_the_budget(tmp_path) -> None:
     """Two independent `nnrecipe tune` processes (as on two machines) share a journal file."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -214,3 +216,25 @@ def test_two_workers_on_one_postgresql_study_finish_exactly_the_budget(tiny, tmp
         r.storage == url and json.loads((Path(tmp_path) / "tune.json").read_text())["study"] == name
     )
     optuna.delete_study(study_name=name, storage=url)
+
+
+class _LockedSplit:
+    """A test split that fails on any read of its samples (its fingerprint stays readable)."""
+
+    def __init__(self, split) -> None:
+        self.x, self.y, self.index, self.in_memory = split.x, split.y, split.index, True
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def batches(self, *a, **k):
+        raise AssertionError("tune looked at the test split")
+
+    tensors = batches
+
+
+def test_tune_never_reads_the_test_split(tiny, tmp_path) -> None:
+    tiny.splits["test"] = _LockedSplit(tiny.splits["test"])
+    r = nr.tune(tiny, trials=2, epochs=2, model="mlp", space=SPACE, out=tmp_path, quiet=True)
+    assert r.best_trial is not None
+    nr.ensemble(r, k=2)  # validation only by default
