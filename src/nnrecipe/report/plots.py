@@ -238,11 +238,23 @@ def gradient_norms(record: dict[str, Any], path: Path) -> Path:
 
 def conv_filters(weight: np.ndarray, path: Path, *, max_filters: int = 64) -> Path:
     """First-layer filters as images: (O, I, kh, kw) as RGB when I == 3, else the mean over
-    inputs in a diverging map; (O, I, k) 1-D kernels as one row of pixels each."""
+    inputs in a diverging map; (O, I, k) 1-D kernels as one heat-map row each."""
     plt = _plt()
     w = weight[:max_filters]
-    if w.ndim == 3:
-        w = w[:, :, None, :]  # (O, I, k) -> (O, I, 1, k)
+    if w.ndim == 3:  # (O, I, k): one row of taps per filter, averaged over inputs
+        m = w.mean(1)
+        lim = float(np.abs(m).max()) or 1.0
+        fig, ax = plt.subplots(figsize=(min(2.2 + 0.35 * m.shape[1], 9), 1.2 + 0.12 * len(m)))
+        im = ax.imshow(
+            m, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest"
+        )
+        ax.set(
+            xlabel="tap",
+            ylabel="filter",
+            title=f"First-layer 1-D filters ({len(m)} of {len(weight)})",
+        )
+        fig.colorbar(im, ax=ax, fraction=0.05)
+        return _save(fig, path)
     n = len(w)
     cols = min(n, 16)
     rows = -(-n // cols)

@@ -385,7 +385,7 @@ def baselines_section(run: RunFolder) -> str:
     if ignored:
         rows.append(
             (
-                "input-independent: the model trained on zeroed inputs (checks, held-out loss)",
+                "input-independent: trained on zeroed inputs (checks)",
                 "—",
                 ignored.get("heldout_loss_zero"),
                 "—",
@@ -393,7 +393,7 @@ def baselines_section(run: RunFolder) -> str:
         )
         rows.append(
             (
-                "… the same model trained on real inputs (checks, held-out loss)",
+                "… the same, trained on real inputs (checks)",
                 "—",
                 ignored.get("heldout_loss_real"),
                 "—",
