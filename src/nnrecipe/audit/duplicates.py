@@ -122,6 +122,12 @@ def near_groups(ctx: AuditContext) -> list[list[tuple[str, int, bool]]]:
     radius = TABLE_NEAR_DISTANCE if ctx.data.modality == "tabular" else NEAR_DISTANCE
     proj = np.concatenate([ctx.projected(k) for k in names])[reps]
     a, b = _lsh_candidates(proj, radius, seed=ctx.seed)
+    if ctx.data.modality != "tabular":
+        # constant images/signals have no shape to compare (their signature is zero): they are
+        # reported as empty samples, and as copies only when their bytes are equal
+        flat = np.concatenate([np.abs(ctx.signature(k)).max(axis=1) == 0 for k in names])[reps]
+        keep = ~(flat[a] | flat[b])
+        a, b = a[keep], b[keep]
     # confirm: first on the projection (never longer than the full distance), then in full
     close = np.linalg.norm(proj[a] - proj[b], axis=1) <= radius
     a, b = a[close], b[close]

@@ -205,27 +205,26 @@ def histograms(ctx: AuditContext, path: Path) -> Path | None:
     for ax in axes.ravel()[n:]:
         ax.axis("off")
     for i, ax in enumerate(axes.ravel()[:n]):
-        bins = np.histogram_bin_edges(x[:, i], bins=30)
+        # bins over the central 99% of train; values outside land in the edge bins
+        lo, hi = np.percentile(x[:, i], [0.5, 99.5])
+        bins = np.linspace(lo, hi if hi > lo else lo + 1, 31)
+
         if ctx.classification and ctx.num_classes <= 6:
             y = ctx.labels("train")
             for c in range(ctx.num_classes):
-                ax.hist(x[y == c, i], bins=bins, alpha=0.5, label=ctx.class_names[c])
+                if (y == c).any():
+                    _hist(ax, x[y == c, i], bins, alpha=0.5, label=ctx.class_names[c])
         else:
-            ax.hist(x[:, i], bins=bins, alpha=0.6, label="train")
+            _hist(ax, x[:, i], bins, alpha=0.6, label="train")
         if "valid" in ctx.splits:
-            ax.hist(
-                ctx.splits["valid"].x[:, i],
-                bins=bins,
-                histtype="step",
-                color="k",
-                label="valid",
-                weights=np.full(
-                    len(ctx.splits["valid"].x), len(x) / max(1, len(ctx.splits["valid"].x))
-                ),
-            )
+            _hist(ax, ctx.splits["valid"].x[:, i], bins, histtype="step", color="k", label="valid")
         ax.set_title(names[i][:30], fontsize=8)
         ax.tick_params(labelsize=6)
     axes.ravel()[0].legend(fontsize=6)
-    fig.suptitle("Feature histograms (train per class; valid scaled to train's size)", fontsize=10)
+    fig.suptitle("Feature densities (train per class, valid in black; central 99%)", fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def _hist(ax: Any, v: np.ndarray, bins: np.ndarray, **kw: Any) -> None:
+    ax.hist(np.clip(v, bins[0], bins[-1]), bins=bins, density=True, **kw)
