@@ -65,3 +65,12 @@ def test_ensemble_without_tune_is_refused(tmp_path) -> None:
         nr.run(
             "iris", out=str(tmp_path / "r"), epochs=2, ensemble=3, threads=1, quiet=True, force=True
         )
+
+
+def test_learning_curve_of_a_run_trains_on_growing_subsets(tuned_run) -> None:
+    r = nr.diagnose(tuned_run.path, learning_curve=True, epochs=2)
+    rows = r.stats["learning_curve"]
+    assert [row["n_train"] for row in rows] == sorted(row["n_train"] for row in rows) and len(
+        rows
+    ) == 4
+    assert (tuned_run.path / r.artifacts["learning_curve"]).exists()

@@ -10,8 +10,9 @@ Each knob may add ``"grid": [...]``, the values the grid sampler tries (default:
 or three points spread over the range: low, middle, high; geometric middle for log ranges).
 
 A function ``space(trial) -> dict`` of Optuna suggestions is accepted too (the grid sampler
-then needs a dict). Known knobs: lr, weight_decay, batch_size, width, depth, dropout, augment;
-any other knob is passed to the built-in model as an option (e.g. ``kernel``).
+then needs a dict). Known knobs: lr, weight_decay, batch_size, width, depth, dropout,
+spatial_dropout (conv nets), augment; any other knob is passed to the built-in model as an
+option (e.g. ``kernel``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ _REGULARIZE: SpaceSpec = {
     "dropout": {"low": 0.0, "high": 0.5, "grid": [0.0, 0.25]},
     "augment": {"low": 0.0, "high": 1.0, "grid": [0.0, 0.5]},
 }
+# Conv nets: Dropout1d/2d of whole channels after each residual stage.
+_SPATIAL: SpaceSpec = {"spatial_dropout": {"low": 0.0, "high": 0.3, "grid": [0.0, 0.1]}}
 DEFAULT_SPACES: dict[str, SpaceSpec] = {
     "linear": {**_COMMON},
     "mlp": {
@@ -53,12 +56,14 @@ DEFAULT_SPACES: dict[str, SpaceSpec] = {
         "width": {"choices": [16, 32, 64], "grid": [32, 64]},
         "depth": {"low": 1, "high": 3, "grid": [2, 3]},
         **_REGULARIZE,
+        **_SPATIAL,
     },
     "cnn2d": {
         **_COMMON,
         "width": {"choices": [16, 32, 64], "grid": [32, 64]},
         "depth": {"low": 1, "high": 3, "grid": [2, 3]},
         **_REGULARIZE,
+        **_SPATIAL,
     },
 }
 
