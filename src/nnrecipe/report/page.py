@@ -194,6 +194,7 @@ padding:8px 10px}
 .stage.pass{border-left-color:var(--pass)}.stage.warning{border-left-color:var(--warning)}
 .stage.error{border-left-color:var(--error)}.stage.info{border-left-color:var(--info)}
 .stage .name{font-weight:600;text-transform:capitalize}
+.stage .badge{text-transform:none}
 .stage .fig{font-size:12.5px;color:var(--muted);margin-top:3px;overflow-wrap:anywhere}
 .badge{display:inline-block;border-radius:10px;padding:0 8px;font-size:11.5px;font-weight:600;color:#fff;
 background:var(--absent);vertical-align:1px}
@@ -220,9 +221,10 @@ figure img.plot{max-width:100%;height:auto;border:1px solid var(--line);border-r
 figcaption{font-size:12px;color:var(--muted);max-width:560px}
 .muted{color:var(--muted)}.missing{color:var(--absent)}
 .stage.absent{background:#fafbfc}.stage.absent .name{color:var(--absent)}
-.grid{display:flex;flex-wrap:wrap;gap:8px}
-.rowlabel{width:140px;font-size:12.5px;overflow-wrap:anywhere;padding-top:4px}
-.classrow{display:flex;gap:8px;align-items:flex-start;margin:2px 0}
+.grid{display:flex;flex-wrap:wrap;gap:6px}
+.rowlabel{width:140px;font-size:12.5px;overflow-wrap:anywhere;text-align:right}
+.classrow{display:flex;gap:10px;align-items:center;margin:2px 0}
+h3.top{margin-top:0}
 img.thumb{image-rendering:pixelated;width:48px;height:48px;object-fit:contain;border:1px solid var(--line);
 background:#000}
 .tile{width:150px;font-size:12px;border:1px solid var(--line);border-radius:6px;padding:6px;background:#fff}

@@ -65,7 +65,7 @@ def verdict(run: RunFolder) -> list[tuple[str, str, str]]:
     for name in ("audit",):
         st = run.stage(name)
         out.append(
-            (name, "absent", "did not run")
+            (name, "absent", "nnrecipe audit DATA runs it")
             if st is None
             else (name, _status(run.findings_of(name)), _findings_headline(run.findings_of(name)))
         )
@@ -82,7 +82,7 @@ def verdict(run: RunFolder) -> list[tuple[str, str, str]]:
         out.append(("baselines", status, f"valid {m}: " + " · ".join(parts)))
     st = run.stage("checks")
     out.append(
-        ("checks", "absent", "did not run")
+        ("checks", "absent", "nnrecipe check DATA runs it")
         if st is None
         else (
             "checks",
@@ -108,7 +108,7 @@ def verdict(run: RunFolder) -> list[tuple[str, str, str]]:
         out.append(("training", status, head))
     diag = run.stage("diagnose")
     if diag is None:
-        out.append(("diagnosis", "absent", "did not run"))
+        out.append(("diagnosis", "absent", "nnrecipe diagnose RUN adds it"))
     else:
         flat = run.flat("diagnose")
         head = _first(flat, "verdict", "diagnosis", "problem")
@@ -126,7 +126,7 @@ def verdict(run: RunFolder) -> list[tuple[str, str, str]]:
         out.append(("diagnosis", _status(run.findings_of("diagnose")), text))
     tune = run.stage("tune")
     if tune is None:
-        out.append(("tuning", "absent", "did not run"))
+        out.append(("tuning", "absent", "add --tune N to search"))
     else:
         trials = tune.get("trials")
         counts = tune.get("counts") if isinstance(tune.get("counts"), dict) else {}
@@ -283,7 +283,11 @@ def data_section(run: RunFolder) -> str:
     ]
     if x.get("class_counts"):
         labels = [run.class_name(i) for i in range(len(next(iter(x["class_counts"].values()))))]
-        parts.append("<h3>Class histogram</h3>" + bars(labels, x["class_counts"]))
+        # The overview and the histogram side by side.
+        parts = [
+            f"<div class='twocol'><div>{parts[0]}</div><div><h3 class='top'>Class histogram</h3>"
+            f"{bars(labels, x['class_counts'])}</div></div>"
+        ]
     elif x.get("target_hist"):
         th = x["target_hist"]
         rows = [(esc(k), histogram_svg(v)) for k, v in th["counts"].items()]

@@ -145,30 +145,22 @@ def results_section(run: RunFolder) -> str:
             ]
             parts.append("".join(pics) or absent("Not recorded."))
         if res.get("per_class"):
-            pc = res["per_class"]
+            rows = [
+                (
+                    esc(run.class_name(r["class"])),
+                    fmt(r["precision"]),
+                    fmt(r["recall"]),
+                    f"<div class='bar' style='width:{120 * float(r['recall']):.0f}px'></div>",
+                    fmt(r["f1"]),
+                    fmt(r["support"]),
+                )
+                for r in res["per_class"]
+            ]
             parts.append(
-                "<h3>Per-class metrics (valid)</h3><div class='twocol'><div>"
+                "<h3>Per-class metrics (valid)</h3>"
                 + table(
-                    ["class", "precision", "recall", "F1", "support"],
-                    [
-                        (
-                            run.class_name(r["class"]),
-                            r["precision"],
-                            r["recall"],
-                            r["f1"],
-                            r["support"],
-                        )
-                        for r in pc
-                    ],
-                    cls="num",
+                    ["class", "precision", "recall", "", "F1", "support"], rows, cls="num", raw=True
                 )
-                + "</div><div>"
-                + bars(
-                    [run.class_name(r["class"]) for r in pc],
-                    {"recall": [r["recall"] for r in pc]},
-                    fmt_value="{:.3f}",
-                )
-                + "</div></div>"
             )
     else:
         pics = [
