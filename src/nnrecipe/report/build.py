@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +165,10 @@ def write_report(run_dir: str | Path) -> Path:
 
     path = Path(run_dir) / "report.html"
     atomic_write_text(path, build_html(run_dir))
+    # A page to share: readable like any file the user creates (the temporary file was 0600).
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(0o666 & ~umask)
     return path
 
 
