@@ -276,6 +276,13 @@ def _centred_mean(values: list[float], window: int) -> list[float]:
     return out
 
 
+def lr_range_ok(ctx: Context) -> bool:
+    try:
+        return bool(lr_range(ctx).get("ok"))
+    except UserCodeError:
+        return False
+
+
 def good_lr(ctx: Context) -> float:
     """The learning rate for the training probes: the range test's suggestion, else the user's."""
     try:
@@ -300,7 +307,10 @@ def _overfit(ctx: Context) -> dict[str, Any]:
     xb, yb = ctx.batch(0, max(2, min(OVERFIT_SAMPLES, n_params // (4 * outputs))))
     target = _overfit_target(ctx, xb, yb)
     attempts = []
-    for how in ("user", "adam-1e-3", "adam-1e-2"):
+    # At the range test's suggested lr one attempt suffices; without a usable range test the
+    # user's lr may be the problem, so Adam at two rates gets a chance before blaming the model.
+    tries = ("user",) if lr_range_ok(ctx) else ("user", "adam-1e-3", "adam-1e-2")
+    for how in tries:
         m = regularisation_off(ctx.fresh())
         if how == "user":
             opt, _ = ctx.optimizer(m, lr=good_lr(ctx), weight_decay=0.0)

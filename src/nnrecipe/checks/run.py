@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -92,7 +93,9 @@ def check(
             "on copies so as not to touch your model."
         ) from e
     result = Result(stage="checks")
-    with torch.random.fork_rng(devices=[]):
+    # The user's code may warn on every probe call (e.g. MSE broadcasting): keep each once.
+    with torch.random.fork_rng(devices=[]), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         torch.manual_seed(seed)
         try:
             ctx = _context(
@@ -110,6 +113,7 @@ def check(
             )
             return result
         ctx.stats["seconds"] = {}
+        ctx.stats["samples"] = {"train": len(ctx.x), "heldout": len(ctx.xv)}
         _run(ctx, FORWARD_CHECKS, result)
         # Model-level NaN/Inf and crashes set ctx.broken; NaN rows in the data were left out
         # of the samples, so they do not block.
@@ -123,6 +127,7 @@ def check(
             ctx.stats["skipped_because"] = ctx.broken or blocked[0].message
         else:
             _run(ctx, TRAINING_CHECKS, result)
+    ctx.stats["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})[:20]
     ctx.stats["total_seconds"] = time.perf_counter() - t0
     ctx.stats["configured_lr"] = ctx.lr
     result.stats = _jsonable(ctx.stats)
