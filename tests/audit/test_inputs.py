@@ -103,3 +103,23 @@ def test_planted_outliers_are_found(modality):
     found = evidence_indices(f, "train")
     truth = source_indices(data, "train", far)
     assert len(truth & found) >= 7 and len(found - truth) <= 2
+
+
+def test_odd_image_files_are_info_with_their_names(tmp_path):
+    rng = np.random.default_rng(0)
+    for c in ("a", "b"):
+        (tmp_path / c).mkdir()
+        for i in range(20):
+            img = (rng.random((16, 16)) * 120 + (100 if c == "b" else 0)).astype(np.uint8)
+            Image.fromarray(img).save(tmp_path / c / f"{i}.png")
+    Image.fromarray(np.zeros((16, 48), np.uint8)).save(tmp_path / "a" / "wide.png")
+    Image.fromarray(np.zeros((16, 16, 4), np.uint8) + 50, mode="RGBA").save(
+        tmp_path / "b" / "rgba.png"
+    )
+    data = nr.Data.from_folder(tmp_path, seed=0)
+    result = nr.audit(data)
+    f = next(f for f in result.findings if f.code == "corrupt-sample" and "differ" in f.message)
+    assert f.severity == "info"
+    files = {p for v in f.evidence["samples"]["files"].values() for p in v}
+    assert files == {str(tmp_path / "a" / "wide.png"), str(tmp_path / "b" / "rgba.png")}
+    assert result.stats["source_images"]["sizes"]["16x16"] == 41

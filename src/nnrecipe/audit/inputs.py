@@ -20,6 +20,13 @@ OUTLIER_WARNING = 0.01
 OUTLIER_MIN = 3
 # Samples whose every channel is one value ("empty" rows, black images) need this many values.
 EMPTY_MIN_VALUES = 4
+# Image files whose header is read for size and mode (a header read is ~0.1 ms; beyond this many
+# files, an evenly spaced sample is read).
+MAX_HEADERS = 20_000
+# An image is distorted by the resize when its aspect ratio differs from the target's by this
+# factor, or blown up when a side is below this fraction of the target's.
+ASPECT_FACTOR = 1.5
+UPSCALE_FRACTION = 0.5
 
 
 def non_finite(ctx: AuditContext) -> list[Finding]:
@@ -133,6 +140,9 @@ def corrupt_sample(ctx: AuditContext) -> list[Finding]:
                 "files that are not images are common), then rerun.",
             )
         )
+    odd = _odd_files(ctx)
+    if odd is not None:
+        findings.append(odd)
     shape = ctx.data.input_shape
     channels = shape[0] if ctx.data.modality != "tabular" else 1
     empty = {}
@@ -157,6 +167,68 @@ def corrupt_sample(ctx: AuditContext) -> list[Finding]:
             )
         )
     return findings
+
+
+def file_headers(ctx: AuditContext) -> list[tuple[str, int, int, tuple[int, int], str]]:
+    """(split, position, file index, (width, height), mode) of the image files, from headers."""
+    if "headers" in ctx.cache:
+        return ctx.cache["headers"]
+    from PIL import Image
+
+    listed = [(k, p) for k, s in ctx.splits.items() if s.files for p in range(len(s.files))]
+    step = max(1, len(listed) // MAX_HEADERS)
+    out = []
+    for k, p in listed[::step]:
+        try:
+            with Image.open(ctx.splits[k].files[p]) as im:  # type: ignore[index]
+                out.append((k, p, int(ctx.splits[k].source_index[p]), im.size, im.mode))
+        except Exception:  # unreadable now: the loader read it, so the file changed since
+            continue
+    ctx.cache["headers"] = out
+    return out
+
+
+def _odd_files(ctx: AuditContext) -> Finding | None:
+    """Images whose mode differs from the majority, or that the resize distorts or blows up."""
+    headers = file_headers(ctx)
+    size = ctx.data.meta.get("image_size")
+    if not headers or not size:
+        return None
+    from collections import Counter
+
+    modes = Counter(h[4] for h in headers)
+    common = modes.most_common(1)[0][0]
+    th, tw = size
+    odd: dict[str, list[int]] = {}
+    reasons: Counter = Counter()
+    for split, pos, _, (w, h), mode in headers:
+        why = []
+        if mode != common:
+            why.append(f"mode {mode}")
+        ratio = (w / h) / (tw / th)
+        if max(ratio, 1 / ratio) >= ASPECT_FACTOR:
+            why.append("aspect ratio")
+        if w < UPSCALE_FRACTION * tw or h < UPSCALE_FRACTION * th:
+            why.append("too small")
+        if why:
+            odd.setdefault(split, []).append(pos)
+            reasons.update(why)
+    if not odd:
+        return None
+    total = sum(len(v) for v in odd.values())
+    return Finding(
+        "corrupt-sample",
+        Severity.INFO,
+        f"{total} image files differ from the rest ({dict(reasons)}; most are {common}, resized to "
+        f"{tw}x{th}): conversion or resizing changes them more than the others.",
+        {
+            "samples": ctx.samples({k: np.array(v) for k, v in odd.items()}),
+            "reasons": dict(reasons),
+            "headers_read": len(headers),
+        },
+        "Look at those files: convert them to the common mode, crop instead of squeezing, or drop "
+        "images far too small for the chosen size (--image-size).",
+    )
 
 
 def outlier_scores(ctx: AuditContext) -> dict[str, np.ndarray]:

@@ -85,6 +85,19 @@ def input_stats(ctx: AuditContext) -> dict[str, Any]:
             }
     if "corrupt_files" in data.meta:
         stats["corrupt_files"] = len(data.meta["corrupt_files"])
+    if data.meta.get("files"):
+        from collections import Counter
+
+        from nnrecipe.audit.inputs import file_headers
+
+        headers = file_headers(ctx)
+        sizes = Counter(f"{w}x{h}" for *_, (w, h), _ in headers)
+        stats["source_images"] = {
+            "headers_read": len(headers),
+            "sizes": dict(sizes.most_common(10)),
+            "distinct_sizes": len(sizes),
+            "modes": dict(Counter(h[4] for h in headers)),
+        }
     return stats
 
 
