@@ -191,6 +191,7 @@ def test_two_machines_on_one_journal_study_finish_exactly_the_budget(tmp_path) -
     assert all(t.user_attrs.get("surplus") for t in surplus)  # only empty surplus records, if any
 
 
+@pytest.mark.slow  # ~40 s; CI (.ci/run) starts the server, so it never skips there
 @pytest.mark.skipif(
     "NNRECIPE_TEST_POSTGRES_URL" not in os.environ,
     reason="needs a PostgreSQL server: .ci/postgres.sh sets NNRECIPE_TEST_POSTGRES_URL",
