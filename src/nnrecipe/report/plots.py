@@ -131,17 +131,19 @@ def prediction_dynamics(record: dict[str, Any], path: Path) -> Path:
     """A heat map: followed validation samples (rows) x epochs (columns); the colour is the
     probability of the true class (classification) or the prediction error (regression)."""
     plt = _plt()
-    epochs = [e["epoch"] for e in record["epochs"]]
+    key = "p_true" if record["kind"] == "classification" else "predicted"
+    rows_ = [e for e in record["epochs"] if e.get(key) is not None]
+    epochs = [e["epoch"] for e in rows_]
     n = len(record["positions"])
     if record["kind"] == "classification":
-        m = np.array([e["p_true"] for e in record["epochs"]]).T
+        m = np.array([e["p_true"] for e in rows_]).T
         cmap, vmin, vmax, label = "RdYlGn", 0.0, 1.0, "p(true class)"
         rows = [
             f"valid #{i} (class {t})"
             for i, t in zip(record["index"], record["targets"], strict=False)
         ]
     else:
-        pred = np.array([e["predicted"] for e in record["epochs"]]).T
+        pred = np.array([e["predicted"] for e in rows_]).T
         m = np.abs(pred - np.array(record["targets"])[:, None])
         cmap, vmin, vmax, label = (
             "magma_r",

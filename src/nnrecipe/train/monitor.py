@@ -94,6 +94,8 @@ class Monitor:
             rng = torch.get_rng_state()
             try:
                 self.record["init"] = learner.evaluate("valid")
+            except Exception as e:  # noqa: BLE001 - training itself reports a broken model
+                self.record["errors"] = [f"init: {type(e).__name__}: {e}"]
             finally:
                 torch.set_rng_state(rng)
             self._snapshot(learner, 0, grads=None)
@@ -157,19 +159,28 @@ class Monitor:
         model.eval()
         try:
             out = model(self._x.to(learner.device_)).float().cpu()
+        except Exception as e:  # noqa: BLE001 - a record is never worth stopping training for
+            self.record.setdefault("errors", []).append(f"epoch {epoch}: {type(e).__name__}: {e}")
+            self._save()
+            return
         finally:
             model.train(was_training)
             torch.set_rng_state(rng)
             for h in handles:
                 h.remove()
         entry: dict[str, Any] = {"epoch": epoch, "activations": stats, "grad_norms": grads}
-        if task.kind == "classification":
-            probs = task.probabilities(out)
-            y = self._y.reshape(-1).long().clamp(0, probs.shape[1] - 1)
-            entry["p_true"] = [round(float(v), 5) for v in probs.gather(1, y[:, None]).squeeze(1)]
-            entry["predicted"] = probs.argmax(1).tolist()
-        else:
-            entry["predicted"] = [round(float(v), 5) for v in out.reshape(len(out), -1)[:, 0]]
+        try:
+            if task.kind == "classification":
+                probs = task.probabilities(out)
+                y = self._y.reshape(-1).long().clamp(0, probs.shape[1] - 1)
+                entry["p_true"] = [
+                    round(float(v), 5) for v in probs.gather(1, y[:, None]).squeeze(1)
+                ]
+                entry["predicted"] = probs.argmax(1).tolist()
+            else:
+                entry["predicted"] = [round(float(v), 5) for v in out.reshape(len(out), -1)[:, 0]]
+        except Exception as e:  # noqa: BLE001 - an output this record cannot read
+            self.record.setdefault("errors", []).append(f"epoch {epoch}: {type(e).__name__}: {e}")
         self.record["epochs"].append(entry)
         self._save()
 
