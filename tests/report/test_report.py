@@ -204,3 +204,12 @@ def test_notebook_displays(digits_run: Path) -> None:
 
     frame = RunResult(digits_run, {}, [])._repr_html_()
     assert frame.startswith("<iframe srcdoc=") and "sandbox" in frame and "&lt;section id=" in frame
+
+
+def test_open_opens_the_page_in_a_browser(digits_run: Path, tmp_path: Path, monkeypatch) -> None:
+    run = shutil.copytree(digits_run, tmp_path / "copy")
+    opened: list[str] = []
+    monkeypatch.setattr("webbrowser.open", lambda url, *a, **k: opened.append(url) or True)
+    result = CliRunner().invoke(app, ["report", str(run), "--open"])
+    assert result.exit_code == 0, result.output
+    assert opened == [(run / "report.html").resolve().as_uri()]
