@@ -12,6 +12,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import torch
 from optuna.trial import TrialState
 
 import nnrecipe as nr
@@ -239,3 +240,57 @@ def test_tune_never_reads_the_test_split(tiny, tmp_path) -> None:
     r = nr.tune(tiny, trials=2, epochs=2, model="mlp", space=SPACE, out=tmp_path, quiet=True)
     assert r.best_trial is not None
     nr.ensemble(r, k=2)  # validation only by default
+
+
+def _small_net(params: dict) -> torch.nn.Module:
+    return torch.nn.Sequential(
+        torch.nn.Linear(6, params["hidden"]), torch.nn.ReLU(), torch.nn.Linear(params["hidden"], 3)
+    )
+
+
+def test_a_user_model_factory_and_space_function_are_searched(tiny, tmp_path) -> None:
+    def space(trial) -> dict:
+        return {
+            "lr": trial.suggest_float("lr", 1e-3, 3e-2, log=True),
+            "hidden": trial.suggest_int("hidden", 4, 16),
+        }
+
+    r = nr.tune(
+        tiny,
+        trials=3,
+        epochs=2,
+        model=_small_net,
+        space=space,
+        pruner="hyperband",
+        out=tmp_path,
+        quiet=True,
+    )
+    assert set(r.best_params) == {"lr", "hidden"}
+    e = nr.ensemble(r, k=2)  # rebuilt through the factory the result keeps
+    assert len(e.members) == 2
+    with pytest.raises(nr.ConfigError, match="grid sampler needs a dict"):
+        nr.tune(
+            tiny,
+            trials=1,
+            model=_small_net,
+            space=space,
+            sampler="grid",
+            out=tmp_path / "g",
+            quiet=True,
+        )
+
+
+def test_grid_sampler_visits_distinct_grid_points(tiny, tmp_path) -> None:
+    space = {"lr": {"low": 1e-3, "high": 1e-2, "log": True, "grid": [1e-3, 1e-2]}, "width": [16]}
+    r = nr.tune(
+        tiny,
+        trials=2,
+        epochs=2,
+        model="mlp",
+        space=space,
+        sampler="grid",
+        pruner="none",
+        out=tmp_path,
+        quiet=True,
+    )
+    assert sorted(t["params"]["lr"] for t in r.trials) == [1e-3, 1e-2]
