@@ -20,11 +20,11 @@ def _fmt(v: Any) -> str:
 class TrialsDisplay:
     """``with TrialsDisplay(total) as d: d.update(study.get_trials())``."""
 
-    def __init__(self, total: int, *, title: str = "tune") -> None:
+    def __init__(self, total: int, *, title: str = "tune", quiet: bool = False) -> None:
         from nnrecipe.progress import enabled
 
         self.total, self.title = total, title
-        self.active = enabled()
+        self.active = enabled() and not quiet
         self.live: Any = None
 
     def __enter__(self) -> TrialsDisplay:

@@ -160,12 +160,9 @@ def tune(
     """
     import optuna
 
-    from nnrecipe.progress import set_quiet
     from nnrecipe.tune import study as st
     from nnrecipe.tune.space import default_space, grid, normalize_space
 
-    if quiet:
-        set_quiet(True)
     if trials < 1 or workers < 1 or epochs < 1:
         raise ConfigError(
             f"trials, workers and epochs must be >= 1, got {trials}, {workers}, {epochs}."
@@ -238,7 +235,7 @@ def tune(
     if remaining > 0:
         from nnrecipe.tune.display import TrialsDisplay
 
-        with TrialsDisplay(trials, title=f"tune {data.name}") as display:
+        with TrialsDisplay(trials, title=f"tune {data.name}", quiet=quiet) as display:
             if workers == 1:
                 work(
                     the_study,
