@@ -257,25 +257,28 @@ def conv_filters(weight: np.ndarray, path: Path, *, max_filters: int = 64) -> Pa
         )
         fig.colorbar(im, ax=ax, fraction=0.05)
         return _save(fig, path)
-    n = len(w)
+    # One mosaic image (one axes): each filter a tile, a 1-pixel white gap between tiles.
+    n, kh, kw = len(w), w.shape[2], w.shape[3]
     cols = min(n, 16)
     rows = -(-n // cols)
-    aspect = w.shape[3] / max(w.shape[2], 1)
-    fig, axes = plt.subplots(
-        rows, cols, figsize=(cols * 0.55 * min(aspect, 3), rows * 0.55 + 0.5), squeeze=False
-    )
+    mosaic = np.ones((rows * (kh + 1) + 1, cols * (kw + 1) + 1, 3))
     lim = float(np.abs(w).max()) or 1.0
-    for k, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if k >= n:
-            continue
+    cmap = plt.get_cmap("RdBu_r")
+    for k in range(n):
         f = w[k]
         if f.shape[0] == 3:
-            g = (f - f.min()) / (f.max() - f.min() or 1.0)
-            ax.imshow(g.transpose(1, 2, 0), interpolation="nearest")
+            tile = ((f - f.min()) / (f.max() - f.min() or 1.0)).transpose(1, 2, 0)
         else:
-            ax.imshow(f.mean(0), cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
-    fig.suptitle(
+            tile = cmap((f.mean(0) / lim + 1) / 2)[..., :3]
+        r, c = divmod(k, cols)
+        mosaic[
+            1 + r * (kh + 1) : 1 + r * (kh + 1) + kh, 1 + c * (kw + 1) : 1 + c * (kw + 1) + kw
+        ] = tile
+    scale = 0.5 / max(kh, kw, 1)  # inches per pixel: a 3x3 filter is 0.5 inch wide
+    fig, ax = plt.subplots(figsize=(max(mosaic.shape[1] * scale, 3), mosaic.shape[0] * scale + 0.4))
+    ax.imshow(mosaic, interpolation="nearest")
+    ax.axis("off")
+    ax.set_title(
         f"First-layer filters ({n} of {len(weight)}, shape {tuple(weight.shape[1:])})", fontsize=9
     )
     return _save(fig, path)
