@@ -171,3 +171,27 @@ def test_global_rng_is_left_alone():
     torch.manual_seed(123)
     nr.check(model, data)
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_log_softmax_with_nll_is_healthy():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 3), nn.LogSoftmax(1))
+    result = nr.check(model, blobs(), loss=nn.functional.nll_loss)
+    assert not result.at_least("warning"), str(result)
+
+
+def test_sigmoid_with_bce_loss_is_healthy():
+    x, y, xv, yv = blobs(classes=2)
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 1), nn.Sigmoid(), nn.Flatten(0)
+    )
+    result = nr.check(
+        model, (x, y.astype(np.float32), xv, yv.astype(np.float32)), loss=nn.BCELoss()
+    )
+    assert not result.at_least("warning"), str(result)
+
+
+def test_more_outputs_than_classes_is_a_shape_warning():
+    result = nr.check(small_mlp(k=5), blobs())
+    assert any(f.code == "shape-mismatch" and f.severity == "warning" for f in result)

@@ -193,19 +193,18 @@ class Context:
     def loss_floor(self, out: Tensor, y: Tensor) -> float:
         """The lowest loss a perfect model reaches on (out-shaped) outputs for targets `y`:
         0 for cross-entropy and MSE, more with label smoothing (scanned over logit margins)."""
+        # Candidates valid for every loss of the task's kind: log-softmax of confident logits
+        # is both a logit and a log-probability encoding (CrossEntropy and NLL); one binary
+        # output gets logits (BCE-with-logits) and sigmoid probabilities (BCELoss).
         if self.task.kind == "classification":
             yl = y.reshape(-1).long()
+            ks = (0.5, 1, 2, 4, 8, 16, 32)
             if out.ndim == 2 and out.shape[1] >= 2:
-                sign = (
-                    2
-                    * torch.nn.functional.one_hot(
-                        yl.clamp(0, out.shape[1] - 1), out.shape[1]
-                    ).float()
-                    - 1
-                )
+                onehot = torch.nn.functional.one_hot(yl.clamp(0, out.shape[1] - 1), out.shape[1])
+                candidates = [torch.log_softmax(k * (2 * onehot.float() - 1), 1) for k in ks]
             else:
                 sign = (2 * yl.float() - 1).reshape(out.shape)
-            candidates = [sign * k for k in (0.5, 1, 2, 4, 8, 16, 32)]
+                candidates = [sign * k for k in ks] + [torch.sigmoid(sign * k) for k in ks]
         elif y.numel() == out.numel():
             candidates = [y.float().reshape(out.shape)]
         else:

@@ -13,9 +13,16 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.overrides import TorchFunctionMode
 
-from nnrecipe.checks.context import BATCH, Context, UserCodeError, regularisation_off, set_lr
+from nnrecipe.checks.context import (
+    BATCH,
+    Context,
+    UserCodeError,
+    regularisation_off,
+    set_lr,
+    user_call,
+)
+from nnrecipe.checks.hooks import OutputGrads, relu_activity
 
 STEPS = 5  # optimizer steps for params-not-updated and the gradient profile
 LR_STEPS_PER_DECADE = 12
@@ -42,8 +49,6 @@ def _init(ctx: Context) -> dict[str, Any]:
     out = ctx.forward(m, xb)
     loss = ctx.loss(out, yb)
     if loss.requires_grad:
-        from nnrecipe.checks.context import user_call
-
         user_call("loss", loss.backward)
     grads = {
         n: (p.grad.detach().clone() if p.grad is not None else None)
@@ -88,11 +93,9 @@ def _steps(ctx: Context) -> dict[str, Any]:
     for i in range(STEPS):
         xb, yb = ctx.batch(i)
         opt.zero_grad(set_to_none=True)
-        with _OutputGrads(m) as rec:
+        with OutputGrads(m) as rec:
             loss = ctx.loss(ctx.forward(m, xb), yb)
             if loss.requires_grad:
-                from nnrecipe.checks.context import user_call
-
                 user_call("loss", loss.backward)
         for n in names:
             g = params[n].grad
@@ -110,8 +113,6 @@ def _steps(ctx: Context) -> dict[str, Any]:
         for k, (label, norm) in enumerate(rec.norms()):
             deltas.setdefault(k, []).append(norm)
             labels[k] = label
-        from nnrecipe.checks.context import user_call
-
         user_call("optimizer", opt.step)
     changed = {n: not torch.equal(before[n], params[n].detach()) for n in names}
     return {
@@ -126,84 +127,6 @@ def _steps(ctx: Context) -> dict[str, Any]:
         "numel": {n: params[n].numel() for n in names},
         "lr_groups": [g.get("lr", 0.0) for g in opt.param_groups],
     }
-
-
-class _OutputGrads:
-    """Record |dL/d out| of every call of a module that owns trainable parameters, in call
-    order (a module called several times counts once per call: unrolled depth)."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.model = model
-        self.handles: list[Any] = []
-        self.calls: list[tuple[str, list[float]]] = []
-
-    def __enter__(self) -> _OutputGrads:
-        for name, mod in self.model.named_modules():
-            if any(p.requires_grad for p in mod.parameters(recurse=False)):
-                self.handles.append(
-                    mod.register_forward_hook(self._hook(name or type(mod).__name__))
-                )
-        return self
-
-    def _hook(self, name: str) -> Any:
-        def hook(mod: nn.Module, inp: Any, out: Any) -> None:
-            if isinstance(out, Tensor) and out.requires_grad:
-                slot: list[float] = []
-                self.calls.append((name, slot))
-                out.register_hook(lambda g: slot.append(float(g.detach().float().norm())))
-
-        return hook
-
-    def __exit__(self, *exc: Any) -> None:
-        for h in self.handles:
-            h.remove()
-
-    def norms(self) -> list[tuple[str, float]]:
-        return [(name, slot[0] if slot else 0.0) for name, slot in self.calls]
-
-
-# -- ReLU activity -------------------------------------------------------------------------------
-class ReluRecorder(TorchFunctionMode):
-    """Records, per ReLU-family call site (in call order), which units (dim 1) were ever > 0.
-    Catches ``nn.ReLU``, ``F.relu``, ``torch.relu``, ``x.relu()`` and ReLU6 alike."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sites: list[Tensor] = []
-        self._i = 0
-
-    def new_pass(self) -> None:
-        self._i = 0
-
-    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        name = getattr(func, "__name__", "")
-        is_relu = name in ("relu", "relu_", "relu6")
-        if name in ("hardtanh", "hardtanh_"):
-            lo = args[1] if len(args) > 1 else kwargs.get("min_val", -1.0)
-            is_relu = lo == 0
-        if is_relu and isinstance(out, Tensor) and out.ndim >= 2 and out.shape[1] > 1:
-            with torch.no_grad():
-                alive = (out.detach() > 0).transpose(0, 1).reshape(out.shape[1], -1).any(1).cpu()
-            if self._i < len(self.sites):
-                if self.sites[self._i].shape == alive.shape:
-                    self.sites[self._i] |= alive
-            else:
-                self.sites.append(alive)
-            self._i += 1
-        return out
-
-
-def relu_activity(ctx: Context, model: nn.Module, batches: int = 4) -> list[Tensor]:
-    """Per ReLU call site: a bool tensor of the units that were active on some sample."""
-    rec = ReluRecorder()
-    with torch.no_grad(), rec:
-        for i in range(batches):
-            rec.new_pass()
-            xb, _ = ctx.batch(i)
-            ctx.forward(model, xb)
-    return rec.sites
 
 
 # -- learning-rate range test ------------------------------------------------------------------
@@ -240,8 +163,8 @@ def _lr_range(ctx: Context) -> dict[str, Any]:
         if i > 10 and value > 8 * best:  # far past divergence: stop spending steps
             break
         if loss.requires_grad:
-            loss.backward()
-        opt.step()
+            user_call("loss", loss.backward)
+        user_call("optimizer", opt.step)
     smooth = _centred_mean(losses, 5)
     finite = [(s, i) for i, s in enumerate(smooth) if math.isfinite(s)]
     if len(finite) < 10:
@@ -319,7 +242,7 @@ def _overfit(ctx: Context) -> dict[str, Any]:
                 [p for p in m.parameters() if p.requires_grad], lr=float(how[5:])
             )
         first, last, step = None, math.inf, 0
-        budget = OVERFIT_STEPS if how == "user" else OVERFIT_STEPS * 2 // 3
+        budget = OVERFIT_STEPS if how == "user" else OVERFIT_STEPS // 2
         for step in range(1, budget + 1):  # noqa: B007 - `step` is reported below
             opt.zero_grad(set_to_none=True)
             loss = ctx.loss(ctx.forward(m, xb), yb)
@@ -328,8 +251,8 @@ def _overfit(ctx: Context) -> dict[str, Any]:
             if not math.isfinite(last) or last < target:
                 break
             if loss.requires_grad:
-                loss.backward()
-            opt.step()
+                user_call("loss", loss.backward)
+            user_call("optimizer", opt.step)
         attempts.append({"optimizer": how, "first": first, "last": last, "steps": step})
         if last < target:
             break
@@ -395,8 +318,8 @@ def _inputs(ctx: Context) -> dict[str, Any]:
             opt.zero_grad(set_to_none=True)
             loss = ctx.loss(ctx.forward(m, xb), yb)
             if loss.requires_grad:
-                loss.backward()
-            opt.step()
+                user_call("loss", loss.backward)
+            user_call("optimizer", opt.step)
             if i % every == 0:
                 chunks = _heldout_losses(ctx, m, zero=kind == "zero")
                 if best is None or _mean(chunks) < _mean(best):
