@@ -216,6 +216,10 @@ def _context(
         dropped["valid inputs"] = bad_v
     if task_obj.kind == "classification" and not torch.is_floating_point(y_train):
         y, yv = y.long(), yv.long()
+    if task_obj.kind == "classification" and _is_bce(loss):
+        # Binary cross-entropy losses want float 0/1 targets; Data keeps them float only for
+        # BCEWithLogitsLoss, so restore the dtype the user's loss expects.
+        y, yv = y.float(), yv.float()
     try:
         device = next(pristine.parameters()).device
     except StopIteration:
@@ -239,6 +243,16 @@ def _context(
     )
     ctx.lr = _configured_lr(ctx)
     return ctx
+
+
+def _is_bce(loss: Any) -> bool:
+    name = getattr(loss, "__name__", type(loss).__name__)
+    return name in (
+        "BCELoss",
+        "BCEWithLogitsLoss",
+        "binary_cross_entropy",
+        "binary_cross_entropy_with_logits",
+    )
 
 
 def _configured_lr(ctx: Context) -> float:
