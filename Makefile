@@ -38,6 +38,7 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/zoo.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
