@@ -17,7 +17,7 @@ import pytest
 
 import nnrecipe as nr
 from nnrecipe.report.build import SECTIONS
-from nnrecipe.report.sections import VERDICT_STAGES
+from nnrecipe.report.verdict import VERDICT_STAGES
 
 sys.path.insert(0, str(Path(__file__).parent))
 from cdp_client import Chromium, find_chromium  # noqa: E402

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 import nnrecipe as nr
 from nnrecipe.cli import app
 from nnrecipe.report.build import SECTIONS
-from nnrecipe.report.sections import VERDICT_STAGES
+from nnrecipe.report.verdict import VERDICT_STAGES
 
 MAX_BYTES = 5_000_000
 

@@ -135,11 +135,12 @@ def build_html(run_dir: str | Path) -> str:
     """The report of a run folder as one self-contained HTML string."""
     from nnrecipe.report import sections as s1
     from nnrecipe.report import sections_late as s2
+    from nnrecipe.report import verdict as top
 
     run = RunFolder.load(run_dir)
     extra = _monitor_plots(run)
     builders = {
-        "findings": lambda: s1.findings(run),
+        "findings": lambda: top.findings(run),
         "data": lambda: s1.data_section(run),
         "baselines": lambda: s1.baselines_section(run),
         "training": lambda: s1.training_section(run, extra),
@@ -149,7 +150,7 @@ def build_html(run_dir: str | Path) -> str:
         "reproducibility": lambda: s2.reproducibility_section(run),
     }
     bodies = {name: _guarded(name, fn) for name, fn in builders.items()}
-    strip = _guarded("verdict", lambda: s1.verdict_strip(run))
+    strip = _guarded("verdict", lambda: top.verdict_strip(run))
     body = (
         f"<section id='summary'><h2><span class='num'>1</span>Verdict</h2>{strip}</section>"
         + "".join(section(a, i + 2, t, bodies[a]) for i, (a, t) in enumerate(SECTIONS))

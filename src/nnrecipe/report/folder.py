@@ -28,6 +28,21 @@ def _number(text: str) -> Any:
             return text
 
 
+def valid_metric(block: Any, metric: str) -> float | None:
+    if isinstance(block, dict):
+        v = block.get("valid", {})
+        if isinstance(v, dict) and isinstance(v.get(metric), int | float):
+            return float(v[metric])
+    return None
+
+
+def first_of(d: dict[str, Any], *keys: str) -> Any:
+    for k in keys:
+        if d.get(k) not in (None, "", [], {}):
+            return d[k]
+    return None
+
+
 @dataclass
 class RunFolder:
     """The files of a run folder, loaded once; anything missing is None / empty."""

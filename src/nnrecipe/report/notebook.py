@@ -40,7 +40,7 @@ def wrap(inner: str) -> str:
 
 def result_html(result: Any) -> str:
     """A `Result`: status line and one card per finding (with evidence and explanation)."""
-    from nnrecipe.report.sections import finding_html
+    from nnrecipe.report.verdict import finding_html
 
     status = "ok" if result.ok else "errors found"
     cards = "".join(finding_html(f.to_dict(), "") for f in result.at_least("info"))

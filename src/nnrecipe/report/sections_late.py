@@ -20,7 +20,7 @@ from nnrecipe.report.page import (
     pre_json,
     table,
 )
-from nnrecipe.report.sections import _artifacts, _thumb
+from nnrecipe.report.sections import artifacts_html, thumb_html
 
 # A confusion matrix with more classes than this is shown as the plots stage's PNG.
 MAX_HTML_CONFUSION = 30
@@ -186,7 +186,7 @@ def results_section(run: RunFolder) -> str:
                 text = f"<div>true <b>{fmt(t['given'])}</b></div><div class='bad'>predicted <b>{fmt(t['predicted'])}</b></div>"
             file = f"<div class='file'>{esc(t['file'])}</div>" if t.get("file") else ""
             tiles.append(
-                f"<div class='tile'>{_thumb(t, 'valid sample')}<div>valid #{esc(t.get('index'))} · loss "
+                f"<div class='tile'>{thumb_html(t, 'valid sample')}<div>valid #{esc(t.get('index'))} · loss "
                 f"{fmt(t.get('loss'), 3)}</div>{text}{file}</div>"
             )
         parts.append(f"<div class='grid'>{''.join(tiles)}</div>")
@@ -272,7 +272,7 @@ def diagnosis_section(run: RunFolder, extra_plots: dict[str, bytes] | None = Non
         ]
         if others:
             parts.append(kv_table(others))
-        parts.append(_artifacts(run, "diagnose"))
+        parts.append(artifacts_html(run, "diagnose"))
         parts.append(
             f"<details><summary>diagnosis (raw)</summary>{pre_json(diag, limit=6000)}</details>"
         )
@@ -325,7 +325,7 @@ def diagnosis_section(run: RunFolder, extra_plots: dict[str, bytes] | None = Non
             )
         )
     parts.append(_ensemble(run))
-    parts.append(_artifacts(run, "tune"))
+    parts.append(artifacts_html(run, "tune"))
     parts.append(f"<details><summary>tuning (raw)</summary>{pre_json(tune, limit=6000)}</details>")
     return "".join(parts)
 
