@@ -62,6 +62,8 @@ def evidence_indices(finding: nr.Finding, split: str) -> set[int]:
     return set(finding.evidence["samples"]["indices"].get(split, []))
 
 
-def noisy_copy(x: torch.Tensor, rel: float, gen: torch.Generator) -> torch.Tensor:
-    """`x` plus Gaussian noise with std `rel` times x's spread."""
-    return x + rel * float(x.std()) * torch.randn(x.shape, generator=gen)
+def noisy_copy(x: torch.Tensor, rel: float, gen: torch.Generator, scale=None) -> torch.Tensor:
+    """`x` plus Gaussian noise with std `rel` times `scale` (default: x's own spread; for table
+    rows, pass each feature's standard deviation)."""
+    spread = float(x.std()) if scale is None else scale
+    return x + rel * spread * torch.randn(x.shape, generator=gen)

@@ -51,3 +51,23 @@ def test_a_few_ambiguous_boundary_samples_are_info_only():
 def test_mnist1d_is_quiet():
     result = nr.audit(nr.datasets.load("mnist1d"))
     assert _loud(result) == []
+
+
+def test_rows_of_a_low_dimensional_table_are_not_called_copies(tmp_path):
+    # two continuous columns and a category: neighbouring rows are naturally close
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 600
+    df = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    df["city"] = rng.choice(["x", "y", "z"], n)
+    df["label"] = np.where(df.a + df.b > 0, "yes", "no")
+    df.to_csv(tmp_path / "t.csv", index=False)
+    result = nr.audit(nr.Data.from_csv(tmp_path / "t.csv", target="label"))
+    assert _loud(result) == []
+    # the copy radius adapts to the table (5% of the median neighbour distance), so at most a
+    # chance pair or two remains, as info (in 2 dimensions ~0.2% of rows by chance)
+    copies = [f for f in result.findings if f.code in ("duplicates", "split-leakage")]
+    assert sum(sum(f.evidence["samples"]["count"].values()) for f in copies) <= 4
+    assert result.stats["copy_radius"] < 0.03

@@ -9,9 +9,13 @@ import torch
 import nnrecipe as nr
 from audit.audit_synth import evidence_indices, make_data, noisy_copy, source_indices
 
-# "Small noise" on near copies, as a fraction of the sample's spread: images and signals are
-# compared by correlation; table rows by the RMS difference in standard deviations.
+# "Small noise" on near copies: images and signals get 3% of the sample's spread (they are
+# compared by correlation), table rows 1% of each feature's standard deviation.
 NOISE = {"image": 0.03, "sequence": 0.03, "tabular": 0.01}
+
+
+def _scale(data: nr.Data):
+    return data.train.x.std(dim=0) if data.modality == "tabular" else None
 
 
 def _plant_leaks(data: nr.Data, split: str, frac: float, noise: float, seed: int) -> list[int]:
@@ -24,7 +28,7 @@ def _plant_leaks(data: nr.Data, split: str, frac: float, noise: float, seed: int
     src = rng.choice(len(train), n, replace=False)
     for i, (d, s) in enumerate(zip(dst, src, strict=True)):
         x = train.x[s].clone()
-        held.x[d] = x if i % 2 == 0 else noisy_copy(x, noise, gen)
+        held.x[d] = x if i % 2 == 0 else noisy_copy(x, noise, gen, _scale(data))
         held.y[d] = train.y[s]
     return dst.tolist()
 
@@ -79,7 +83,8 @@ def test_duplicates_within_train_are_grouped(modality):
     src = rng.choice(len(train) // 2, 12, replace=False)
     dst = len(train) // 2 + rng.choice(len(train) - len(train) // 2, 12, replace=False)
     for i, (s, d) in enumerate(zip(src, dst, strict=True)):
-        train.x[d] = train.x[s] if i % 2 else noisy_copy(train.x[s].clone(), NOISE[modality], gen)
+        noisy = noisy_copy(train.x[s].clone(), NOISE[modality], gen, _scale(data))
+        train.x[d] = train.x[s] if i % 2 else noisy
         train.y[d] = train.y[s]
     result = nr.audit(data)
     f = _finding(result, "duplicates", split="train")

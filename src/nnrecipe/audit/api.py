@@ -93,6 +93,7 @@ def _measurements(ctx: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "groups" in ctx.cache:
         out["copy_groups"] = len(ctx.cache["groups"])
+        out["copy_radius"] = round(float(ctx.cache["copy_radius"]), 5)
     scan = ctx.cache.get("labels")
     if scan:
         out["label_noise_estimate"] = round(scan["rate"], 4)

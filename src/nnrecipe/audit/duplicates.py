@@ -25,6 +25,14 @@ NEAR_DISTANCE = 0.08
 # deviations. Measured: the closest distinct rows are at 0.064 (iris), 0.15 (diabetes), 0.19
 # (breast_cancer), 0.33 (wine).
 TABLE_NEAR_DISTANCE = 0.03
+# ... and at most this fraction of the median nearest-neighbour distance between distinct rows:
+# in a table of few continuous columns, rows are naturally close (2 columns, 300 rows: the median
+# neighbour is ~0.05 away), and a near copy must stand out from that. For points spread in d
+# dimensions, the chance that a row's neighbour is within this fraction is ~0.7 * 0.05^d (0.2% of
+# rows for d = 2, under 0.01% for d >= 3).
+TABLE_NEAR_FRACTION = 0.05
+# Rows sampled to measure that median.
+TABLE_NN_SAMPLE = 1000
 # Within a split: duplicates are a warning from this fraction of redundant samples (and at least
 # DUPLICATE_MIN of them), or when copies carry different labels.
 DUPLICATE_WARNING = 0.01
@@ -95,6 +103,22 @@ def _lsh_candidates(
     return both[:, 0], both[:, 1]
 
 
+def _median_nn(rows: np.ndarray, seed: int) -> float:
+    """Median distance from a sample of distinct rows to their nearest other row."""
+    from sklearn.neighbors import NearestNeighbors
+
+    if len(rows) < 3:
+        return float("inf")
+    rng = np.random.default_rng(seed + 6)
+    queries = (
+        rows
+        if len(rows) <= TABLE_NN_SAMPLE
+        else rows[rng.choice(len(rows), TABLE_NN_SAMPLE, replace=False)]
+    )
+    dist, _ = NearestNeighbors(n_neighbors=2, algorithm="brute").fit(rows).kneighbors(queries)
+    return float(np.median(dist[:, 1]))
+
+
 def near_groups(ctx: AuditContext) -> list[list[tuple[str, int, bool]]]:
     """Groups of two or more samples that are copies of each other, over all splits.
 
@@ -119,8 +143,11 @@ def near_groups(ctx: AuditContext) -> list[list[tuple[str, int, bool]]]:
         dtype=np.int64,
     )
     reps = np.flatnonzero(rep_of == np.arange(n))  # one sample per set of exact copies
-    radius = TABLE_NEAR_DISTANCE if ctx.data.modality == "tabular" else NEAR_DISTANCE
     proj = np.concatenate([ctx.projected(k) for k in names])[reps]
+    radius = NEAR_DISTANCE
+    if ctx.data.modality == "tabular":
+        radius = min(TABLE_NEAR_DISTANCE, TABLE_NEAR_FRACTION * _median_nn(proj, ctx.seed))
+    ctx.cache["copy_radius"] = radius
     a, b = _lsh_candidates(proj, radius, seed=ctx.seed)
     if ctx.data.modality != "tabular":
         # constant images/signals have no shape to compare (their signature is zero): they are
@@ -197,9 +224,14 @@ def duplicates(ctx: AuditContext) -> list[Finding]:
         if ctx.classification:
             y = ctx.labels(split)
             conflicting = [g for g in groups if len({int(y[p]) for _, p, _ in g}) > 1]
+        # copies that contradict each other are a labelling error; in a table, near (not exact)
+        # rows with different labels can be honest neighbours across a class boundary
+        contradictions = [
+            g for g in conflicting if ctx.data.modality != "tabular" or all(m[2] for m in g)
+        ]
         exact = sum(all(m[2] for m in g) for g in groups)
         many = frac >= DUPLICATE_WARNING and redundant >= DUPLICATE_MIN
-        severity = Severity.WARNING if many or conflicting else Severity.INFO
+        severity = Severity.WARNING if many or contradictions else Severity.INFO
         extra = f"; {len(conflicting)} group(s) carry conflicting labels" if conflicting else ""
         positions = np.array(sorted(p for g in groups for _, p, _ in g[1:]))
         evidence = {

@@ -41,7 +41,7 @@ def _monitor_plots(run: RunFolder) -> dict[str, bytes]:
     rng = run.flat("checks").get("lr_range")
     if isinstance(rng, dict) and rng.get("lrs") and rng.get("losses"):
         jobs.append(("lr_range", plots.lr_range_test, rng))
-    from nnrecipe.report.sections_late import tuning_trials
+    from nnrecipe.report.diagnosis import tuning_trials
 
     trials = tuning_trials(run) if run.stage("tune") else []
     if trials:
@@ -133,6 +133,7 @@ def _guarded(name: str, fn: Any) -> str:
 
 def build_html(run_dir: str | Path) -> str:
     """The report of a run folder as one self-contained HTML string."""
+    from nnrecipe.report import diagnosis
     from nnrecipe.report import sections as s1
     from nnrecipe.report import sections_late as s2
     from nnrecipe.report import verdict as top
@@ -146,7 +147,7 @@ def build_html(run_dir: str | Path) -> str:
         "training": lambda: s1.training_section(run, extra),
         "model": lambda: s2.model_section(run, extra),
         "results": lambda: s2.results_section(run),
-        "diagnosis": lambda: s2.diagnosis_section(run, extra),
+        "diagnosis": lambda: diagnosis.diagnosis_section(run, extra),
         "reproducibility": lambda: s2.reproducibility_section(run),
     }
     bodies = {name: _guarded(name, fn) for name, fn in builders.items()}
