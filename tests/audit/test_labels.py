@@ -80,3 +80,13 @@ def test_class_missing_from_a_held_out_split_is_a_warning():
     data = nr.Data.from_splits(x[:300], y[:300], x[300:][y[300:] != 3], y[300:][y[300:] != 3])
     f = [f for f in nr.audit(data).findings if f.code == "class-imbalance"]
     assert any(x.severity == "warning" and "valid" in x.message for x in f)
+
+
+def test_random_binary_labels_on_one_feature_are_not_called_label_noise():
+    # the cheap model is at chance: removing its disagreements would make it look perfect on the
+    # rest, so trust comes from its confidence, not from its accuracy on what it kept
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 1)).astype(np.float32)
+    data = nr.Data.from_arrays(x, np.arange(300) % 2, seed=0)
+    f = _label_noise(nr.audit(data))
+    assert f.severity == "info" and not f.evidence["trusted"]
