@@ -283,6 +283,8 @@ def diagnose_cmd(
     typer.echo(table_text(result))
     if result.findings:
         typer.echo(str(result))
+    for name, path in result.artifacts.items():
+        typer.echo(f"{name.replace('_', ' ')}: {run_dir / path}")
 
 
 @app.command()
