@@ -194,6 +194,10 @@ def test_notebook_displays(digits_run: Path) -> None:
     finding = nr.Finding("below-baseline", "warning", "m <x>", {"a": 1}, "f")
     shown = nr.Result([finding], stage="checks")._repr_html_()
     assert "below-baseline" in shown and "Why it matters" in shown and "m &lt;x&gt;" in shown
+    css = re.search(r"<style>(.*?)</style>", shown, re.S).group(1)
+    selectors = [rule.split("{")[0].strip() for rule in css.split("}") if "{" in rule]
+    # Scoped: the notebook's own page is not restyled.
+    assert selectors and all(sel.startswith(".nnrecipe") for s in selectors for sel in s.split(","))
     data = nr.datasets.load("iris")
     torch.manual_seed(0)
     learner = nr.Learner(torch.nn.Linear(4, 3), data, quiet=True, threads=1)

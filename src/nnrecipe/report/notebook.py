@@ -16,7 +16,8 @@ _SCOPE = "nnrecipe"
 def _scoped_css() -> str:
     import re
 
-    body = re.sub(r":root\{", f".{_SCOPE}{{", CSS)
+    body = re.sub(r"@media[^{]*\{(?:[^{}]*\{[^{}]*\})*[^{}]*\}", "", CSS)  # page-only layout rules
+    body = re.sub(r":root\{", f".{_SCOPE}{{", body)
     out = []
     for rule in re.findall(r"([^{}]+)\{([^{}]*)\}", body):
         sel, decl = rule
