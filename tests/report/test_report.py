@@ -217,3 +217,33 @@ def test_open_opens_the_page_in_a_browser(digits_run: Path, tmp_path: Path, monk
     result = CliRunner().invoke(app, ["report", str(run), "--open"])
     assert result.exit_code == 0, result.output
     assert opened == [(run / "report.html").resolve().as_uri()]
+
+
+class _Counting(torch.utils.data.Dataset):
+    """8x8 images whose class is the sign of the mean; counts the samples read."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        g = torch.Generator().manual_seed(seed)
+        self.x = torch.randn(n, 1, 8, 8, generator=g)
+        self.y = (self.x.mean(dim=(1, 2, 3)) > 0).long()
+        self.reads = 0
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        self.reads += 1
+        return self.x[i], self.y[i]
+
+
+def test_collect_reads_only_the_shown_samples_of_a_streamed_split() -> None:
+    from nnrecipe.report.collect import SAMPLES_PER_CLASS, collect
+
+    train, valid = _Counting(400, 0), _Counting(100, 1)
+    data = nr.Data.from_datasets(train, valid, in_memory=False)
+    train.reads = valid.reads = 0
+    extras = collect(data)
+    assert [len(r["items"]) for r in extras["samples"]] == [SAMPLES_PER_CLASS] * 2
+    assert all(it["png"] for r in extras["samples"] for it in r["items"])
+    assert extras["class_counts"]["train"] == torch.bincount(train.y, minlength=2).tolist()
+    assert train.reads == 2 * SAMPLES_PER_CLASS and valid.reads == 0

@@ -50,17 +50,28 @@ def thumbnail(x: Tensor) -> dict[str, Any]:
     return {}
 
 
+def _targets(split: Any) -> Tensor:
+    """A split's targets without reading its inputs (streamed splits keep `y` in memory)."""
+    return split.y if split.y is not None else split.tensors()[1]
+
+
+def _inputs_at(split: Any, positions: list[int]) -> Tensor:
+    """The inputs at `positions`; a streamed split reads only those samples."""
+    if split.in_memory:
+        return split.x[positions]
+    return torch.stack([torch.as_tensor(split.dataset[i][0]) for i in positions])
+
+
 def _class_counts(data: Any) -> dict[str, list[int]]:
     c = data.num_classes
     return {
-        name: np.bincount(s.tensors()[1].reshape(-1).long().numpy(), minlength=c).tolist()
+        name: np.bincount(_targets(s).reshape(-1).long().numpy(), minlength=c).tolist()
         for name, s in data.splits.items()
-        if s.y is not None or s.in_memory
     }
 
 
 def _target_histograms(data: Any) -> dict[str, Any]:
-    ys = {n: s.tensors()[1].reshape(-1).float().numpy() for n, s in data.splits.items()}
+    ys = {n: _targets(s).reshape(-1).float().numpy() for n, s in data.splits.items()}
     lo = min(float(v.min()) for v in ys.values())
     hi = max(float(v.max()) for v in ys.values())
     edges = np.linspace(lo, hi if hi > lo else lo + 1, HIST_BINS + 1)
@@ -72,12 +83,14 @@ def _target_histograms(data: Any) -> dict[str, Any]:
 
 def _samples_per_class(data: Any) -> list[dict[str, Any]]:
     """The first few training samples of each class (deterministic: split order)."""
-    x, y = data.train.tensors()
-    labels = y.reshape(-1).long()
+    labels = _targets(data.train).reshape(-1).long()
     rows = []
     for c in range(min(data.num_classes, MAX_CLASSES_SHOWN)):
         idx = (labels == c).nonzero().reshape(-1)[:SAMPLES_PER_CLASS].tolist()
-        rows.append({"class": c, "items": [{"position": i, **thumbnail(x[i])} for i in idx]})
+        x = _inputs_at(data.train, idx) if idx else []
+        rows.append(
+            {"class": c, "items": [{"position": i, **thumbnail(x[k])} for k, i in enumerate(idx)]}
+        )
     return rows
 
 
@@ -92,7 +105,7 @@ def _results(learner: Any, data: Any) -> dict[str, Any]:
     """Per-class metrics, confusion matrix and top losses on the validation split."""
     task = learner.task
     out, y = learner.outputs("valid")
-    x = data.valid.tensors()[0] if data.modality != "tabular" else None
+    images = data.modality != "tabular"
     res: dict[str, Any] = {}
     if task.kind == "classification":
         from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
@@ -127,7 +140,7 @@ def _results(learner: Any, data: Any) -> dict[str, Any]:
                 "p_predicted": float(probs[i, pred[i]]),
                 "loss": float(losses[i]),
                 "file": _file_of(data, "valid", i),
-                **(thumbnail(x[i]) if x is not None else {}),
+                **(thumbnail(_inputs_at(data.valid, [i])[0]) if images else {}),
             }
             for i in order
         ]
@@ -142,7 +155,7 @@ def _results(learner: Any, data: Any) -> dict[str, Any]:
                 "predicted": float(pv[i]),
                 "loss": float(err[i] ** 2),
                 "file": _file_of(data, "valid", i),
-                **(thumbnail(x[i]) if x is not None else {}),
+                **(thumbnail(_inputs_at(data.valid, [i])[0]) if images else {}),
             }
             for i in order
         ]
