@@ -188,6 +188,9 @@ def _lr_range(ctx: Context) -> dict[str, Any]:
         "loss_start": first,
         "lr_diverge": lrs[div] if div is not None else None,
         "suggested": lrs[i_min] / 10,
+        # Minimum in the last half decade and no divergence: the loss was still falling at the
+        # top of the scan (e.g. a linear model on separable data), so lr_min is only a bound.
+        "at_edge": div is None and i_min >= len(losses) - 1 - LR_STEPS_PER_DECADE // 2,
     }
 
 

@@ -122,6 +122,17 @@ def check(
             for f in result.findings
             if f.code == "shape-mismatch" and f.severity == Severity.ERROR
         ]
+        if not any(p.requires_grad for p in ctx.model.parameters()):
+            ctx.broken = "the model has no trainable parameters"
+            result.findings.append(
+                ctx.finding(
+                    "params-not-updated",
+                    "error",
+                    "The model has no trainable parameters (none, or all with requires_grad=False): "
+                    "training cannot change it.",
+                    {"parameters": sum(1 for _ in ctx.model.parameters())},
+                )
+            )
         if ctx.broken or blocked:
             ctx.stats["skipped"] = [fn.__name__ for fn in TRAINING_CHECKS]
             ctx.stats["skipped_because"] = ctx.broken or blocked[0].message
@@ -142,7 +153,8 @@ def _run(ctx: Context, checks: list[Callable[[Context], list[Finding]]], result:
         try:
             result.extend(fn(ctx))
         except UserCodeError as e:
-            result.extend([_crash_finding(ctx, fn.__name__, e)])
+            if not (e.where == "optimizer" and ctx.factory_failed):
+                result.extend([_crash_finding(ctx, fn.__name__, e)])
         except Exception as e:  # noqa: BLE001 - an input this check cannot handle: say so, go on
             code = fn.__name__.replace("_", "-")
             ctx.stats.setdefault("check_errors", {})[fn.__name__] = f"{type(e).__name__}: {e}"

@@ -70,6 +70,16 @@ def lr_too_low(ctx: Context) -> list[Finding]:
     r = _range(ctx)
     if r is None or ctx.lr * LR_LOW_FACTOR >= r["lr_min"]:
         return []
+    if r.get("at_edge"):
+        return [
+            ctx.finding(
+                "lr-too-low",
+                "info",
+                f"The range test's loss was still falling at the largest rate tried ({r['lr_min']:.2g}), "
+                f"{r['lr_min'] / ctx.lr:.0f}x the configured {ctx.lr:g}: larger rates may train faster.",
+                {"configured": ctx.lr, "lr_at_min_loss": r["lr_min"], "at_edge": True},
+            )
+        ]
     ev = {
         "configured": ctx.lr,
         "lr_at_min_loss": r["lr_min"],
