@@ -233,7 +233,7 @@ def gradient_norms(record: dict[str, Any], path: Path) -> Path:
         xlabel="epoch", ylabel="gradient norm (RMS over steps)", title="Gradient norms per layer"
     )
     ax.xaxis.set_major_locator(_integer_ticks())
-    ax.grid(alpha=0.3, which="both")
+    ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     return _save(fig, path)
 
@@ -309,7 +309,7 @@ def lr_range_test(rng: dict[str, Any], path: Path) -> Path:
     ax.set_xscale("log")
     ax.set(xlabel="learning rate", ylabel="loss", title="Learning-rate range test")
     ax.legend(fontsize=8)
-    ax.grid(alpha=0.3, which="both")
+    ax.grid(alpha=0.3)
     return _save(fig, path)
 
 
