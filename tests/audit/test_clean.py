@@ -71,3 +71,14 @@ def test_rows_of_a_low_dimensional_table_are_not_called_copies(tmp_path):
     copies = [f for f in result.findings if f.code in ("duplicates", "split-leakage")]
     assert sum(sum(f.evidence["samples"]["count"].values()) for f in copies) <= 4
     assert result.stats["copy_radius"] < 0.03
+
+
+@pytest.mark.parametrize("features", [1, 2])
+def test_gaussian_tails_of_a_low_dimensional_table_are_not_outliers(features):
+    import numpy as np
+
+    x = np.random.default_rng(0).normal(size=(600, features)).astype(np.float32)
+    x[:, 0] += 3 * (np.arange(600) % 2)  # a learnable signal
+    result = nr.audit(nr.Data.from_arrays(x, np.arange(600) % 2, seed=0))
+    assert _loud(result) == []
+    assert "outliers" not in result.codes

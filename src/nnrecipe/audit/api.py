@@ -6,6 +6,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from nnrecipe.findings import Finding, Result
 
 
@@ -94,6 +96,9 @@ def _measurements(ctx: Any) -> dict[str, Any]:
     if "groups" in ctx.cache:
         out["copy_groups"] = len(ctx.cache["groups"])
         out["copy_radius"] = round(float(ctx.cache["copy_radius"]), 5)
+    for key in ("intrinsic_dimension", "outlier_dimension"):
+        if key in ctx.cache and np.isfinite(ctx.cache[key]):
+            out[key] = round(float(ctx.cache[key]), 2)
     scan = ctx.cache.get("labels")
     if scan:
         out["label_noise_estimate"] = round(scan["rate"], 4)

@@ -226,3 +226,15 @@ class AuditContext:
             resid = np.sqrt(np.maximum(total - (z.astype(np.float64) ** 2).sum(axis=1), 0.0))
             out[k] = np.hstack([z, resid[:, None]]).astype(np.float32)
         return out
+
+
+def intrinsic_dimension(dist: np.ndarray) -> float:
+    """Levina-Bickel maximum-likelihood estimate of the data's intrinsic dimension from each
+    sample's sorted distances to its k nearest neighbours (N, k), k >= 3 (inverse averaged over
+    samples, as MacKay and Ghahramani suggest). Samples with a zero distance are skipped."""
+    d = dist[(dist > 0).all(axis=1)].astype(np.float64)
+    if len(d) < 10 or d.shape[1] < 3:
+        return float("inf")
+    inverse = np.log(d[:, -1:] / d[:, :-1]).mean(axis=1)  # (N,) = 1 / m_hat(x)
+    mean = float(inverse.mean())
+    return 1.0 / mean if mean > 0 else float("inf")

@@ -31,7 +31,12 @@ TABLE_NEAR_DISTANCE = 0.03
 # dimensions, the chance that a row's neighbour is within this fraction is ~0.7 * 0.05^d (0.2% of
 # rows for d = 2, under 0.01% for d >= 3).
 TABLE_NEAR_FRACTION = 0.05
-# Rows sampled to measure that median.
+# In fewer dimensions the chance is higher (3.4% of rows in 1-D), so the fraction also shrinks to
+# keep the chance of a row having a neighbour within it below TABLE_CHANCE, given the table's
+# intrinsic dimension d (fraction <= (TABLE_CHANCE / ln 2) ^ (1 / d)): in 1-D only exact copies
+# are reported.
+TABLE_CHANCE = 0.001
+# Rows sampled to measure that median and the intrinsic dimension.
 TABLE_NN_SAMPLE = 1000
 # Within a split: duplicates are a warning from this fraction of redundant samples (and at least
 # DUPLICATE_MIN of them), or when copies carry different labels.
@@ -103,20 +108,22 @@ def _lsh_candidates(
     return both[:, 0], both[:, 1]
 
 
-def _median_nn(rows: np.ndarray, seed: int) -> float:
-    """Median distance from a sample of distinct rows to their nearest other row."""
+def _median_nn(rows: np.ndarray, seed: int) -> tuple[float, float]:
+    """Median distance from a sample of distinct rows to their nearest other row, and the
+    rows' intrinsic dimension."""
     from sklearn.neighbors import NearestNeighbors
 
-    if len(rows) < 3:
-        return float("inf")
+    from nnrecipe.audit.context import intrinsic_dimension
+
+    if len(rows) < 8:
+        return float("inf"), float("inf")
     rng = np.random.default_rng(seed + 6)
-    queries = (
-        rows
-        if len(rows) <= TABLE_NN_SAMPLE
-        else rows[rng.choice(len(rows), TABLE_NN_SAMPLE, replace=False)]
-    )
-    dist, _ = NearestNeighbors(n_neighbors=2, algorithm="brute").fit(rows).kneighbors(queries)
-    return float(np.median(dist[:, 1]))
+    queries = rows
+    if len(rows) > TABLE_NN_SAMPLE:
+        queries = rows[rng.choice(len(rows), TABLE_NN_SAMPLE, replace=False)]
+    nn = NearestNeighbors(n_neighbors=7, algorithm="brute").fit(rows)
+    dist, _ = nn.kneighbors(queries)
+    return float(np.median(dist[:, 1])), intrinsic_dimension(dist[:, 1:])
 
 
 def near_groups(ctx: AuditContext) -> list[list[tuple[str, int, bool]]]:
@@ -146,7 +153,10 @@ def near_groups(ctx: AuditContext) -> list[list[tuple[str, int, bool]]]:
     proj = np.concatenate([ctx.projected(k) for k in names])[reps]
     radius = NEAR_DISTANCE
     if ctx.data.modality == "tabular":
-        radius = min(TABLE_NEAR_DISTANCE, TABLE_NEAR_FRACTION * _median_nn(proj, ctx.seed))
+        median, dim = _median_nn(proj, ctx.seed)
+        fraction = min(TABLE_NEAR_FRACTION, (TABLE_CHANCE / np.log(2)) ** (1 / dim))
+        radius = min(TABLE_NEAR_DISTANCE, fraction * median)
+        ctx.cache["intrinsic_dimension"] = dim
     ctx.cache["copy_radius"] = radius
     a, b = _lsh_candidates(proj, radius, seed=ctx.seed)
     if ctx.data.modality != "tabular":

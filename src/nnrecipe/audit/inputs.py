@@ -10,10 +10,19 @@ from nnrecipe.findings import Finding, Severity
 # Outliers: a sample's score is its mean distance to its OUTLIER_K nearest training samples
 # (among at most OUTLIER_REFERENCE of them), divided by the median training score. Measured on
 # clean sets, the largest ratios are 1.85 (digits), 1.6 (mnist1d), 2.2 (wine), 1.9 (diabetes),
-# 3.4 (iris) and 6.4 (breast_cancer, whose features are heavy-tailed: 4 of 569 rows >= 4, 1 >= 6).
+# 3.4 (iris) and 6.4 (breast_cancer, whose features are heavy-tailed: 4 of 569 rows >= 4, 1 >= 6;
+# its adaptive threshold below is 7.0).
 OUTLIER_K = 5
 OUTLIER_REFERENCE = 4000
 OUTLIER_RATIO = {"image": 4.0, "sequence": 4.0, "tabular": 6.0}
+# In data of few dimensions nearest-neighbour distances spread widely (1-D Gaussian tails sit
+# 10x farther out than the centre), so the threshold also adapts: it is at least this many robust
+# standard deviations above the median of log(score) over train.
+OUTLIER_SIGMAS = 6.0
+# ... and the score raised to the intrinsic dimension d (a ratio of densities) must reach
+# OUTLIER_DENSITY: in 1-D a sample must be 10^4x farther out than typical, in 2-D 100x, in 8-D 3.2x
+# (there the modality's floor rules).
+OUTLIER_DENSITY = 1e4
 # Outliers are a warning from this fraction of a split and OUTLIER_MIN samples (a few far
 # samples are normal: info).
 OUTLIER_WARNING = 0.01
@@ -256,6 +265,10 @@ def outlier_scores(ctx: AuditContext) -> dict[str, np.ndarray]:
         else:
             dist = dist[:, :k]
         raw[split] = dist.mean(axis=1)
+        if split == "train":
+            from nnrecipe.audit.context import intrinsic_dimension
+
+            ctx.cache["outlier_dimension"] = intrinsic_dimension(dist)
     scale = float(np.median(raw["train"])) or 1.0
     scores = {k_: v / scale for k_, v in raw.items()}
     ctx.cache["outlier_scores"] = scores
@@ -265,7 +278,13 @@ def outlier_scores(ctx: AuditContext) -> dict[str, np.ndarray]:
 def outliers(ctx: AuditContext) -> list[Finding]:
     """Samples far from every training sample (kNN distance in the feature space)."""
     scores = outlier_scores(ctx)
-    threshold = OUTLIER_RATIO[ctx.data.modality]
+    if not scores:
+        return []
+    logs = np.log(np.maximum(scores["train"], 1e-12))
+    spread = 1.4826 * float(np.median(np.abs(logs - np.median(logs))))
+    adaptive = float(np.exp(np.median(logs) + OUTLIER_SIGMAS * spread))
+    by_density = OUTLIER_DENSITY ** (1 / ctx.cache.get("outlier_dimension", float("inf")))
+    threshold = max(OUTLIER_RATIO[ctx.data.modality], adaptive, by_density)
     findings = []
     for split, s in scores.items():
         far = np.flatnonzero(s >= threshold)
@@ -280,10 +299,10 @@ def outliers(ctx: AuditContext) -> list[Finding]:
                 "outliers",
                 severity,
                 f"{len(far)} {split} samples ({frac:.1%}) are far from every training sample (nearest-"
-                f"neighbour distance >= {threshold:g}x the typical one; worst {s[far[0]]:.1f}x).",
+                f"neighbour distance >= {threshold:.1f}x the typical one; worst {s[far[0]]:.1f}x).",
                 {
                     "split": split,
-                    "threshold_ratio": threshold,
+                    "threshold_ratio": round(threshold, 2),
                     "scores": s[far[:50]].round(2).tolist(),
                     "samples": ctx.samples({split: far}),
                 },

@@ -14,8 +14,11 @@ from nnrecipe.findings import Finding, Severity
 LABEL_FOLDS = 5
 LABEL_FIT_SAMPLES = 10_000
 # Severity by the estimated fraction of wrong labels. Measured with the cheap model: clean digits
-# estimate 1.6%, clean breast_cancer 2.6%, wine 0.6%; 20% planted noise on digits estimates ~19%.
-NOISE_WARNING = 0.05
+# estimate 0.1%, breast_cancer 0.4%, wine 0%; 20% planted noise estimates 16-20% (digits,
+# breast_cancer, synthetic images / signals / tables). Two 1-D Gaussian classes 2 std apart
+# (16% Bayes error, clean labels) estimate 5.2%: boundary ambiguity stays below the warning.
+# Limitation: heavier overlap (1 std apart: 23%) looks like label noise to confident learning.
+NOISE_WARNING = 0.08
 NOISE_ERROR = 0.30
 # The estimate is only trusted when the cheap model is sure of itself: its mean top probability,
 # rescaled so that chance (1/k) is 0 and certainty 1, must reach COMPETENT_CONFIDENCE. A weak
