@@ -100,7 +100,8 @@ def stage_ensemble(ctx: Any) -> dict[str, Any] | None:
     res = ensemble(ctx.dir / "tune", k=c.ensemble, data=ctx.data, splits=splits)
     single_valid = error_of(ctx.data.task, ctx.summary["valid"])
     ens_valid = res.scores["valid"]["ensemble"]["error"]
-    final = "ensemble" if ens_valid < single_valid else "single"  # chosen on valid only
+    # Chosen on valid only; a tie goes to the ensemble (averaging lowers variance, never bias).
+    final = "ensemble" if ens_valid <= single_valid else "single"
     out: dict[str, Any] = {**res.to_dict(), "single_valid_error": single_valid, "final": final}
     if "test" in ctx.data.splits:
         # The models are chosen: this look at test belongs to the run's one evaluation session.
@@ -130,6 +131,8 @@ def stage_ensemble(ctx: Any) -> dict[str, Any] | None:
     )
     ctx.summary["ensemble"] = out
     ctx.summary["final_model"] = final
+    if "test" in out:  # the test score of the model the run delivers
+        ctx.summary["final_test"] = out["test"] if final == "ensemble" else ctx.summary.get("test")
     metric = ctx.data.task.primary_metric
     line = (
         f"ensemble of {len(res.members)} (trials {res.members}): valid {metric} "
