@@ -100,7 +100,7 @@ def stage_ensemble(ctx: Any) -> dict[str, Any] | None:
     res = ensemble(ctx.dir / "tune", k=c.ensemble, data=ctx.data, splits=splits)
     single_valid = error_of(ctx.data.task, ctx.summary["valid"])
     ens_valid = res.scores["valid"]["ensemble"]["error"]
-    # Chosen on valid only; a tie goes to the ensemble (averaging lowers variance, never bias).
+    # Chosen on valid only; a tie goes to the ensemble (averaging lowers the variance).
     final = "ensemble" if ens_valid <= single_valid else "single"
     out: dict[str, Any] = {**res.to_dict(), "single_valid_error": single_valid, "final": final}
     if "test" in ctx.data.splits:
