@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -44,8 +45,6 @@ def cross_val_probs(ctx: AuditContext, x: np.ndarray, y: np.ndarray, k: int) -> 
     folds = int(min(LABEL_FOLDS, max(2, counts[counts > 0].min())))
     probs = np.full((len(y), k), 1.0 / k)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=ctx.seed)
-    import warnings
-
     for fit_idx, out_idx in splitter.split(x, y):
         if len(fit_idx) > LABEL_FIT_SAMPLES:
             fit_idx = rng.choice(fit_idx, LABEL_FIT_SAMPLES, replace=False)
@@ -78,13 +77,17 @@ def label_scan(ctx: AuditContext) -> dict[str, Any] | None:
     present = np.bincount(y, minlength=k)
     if (present > 0).sum() < 2 or len(y) < 20:
         return None
-    probs = cross_val_probs(ctx, x, y, k)
-    # cleanlab needs every class present; absent classes get a tiny probability mass.
-    probs = np.clip(probs, 1e-6, None)
-    probs /= probs.sum(axis=1, keepdims=True)
-    method = "off_diagonal_calibrated" if k < 4 else "off_diagonal"
-    ranked = find_label_issues(y, probs, return_indices_ranked_by="self_confidence", n_jobs=1)
-    estimate = int(num_label_issues(y, probs, estimation_method=method))
+    with warnings.catch_warnings():
+        # rare classes: scikit-learn and cleanlab warn that a class has few samples; the
+        # class-imbalance check reports that
+        warnings.simplefilter("ignore")
+        probs = cross_val_probs(ctx, x, y, k)
+        # cleanlab needs every class present; absent classes get a tiny probability mass.
+        probs = np.clip(probs, 1e-6, None)
+        probs /= probs.sum(axis=1, keepdims=True)
+        method = "off_diagonal_calibrated" if k < 4 else "off_diagonal"
+        ranked = find_label_issues(y, probs, return_indices_ranked_by="self_confidence", n_jobs=1)
+        estimate = int(num_label_issues(y, probs, estimation_method=method))
     pred = probs.argmax(axis=1)
     confidence = (probs.max(axis=1).mean() - 1 / k) / (1 - 1 / k)
     kept = np.ones(len(y), bool)
