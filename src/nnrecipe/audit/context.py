@@ -24,6 +24,8 @@ MAX_EVIDENCE = 2000
 # models; PCA is fitted on at most PCA_FIT_SAMPLES training rows, so its cost does not grow with N.
 PCA_DIMS = 32
 PCA_FIT_SAMPLES = 5000
+# Rows per chunk when a representation is computed (bounds the temporaries' memory).
+CHUNK = 8192
 
 
 @dataclass
@@ -157,9 +159,13 @@ class AuditContext:
                 out[k] = ((s.x - mean) / std / np.sqrt(d)).astype(np.float32)
             return out
         for k, s in self.splits.items():
-            z = s.x - s.x.mean(axis=1, keepdims=True)
-            norm = np.linalg.norm(z, axis=1, keepdims=True)
-            out[k] = np.divide(z, norm, out=np.zeros_like(z), where=norm > 0).astype(np.float32)
+            sig = np.empty_like(s.x)
+            for a in range(0, len(s.x), CHUNK):  # in chunks: no full-size temporaries
+                z = s.x[a : a + CHUNK] - s.x[a : a + CHUNK].mean(axis=1, keepdims=True)
+                norm = np.linalg.norm(z, axis=1, keepdims=True)
+                np.divide(z, norm, out=sig[a : a + CHUNK], where=norm > 0)
+                sig[a : a + CHUNK][norm[:, 0] == 0] = 0.0
+            out[k] = sig
         return out
 
     @cached_property
@@ -188,7 +194,15 @@ class AuditContext:
     def _projected(self) -> dict[str, np.ndarray]:
         if self.pca is None:
             return {k: self.signature(k) for k in self.splits}
-        return {k: self.pca.transform(self.signature(k)).astype(np.float32) for k in self.splits}
+        return {
+            k: np.concatenate(
+                [
+                    self.pca.transform(sig[a : a + CHUNK]).astype(np.float32)
+                    for a in range(0, len(sig), CHUNK)
+                ]
+            )
+            for k, sig in ((k, self.signature(k)) for k in self.splits)
+        }
 
     def features(self, split: str) -> np.ndarray:
         """Features for the cheap models and outlier scores: the raw inputs standardised with
@@ -219,12 +233,15 @@ class AuditContext:
         ).fit(pooled)
         out = {}
         for k, s in self.splits.items():
-            z = pca.transform(s.x)
-            # Components are orthonormal: |x - mean|^2 = |z|^2 + |residual|^2.
-            centred = s.x - pca.mean_.astype(np.float32)
-            total = np.einsum("ij,ij->i", centred, centred, dtype=np.float64)
-            resid = np.sqrt(np.maximum(total - (z.astype(np.float64) ** 2).sum(axis=1), 0.0))
-            out[k] = np.hstack([z, resid[:, None]]).astype(np.float32)
+            parts = []
+            for a in range(0, len(s.x), CHUNK):  # in chunks: no full-size temporaries
+                z = pca.transform(s.x[a : a + CHUNK])
+                # Components are orthonormal: |x - mean|^2 = |z|^2 + |residual|^2.
+                centred = s.x[a : a + CHUNK] - pca.mean_.astype(np.float32)
+                total = np.einsum("ij,ij->i", centred, centred, dtype=np.float64)
+                resid = np.sqrt(np.maximum(total - (z.astype(np.float64) ** 2).sum(axis=1), 0.0))
+                parts.append(np.hstack([z, resid[:, None]]).astype(np.float32))
+            out[k] = np.concatenate(parts)
         return out
 
 

@@ -162,7 +162,12 @@ def near_groups(ctx: AuditContext) -> list[list[tuple[str, int, bool]]]:
     if ctx.data.modality != "tabular":
         # constant images/signals have no shape to compare (their signature is zero): they are
         # reported as empty samples, and as copies only when their bytes are equal
-        flat = np.concatenate([np.abs(ctx.signature(k)).max(axis=1) == 0 for k in names])[reps]
+        flat = np.concatenate(
+            [
+                (ctx.signature(k).max(axis=1) == 0) & (ctx.signature(k).min(axis=1) == 0)
+                for k in names
+            ]
+        )[reps]
         keep = ~(flat[a] | flat[b])
         a, b = a[keep], b[keep]
     # confirm: first on the projection (never longer than the full distance), then in full
