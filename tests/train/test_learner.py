@@ -166,3 +166,25 @@ def test_user_metrics_are_reported_every_epoch(wine: nr.Data) -> None:
     history = learner.fit(epochs=2)
     assert "valid_top2" in history[-1]
     assert learner.evaluate("valid")["top2"] >= learner.evaluate("valid")["accuracy"]
+
+
+@pytest.mark.parametrize("loss", [nn.BCEWithLogitsLoss(), nn.BCELoss()])
+def test_binary_cross_entropy_losses_keep_float_targets(loss: nn.Module) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.float32)
+    torch.manual_seed(0)
+    head = nn.Linear(3, 1)
+    model = nn.Sequential(head, nn.Sigmoid()) if isinstance(loss, nn.BCELoss) else head
+
+    def bce(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return loss(out.squeeze(1), target)
+
+    bce.__name__ = type(loss).__name__  # the loss tells nnrecipe that targets are 0/1 floats
+    learner = nr.Learner(
+        model, (x[:160], y[:160], x[160:], y[160:]), loss=bce, quiet=True, threads=1, lr=0.05
+    )
+    learner.fit(epochs=10)
+    assert learner.task.kind == "classification"
+    assert learner.data.train.y.dtype == torch.float32
+    assert learner.evaluate("valid")["accuracy"] > 0.9

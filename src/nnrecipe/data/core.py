@@ -11,7 +11,7 @@ from torch import Tensor
 
 from nnrecipe.data.split import Split
 from nnrecipe.errors import DataError
-from nnrecipe.tasks import Task, infer_task, make_task
+from nnrecipe.tasks import Task, infer_task, make_task, wants_float_targets
 
 MODALITIES = ("image", "sequence", "tabular")
 SPLIT_NAMES = ("train", "valid", "test", "train_dev")
@@ -385,7 +385,7 @@ def _assemble(
             s.x = s.x[:, None]  # (N, L) -> (N, 1, L)
         if task_obj.kind == "classification" and torch.is_floating_point(s.y):  # type: ignore[arg-type]
             s.y = s.y.round()  # type: ignore[union-attr]
-        if task_obj.kind == "classification" and not isinstance(loss, torch.nn.BCEWithLogitsLoss):
+        if task_obj.kind == "classification" and not wants_float_targets(loss):
             s.y = s.y.long()  # type: ignore[union-attr]
     if task_obj.kind == "classification":
         _check_label_range(splits, task_obj)

@@ -51,14 +51,28 @@ def make_task(kind: str, y_train: Tensor, classes: list[str] | None = None) -> T
     )
 
 
+def loss_name(loss: object) -> str:
+    """The class name of a loss module, or the name of a loss function ("" for None)."""
+    if loss is None:
+        return ""
+    return getattr(loss, "__name__", type(loss).__name__)
+
+
+def wants_float_targets(loss: object) -> bool:
+    """Binary cross-entropy losses take 0/1 float targets, not class indices."""
+    return loss_name(loss) in _BCE_NAMES
+
+
 def infer_task(y_train: Tensor, *, loss: object = None, classes: list[str] | None = None) -> Task:
     """Integer targets → classification; float targets → regression, unless the loss says
     otherwise (``BCEWithLogitsLoss`` with 0/1 float targets is binary classification)."""
-    loss_name = type(loss).__name__ if loss is not None else ""
-    loss_name = getattr(loss, "__name__", loss_name)
-    if loss_name in _BCE_NAMES:
-        return make_task("classification", y_train.round(), classes)
-    if loss_name in ("CrossEntropyLoss", "cross_entropy", "NLLLoss", "nll_loss"):
+    name = loss_name(loss)
+    if name in _BCE_NAMES:
+        task = make_task("classification", y_train.round(), classes)
+        if name in ("BCELoss", "binary_cross_entropy"):  # the model outputs probabilities
+            task.outputs = "probabilities"  # type: ignore[attr-defined]
+        return task
+    if name in ("CrossEntropyLoss", "cross_entropy", "NLLLoss", "nll_loss"):
         return make_task("classification", y_train, classes)
     if classes is not None or not torch.is_floating_point(y_train):
         return make_task("classification", y_train, classes)

@@ -25,9 +25,13 @@ class Classification(Task):
     primary_metric: ClassVar[str] = "accuracy"
     higher_is_better: ClassVar[bool] = True
 
-    def __init__(self, num_classes: int, classes: list[str] | None = None) -> None:
+    def __init__(
+        self, num_classes: int, classes: list[str] | None = None, *, outputs: str = "logits"
+    ) -> None:
         self.num_classes = num_classes
         self.classes = classes or [str(i) for i in range(num_classes)]
+        # "logits", or "probabilities" for a binary model trained with BCELoss (sigmoid inside).
+        self.outputs = outputs
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -45,7 +49,8 @@ class Classification(Task):
     def probabilities(self, output: Tensor) -> Tensor:
         """(N, C) class probabilities from (N, C) logits or (N,)/(N, 1) binary logits."""
         if output.ndim == 1 or output.shape[-1] == 1:
-            p1 = torch.sigmoid(output.reshape(-1).float())
+            p1 = output.reshape(-1).float()
+            p1 = p1.clamp(0, 1) if self.outputs == "probabilities" else torch.sigmoid(p1)
             return torch.stack([1 - p1, p1], dim=1)
         return torch.softmax(output.float(), dim=1)
 
