@@ -127,6 +127,7 @@ def tune(
     base: dict[str, Any] | None = None,
     seed: int = 0,
     threads: int = 1,
+    min_complete: int = 5,
     quiet: bool = False,
 ) -> TuneResult:
     """Search hyperparameters with Optuna: TPE (default), random or grid, pruning hopeless trials.
@@ -147,6 +148,8 @@ def tune(
         base: fixed Learner settings (``schedule``, ``clip``, ``patience``, ``lr``, ...).
         seed: seeds the sampler and, with the trial number, each trial's training.
         threads: torch threads per worker.
+        min_complete: trials that run to the end before pruning starts (an ensemble of K
+            needs K complete trials).
 
     Returns:
         A `TuneResult` (best params and value, every trial, importance, findings).
@@ -201,7 +204,7 @@ def tune(
         direction="minimize",
         load_if_exists=True,
         sampler=make_sampler(0),
-        pruner=st.make_pruner(pruner, epochs=epochs),
+        pruner=st.make_pruner(pruner, epochs=epochs, min_complete=min_complete),
     )
     _check_same_data(the_study, data)
     if storage is None:
@@ -231,6 +234,7 @@ def tune(
         "seed": seed,
         "trials": trials,
         "epochs": epochs,
+        "min_complete": min_complete,
     }
     if remaining > 0:
         from nnrecipe.tune.display import TrialsDisplay

@@ -65,6 +65,7 @@ def stage_tune(ctx: Any) -> dict[str, Any] | None:
         max_params=c.max_params,
         max_latency_ms=c.max_latency_ms,
         base=base,
+        min_complete=max(5, c.ensemble or 0),
         seed=c.seed,
         threads=c.threads or 1,
         quiet=ctx.quiet,

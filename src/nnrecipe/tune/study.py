@@ -93,14 +93,20 @@ def make_sampler(
     raise ConfigError(f"Unknown sampler {name!r}: use one of {', '.join(SAMPLERS)}.")
 
 
-def make_pruner(name: str, *, epochs: int) -> Any:
-    """Median (default), Hyperband, or no pruning of hopeless trials."""
+def make_pruner(name: str, *, epochs: int, min_complete: int = 5) -> Any:
+    """Median (default), Hyperband, or no pruning of hopeless trials.
+
+    Pruning starts once `min_complete` trials ran to the end (an ensemble of K needs K).
+    """
     import optuna
 
     if name == "median":
-        # Compare with the median of earlier trials at the same epoch, once 4 trials finished
-        # and after 3 epochs (earlier, one-cycle warm-up makes scores too noisy to judge).
-        return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=min(3, epochs - 1))
+        # Compare with the median of earlier trials at the same epoch, after a quarter of the
+        # epochs (at least 3): earlier, the one-cycle warm-up makes scores too noisy to judge.
+        # Measured on MNIST-1D (30 trials, 20 epochs): judging from epoch 3 on pruned 26 of 30.
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=min_complete, n_warmup_steps=min(max(3, epochs // 4), epochs - 1)
+        )
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(
             min_resource=1, max_resource=epochs, reduction_factor=3

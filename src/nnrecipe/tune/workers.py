@@ -57,7 +57,9 @@ def worker_main(payload: dict[str, Any], index: int, quota: int, error_file: str
             study_name=payload["study"],
             storage=st.make_storage(payload["url"]),
             sampler=sampler,
-            pruner=st.make_pruner(payload["pruner"], epochs=payload["epochs"]),
+            pruner=st.make_pruner(
+                payload["pruner"], epochs=payload["epochs"], min_complete=payload["min_complete"]
+            ),
         )
         work(study, payload["objective"], quota)
     except BaseException as e:
