@@ -21,7 +21,9 @@ app = typer.Typer(
 
 DEBUG = {"on": False}
 
-DataArg = Annotated[str | None, typer.Argument(help="built-in data set (digits, mnist1d, ...), image folder or CSV")]
+DataArg = Annotated[
+    str | None, typer.Argument(help="built-in data set (digits, mnist1d, ...), image folder or CSV")
+]
 Target = Annotated[str | None, typer.Option(help="target column of a CSV file")]
 Task = Annotated[str | None, typer.Option(help="classification or regression (default: inferred)")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML or JSON file of settings")]
@@ -59,8 +61,10 @@ def config_values(data: str | None, config: Path | None, **flags: Any) -> dict[s
         values["data"] = data
     values.update({k: v for k, v in flags.items() if v is not None and v is not False})
     if "data" not in values:
-        _fail("no data given: pass a data set name, folder or CSV file (e.g. `nnrecipe run digits`), "
-              "or a --config file with a `data` key.")
+        _fail(
+            "no data given: pass a data set name, folder or CSV file (e.g. `nnrecipe run digits`), "
+            "or a --config file with a `data` key."
+        )
     return values
 
 
@@ -90,35 +94,64 @@ def run(
     lr: Annotated[float | None, typer.Option(help="peak learning rate")] = None,
     batch_size: Annotated[int | None, typer.Option(help="batch size")] = None,
     weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay")] = None,
-    image_size: Annotated[int | None, typer.Option(help="resize folder images to this size")] = None,
+    image_size: Annotated[
+        int | None, typer.Option(help="resize folder images to this size")
+    ] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads (default: measured)")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or mps")] = None,
     human_error: Annotated[float | None, typer.Option(help="human-level error, if known")] = None,
-    tune: Annotated[int | None, typer.Option("--tune", help="Optuna trials before training")] = None,
-    ensemble: Annotated[int | None, typer.Option("--ensemble", help="average the top-K tuned models")] = None,
+    tune: Annotated[
+        int | None, typer.Option("--tune", help="Optuna trials before training")
+    ] = None,
+    ensemble: Annotated[
+        int | None, typer.Option("--ensemble", help="average the top-K tuned models")
+    ] = None,
     augment: Annotated[float | None, typer.Option(help="augmentation strength 0..1")] = None,
     seed: Seed = None,
-    resume: Annotated[Path | None, typer.Option(help="continue the interrupted run in this folder")] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="continue the interrupted run in this folder")
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an existing run folder")] = False,
-    force: Annotated[bool, typer.Option(help="train even when the audit or checks find errors")] = False,
+    force: Annotated[
+        bool, typer.Option(help="train even when the audit or checks find errors")
+    ] = False,
     quiet: Quiet = False,
     debug: Debug = False,
-    open_report: Annotated[bool, typer.Option("--open", help="open report.html in a browser at the end")] = False,
+    open_report: Annotated[
+        bool, typer.Option("--open", help="open report.html in a browser at the end")
+    ] = False,
 ) -> None:
     """Run the whole recipe: audit, baselines, checks, training, evaluation, plots, report."""
     DEBUG["on"] = DEBUG["on"] or debug
     from nnrecipe.pipeline import run as run_recipe
 
-    flags = dict(target=target, task=task, out=out, model=model, epochs=epochs, lr=lr, batch_size=batch_size,
-                 weight_decay=weight_decay, image_size=image_size, threads=threads, device=device,
-                 human_error=human_error, seed=seed, force=force, tune_trials=tune, ensemble=ensemble,
-                 augment=augment)
+    flags = dict(
+        target=target,
+        task=task,
+        out=out,
+        model=model,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        weight_decay=weight_decay,
+        image_size=image_size,
+        threads=threads,
+        device=device,
+        human_error=human_error,
+        seed=seed,
+        force=force,
+        tune_trials=tune,
+        ensemble=ensemble,
+        augment=augment,
+    )
     if resume is not None:
         values = {"force": force} if force else {}
     else:
         values = _call(config_values, data, config, **flags)
     command = "nnrecipe " + " ".join(sys.argv[1:])
-    result = _call(run_recipe, values, resume=resume, overwrite=overwrite, quiet=quiet, command=command)
+    result = _call(
+        run_recipe, values, resume=resume, overwrite=overwrite, quiet=quiet, command=command
+    )
     report = result.path / "report.html"
     if report.exists():
         typer.echo(f"report: {report}")
@@ -189,8 +222,12 @@ def check_cmd(
     model: Annotated[str | None, typer.Option(help="linear, mlp, cnn1d or cnn2d")] = None,
     lr: Annotated[float | None, typer.Option(help="learning rate to check")] = None,
     weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay")] = None,
-    image_size: Annotated[int | None, typer.Option(help="resize folder images to this size")] = None,
-    out: Annotated[Path | None, typer.Option(help="folder for the range-test plot (default: none)")] = None,
+    image_size: Annotated[
+        int | None, typer.Option(help="resize folder images to this size")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="folder for the range-test plot (default: none)")
+    ] = None,
     seed: Seed = None,
     debug: Debug = False,
 ) -> None:
@@ -209,8 +246,18 @@ def check_cmd(
     from nnrecipe.models import build_model
     from nnrecipe.train.optim import adamw
 
-    values = _call(config_values, data, config, target=target, task=task, model=model, lr=lr,
-                   weight_decay=weight_decay, image_size=image_size, seed=seed)
+    values = _call(
+        config_values,
+        data,
+        config,
+        target=target,
+        task=task,
+        model=model,
+        lr=lr,
+        weight_decay=weight_decay,
+        image_size=image_size,
+        seed=seed,
+    )
     cfg = _call(make_config, values)
     loaded = _call(load_data, values)
     torch.manual_seed(cfg.seed)  # the same initial weights as `nnrecipe run`
@@ -232,16 +279,22 @@ def tune_cmd(
     target: Target = None,
     task: Task = None,
     config: ConfigOpt = None,
-    trials: Annotated[int, typer.Option(help="total trials of the study (finished ones count)")] = 20,
+    trials: Annotated[
+        int, typer.Option(help="total trials of the study (finished ones count)")
+    ] = 20,
     sampler: Annotated[str, typer.Option(help="tpe, random or grid")] = "tpe",
     pruner: Annotated[str, typer.Option(help="median, hyperband or none")] = "median",
     workers: Annotated[int, typer.Option(help="worker processes on this machine")] = 1,
-    storage: Annotated[str | None, typer.Option(help="Optuna storage URL (default: SQLite in --out)")] = None,
+    storage: Annotated[
+        str | None, typer.Option(help="Optuna storage URL (default: SQLite in --out)")
+    ] = None,
     study: Annotated[str | None, typer.Option(help="study name in the storage")] = None,
     out: Annotated[str | None, typer.Option(help="tune folder; the same folder resumes")] = None,
     model: Annotated[str | None, typer.Option(help="linear, mlp, cnn1d or cnn2d")] = None,
     epochs: Annotated[int | None, typer.Option(help="maximum epochs per trial")] = None,
-    max_params: Annotated[int | None, typer.Option(help="satisficing: at most this many parameters")] = None,
+    max_params: Annotated[
+        int | None, typer.Option(help="satisficing: at most this many parameters")
+    ] = None,
     max_latency_ms: Annotated[float | None, typer.Option(help="satisficing: ms per sample")] = None,
     threads: Annotated[int, typer.Option(help="torch threads per worker")] = 1,
     seed: Seed = None,
@@ -255,10 +308,23 @@ def tune_cmd(
     values = _call(config_values, data, config, target=target, task=task, model=model, seed=seed)
     the_data = _call(load_data, values)
     result = _call(
-        tune, the_data, trials=trials, sampler=sampler, pruner=pruner, workers=workers, storage=storage,
-        study=study, out=out, model=values.get("model"), space=values.get("tune_space"),
-        epochs=epochs or values.get("tune_epochs") or values.get("epochs") or 20, max_params=max_params,
-        max_latency_ms=max_latency_ms, seed=values.get("seed", 0), threads=threads, quiet=quiet,
+        tune,
+        the_data,
+        trials=trials,
+        sampler=sampler,
+        pruner=pruner,
+        workers=workers,
+        storage=storage,
+        study=study,
+        out=out,
+        model=values.get("model"),
+        space=values.get("tune_space"),
+        epochs=epochs or values.get("tune_epochs") or values.get("epochs") or 20,
+        max_params=max_params,
+        max_latency_ms=max_latency_ms,
+        seed=values.get("seed", 0),
+        threads=threads,
+        quiet=quiet,
     )
     if not quiet:
         typer.echo(str(result))
@@ -270,16 +336,24 @@ def tune_cmd(
 @app.command("diagnose")
 def diagnose_cmd(
     run_dir: Annotated[Path, typer.Argument(help="a run folder written by nnrecipe run")],
-    human_error: Annotated[float | None, typer.Option(help="human-level (Bayes) error estimate")] = None,
-    evaluate: Annotated[bool, typer.Option(help="rescore the saved model on every split (counts a test look)")] = False,
-    learning_curve: Annotated[bool, typer.Option(help="train on growing subsets: error vs data size")] = False,
+    human_error: Annotated[
+        float | None, typer.Option(help="human-level (Bayes) error estimate")
+    ] = None,
+    evaluate: Annotated[
+        bool, typer.Option(help="rescore the saved model on every split (counts a test look)")
+    ] = False,
+    learning_curve: Annotated[
+        bool, typer.Option(help="train on growing subsets: error vs data size")
+    ] = False,
     debug: Debug = False,
 ) -> None:
     """Ng's diagnosis of a run: avoidable bias, variance, data mismatch, overfitting to valid."""
     DEBUG["on"] = DEBUG["on"] or debug
     from nnrecipe.diagnose import diagnose, table_text
 
-    result = _call(diagnose, run_dir, human_error=human_error, evaluate=evaluate, learning_curve=learning_curve)
+    result = _call(
+        diagnose, run_dir, human_error=human_error, evaluate=evaluate, learning_curve=learning_curve
+    )
     typer.echo(table_text(result))
     if result.findings:
         typer.echo(str(result))

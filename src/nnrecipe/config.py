@@ -60,24 +60,44 @@ class RunConfig(BaseModel):
     force: bool = Field(False, description="continue past errors found by the audit and checks")
     human_error: float | None = Field(None, ge=0, le=1, description="human-level error, if known")
     # -- regularize, tune, squeeze (nnrecipe.tune) --
-    augment: float | None = Field(None, ge=0, le=1, description="augmentation strength 0..1 (0/null: off)")
-    tune_trials: int | None = Field(None, ge=1, description="Optuna trials before training (null: no search)")
+    augment: float | None = Field(
+        None, ge=0, le=1, description="augmentation strength 0..1 (0/null: off)"
+    )
+    tune_trials: int | None = Field(
+        None, ge=1, description="Optuna trials before training (null: no search)"
+    )
     tune_sampler: Literal["tpe", "random", "grid"] = Field("tpe", description="search sampler")
-    tune_pruner: Literal["median", "hyperband", "none"] = Field("median", description="trial pruner")
+    tune_pruner: Literal["median", "hyperband", "none"] = Field(
+        "median", description="trial pruner"
+    )
     tune_workers: int = Field(1, ge=1, le=64, description="worker processes sharing the study")
-    tune_storage: str | None = Field(None, description="Optuna storage URL; default SQLite in the run folder")
+    tune_storage: str | None = Field(
+        None, description="Optuna storage URL; default SQLite in the run folder"
+    )
     tune_study: str | None = Field(None, description="study name in the storage (default nnrecipe)")
-    tune_epochs: int | None = Field(None, ge=1, description="max epochs per trial (default: epochs)")
-    tune_space: dict[str, Any] | None = Field(None, description="search space, see nnrecipe.tune.space")
-    max_params: int | None = Field(None, ge=1, description="satisficing: at most this many parameters")
-    max_latency_ms: float | None = Field(None, gt=0, description="satisficing: ms per sample at inference")
-    ensemble: int | None = Field(None, ge=1, description="average the top-K tuned models (needs tune)")
+    tune_epochs: int | None = Field(
+        None, ge=1, description="max epochs per trial (default: epochs)"
+    )
+    tune_space: dict[str, Any] | None = Field(
+        None, description="search space, see nnrecipe.tune.space"
+    )
+    max_params: int | None = Field(
+        None, ge=1, description="satisficing: at most this many parameters"
+    )
+    max_latency_ms: float | None = Field(
+        None, gt=0, description="satisficing: ms per sample at inference"
+    )
+    ensemble: int | None = Field(
+        None, ge=1, description="average the top-K tuned models (needs tune)"
+    )
 
     @model_validator(mode="after")
     def _ensemble_needs_tune(self) -> RunConfig:
         if self.ensemble and not self.tune_trials:
-            raise ValueError(f"ensemble={self.ensemble} averages the top tuned models: set tune_trials "
-                             f"(--tune N, N >= {self.ensemble})")
+            raise ValueError(
+                f"ensemble={self.ensemble} averages the top tuned models: set tune_trials "
+                f"(--tune N, N >= {self.ensemble})"
+            )
         return self
 
     def model_options(self) -> dict[str, Any]:

@@ -208,7 +208,9 @@ def stage_train(ctx: RunContext) -> dict[str, Any]:
     t0 = time.perf_counter()
     ctx.learner.fit(c.epochs, resume=ctx.resume)
     save_model(
-        ctx.dir / "model.safetensors", ctx.model, {"model": c.model, "options": tuned["options"], "training": tuned}
+        ctx.dir / "model.safetensors",
+        ctx.model,
+        {"model": c.model, "options": tuned["options"], "training": tuned},
     )
     L = ctx.learner
     metric = ctx.data.task.primary_metric
@@ -235,7 +237,9 @@ def stage_evaluate(ctx: RunContext) -> dict[str, Any]:
         # Counted in a file of the run folder; the run's own looks at test are one session.
         from nnrecipe.diagnose.testset import record_test_evaluation
 
-        ctx.summary["test_evaluations"] = record_test_evaluation(ctx.dir, by="run:evaluate", session="run")
+        ctx.summary["test_evaluations"] = record_test_evaluation(
+            ctx.dir, by="run:evaluate", session="run"
+        )
     ctx.summary.update(scores)
     ctx.summary["best_epoch"] = L.best_epoch
     metric = task.primary_metric
