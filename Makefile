@@ -10,7 +10,7 @@ TORCH := torch==2.14.1 torchvision==0.29.1
 endif
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: demo test test-slow lint bench clean
+.PHONY: demo test test-slow lint bench bench-tune clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/zoo.py
+	$(BIN)/python bench/audit.py
+
+# The sampler comparison trains hundreds of models: tens of minutes on 2 cores.
+bench-tune: $(VENV)/.installed
+	$(BIN)/python bench/tune.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
