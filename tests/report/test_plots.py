@@ -38,14 +38,16 @@ def test_lr_range_and_tuning_history(tmp_path: Path) -> None:
         "lr_diverge": None,
         "configured": 3e-3,
     }
-    _opens(plots.lr_range_test(rng, tmp_path / "lr.png"))
+    width, height = _opens(plots.lr_range_test(rng, tmp_path / "lr.png"))
+    assert width > 200 and height > 100
     trials = [
         {"number": i, "state": s, "value": v}
         for i, (s, v) in enumerate(
             [("complete", 0.2), ("pruned", 0.5), ("complete", 0.1), ("fail", None)]
         )
     ]
-    _opens(plots.tuning_history(trials, tmp_path / "t.png"))
+    width, height = _opens(plots.tuning_history(trials, tmp_path / "t.png"))
+    assert width > 200 and height > 100
 
 
 def test_regression_prediction_dynamics(tmp_path: Path) -> None:
@@ -59,4 +61,5 @@ def test_regression_prediction_dynamics(tmp_path: Path) -> None:
         ]
         + [{"epoch": 4, "activations": {}}],
     }  # an epoch whose outputs could not be read
-    _opens(plots.prediction_dynamics(record, tmp_path / "d.png"))
+    width, height = _opens(plots.prediction_dynamics(record, tmp_path / "d.png"))
+    assert width > 200 and height > 100
