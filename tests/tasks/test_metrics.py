@@ -16,6 +16,7 @@ from sklearn.metrics import (
 from nnrecipe.tasks import Classification, Regression
 
 
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_classification_metrics_match_sklearn(seed: int) -> None:
     rng = np.random.default_rng(seed)
