@@ -227,3 +227,34 @@ def test_download_sets_fail_clearly_when_offline(monkeypatch) -> None:
     monkeypatch.setattr(torchvision.datasets, "MNIST", Offline)
     with pytest.raises(DataError, match="needs internet.*offline, use 'digits' or 'mnist1d'"):
         nr.datasets.load("mnist")
+
+
+def test_large_folders_stream_from_disk_and_match_the_in_memory_split(tmp_path) -> None:
+    _write_images(tmp_path, per_class=20, size=(12, 12))
+    mem = nr.Data.from_folder(tmp_path, size=8, seed=1)
+    stream = nr.Data.from_folder(tmp_path, size=8, seed=1, in_memory=False)
+    assert mem.train.in_memory and not stream.train.in_memory
+    for k in mem.splits:
+        assert mem.meta["files"][k] == stream.meta["files"][k]
+        assert torch.equal(mem.splits[k].index, stream.splits[k].index)
+        assert torch.equal(mem.splits[k].y, stream.splits[k].y)
+    xs, ys = stream.valid.tensors()
+    assert xs.shape == mem.valid.x.shape and torch.equal(ys, mem.valid.y)
+    # PIL's and torchvision's bilinear resizing differ slightly; the normalised images agree
+    assert float((xs - mem.valid.x).abs().mean()) < 0.1
+    learner = nr.Learner(
+        torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 64, 2)),
+        stream,
+        quiet=True,
+        threads=1,
+    )
+    learner.fit(epochs=3)
+    assert learner.evaluate("valid")["accuracy"] == 1.0  # the classes differ in colour
+
+
+def test_split_index_points_back_to_the_source_files(tmp_path) -> None:
+    _write_images(tmp_path, per_class=10)
+    data = nr.Data.from_folder(tmp_path, seed=0)
+    listed = sorted(str(p) for p in tmp_path.rglob("*.png"))
+    for k, split in data.splits.items():
+        assert [listed[i] for i in split.index.tolist()] == data.meta["files"][k]

@@ -213,9 +213,9 @@ def _context(
     data = Data.coerce(_drop_nonfinite_targets(data, dropped), task=task, loss=loss)
     y_train = data.train.tensors(max_samples=TRAIN_SAMPLE)[1]
     if task is not None and task != data.task.kind:
-        task_obj = make_task(task, data.train.tensors()[1])
+        task_obj = make_task(task, data.train.targets())
     elif loss is not None and data.task.kind == "regression" and task is None:
-        task_obj = infer_task(data.train.tensors()[1], loss=loss)
+        task_obj = infer_task(data.train.targets(), loss=loss)
     else:
         task_obj = data.task
     gen = torch.Generator().manual_seed(seed)

@@ -357,7 +357,7 @@ def _assemble(
     meta: dict[str, Any],
 ) -> Data:
     """Infer task and modality, fix input layout and target dtype, validate."""
-    y_train = splits["train"].tensors()[1]
+    y_train = splits["train"].targets()
     if isinstance(task, Task):
         task_obj = task
     elif task is None:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
+from torch.utils.data import Dataset
 
 from nnrecipe.data.core import Data, _assemble, split_indices
 from nnrecipe.data.split import Split
@@ -105,7 +106,7 @@ def _attach_probe_targets(splits: dict[str, Split]) -> None:
     # Streamed splits keep their Dataset; targets are small, so hold them in memory for
     # task inference, stratification checks and baselines.
     for s in splits.values():
-        s.y = torch.cat([yb for _, yb in s.batches(1024)])
+        s.targets()
 
 
 # -- image folders -------------------------------------------------------------------------------
@@ -142,6 +143,7 @@ def from_folder(
     seed: int = 0,
     grayscale: bool | None = None,
     skip_corrupt: bool = False,
+    in_memory: bool | None = None,
     name: str | None = None,
 ) -> Data:
     """Images in one sub-folder per class (torchvision ImageFolder layout).
@@ -149,7 +151,10 @@ def from_folder(
     If the folder holds ``train/`` (and ``valid/`` or ``val/``, ``test/``) sub-folders, those are
     the splits; otherwise the images are split seeded and stratified. Every image is resized to
     `size` (default: the most common size, capped at 64 pixels on the long side) and scaled to
-    zero mean and unit variance per channel with training statistics.
+    zero mean and unit variance per channel with training statistics. Folders that fit in 2 GiB
+    as float32 tensors are read into memory once; larger ones (or ``in_memory=False``) stream
+    from disk through a DataLoader, each image decoded and transformed (torchvision transforms
+    v2) when it is used.
 
     Raises:
         DataError: missing or empty folder, fewer than two classes, an unreadable image (unless
@@ -178,34 +183,50 @@ def from_folder(
             )
     all_files = [f for v in listed.values() for f in v[0]]
     target_size, mode = _choose_size_and_mode(all_files, size, grayscale)
-    corrupt: list[str] = []
-    loaded = {}
-    for k, (files, labels, _) in listed.items():
-        x, keep = _load_images(files, target_size, mode, skip_corrupt, corrupt)
-        y = torch.tensor(labels, dtype=torch.long)[keep]
-        loaded[k] = (x, y, [str(files[i]) for i in keep.tolist()])
-    if "all" in loaded:
-        x, y, files = loaded.pop("all")
-        parts = split_indices(
-            len(x), y.numpy(), valid=valid, test=test, train_dev=train_dev, seed=seed
+    channels = 1 if mode == "L" else 3
+    if in_memory is None:
+        in_memory = (
+            len(all_files) * channels * target_size[0] * target_size[1] * 4 <= IN_MEMORY_BYTES
         )
-        loaded = {k: (x[i], y[i], [files[j] for j in i.tolist()]) for k, i in parts.items()}
-    mean = loaded["train"][0].mean(dim=(0, 2, 3), keepdim=True)
-    std = loaded["train"][0].std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
-    splits = {
-        k: Split((x - mean) / std, y, index=torch.arange(len(x))) for k, (x, y, _) in loaded.items()
-    }
-    if "valid" not in splits:
+    # Split the file lists first (seeded, stratified), then read or stream each split.
+    source_index = {k: torch.arange(len(v[0])) for k, v in listed.items()}
+    if "all" in listed:
+        files, labels, _ = listed.pop("all")
+        parts = split_indices(
+            len(files), np.asarray(labels), valid=valid, test=test, train_dev=train_dev, seed=seed
+        )
+        listed = {
+            k: ([files[j] for j in i.tolist()], [labels[j] for j in i.tolist()], classes)
+            for k, i in parts.items()
+        }
+        source_index = dict(parts)
+    if "valid" not in listed:
         raise DataError(
             f"{str(root)!r} has a train/ folder but no valid/ (or val/) folder beside it."
         )
+    corrupt: list[str] = []
+    if in_memory:
+        loaded = {}
+        for k, (files, labels, _) in listed.items():
+            x, keep = _load_images(files, target_size, mode, skip_corrupt, corrupt)
+            y = torch.tensor(labels, dtype=torch.long)[keep]
+            loaded[k] = (x, y, source_index[k][keep], [str(files[i]) for i in keep.tolist()])
+        mean = loaded["train"][0].mean(dim=(0, 2, 3), keepdim=True)
+        std = loaded["train"][0].std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+        splits = {k: Split((x - mean) / std, y, index=i) for k, (x, y, i, _) in loaded.items()}
+        split_files = {k: f for k, (_, _, _, f) in loaded.items()}
+    else:
+        splits, split_files, mean, std = _stream_splits(
+            listed, source_index, target_size, mode, skip_corrupt, corrupt, seed
+        )
     meta = {
         "source": str(root),
-        "files": {k: f for k, (_, _, f) in loaded.items()},
+        "files": split_files,
         "image_size": list(target_size),
         "mode": mode,
         "normalize": {"mean": mean.reshape(-1).tolist(), "std": std.reshape(-1).tolist()},
         "corrupt_files": corrupt,
+        "in_memory": bool(in_memory),
     }
     return _assemble(
         splits,
@@ -217,6 +238,110 @@ def from_folder(
         name=name or root.name,
         meta=meta,
     )
+
+
+# Per-channel statistics of a streamed folder come from this many training images.
+STATS_SAMPLE = 1000
+
+
+class ImageFiles(Dataset):
+    """Images decoded from files on each access: ``(C, H, W)`` float tensors, normalised."""
+
+    def __init__(
+        self,
+        files: list[str],
+        labels: list[int],
+        hw: tuple[int, int],
+        mode: str,
+        mean: Tensor,
+        std: Tensor,
+    ) -> None:
+        from torchvision.transforms import v2
+
+        self.files, self.labels, self.mode = files, labels, mode
+        self.transform = v2.Compose(
+            [
+                v2.ToImage(),
+                v2.Resize(hw, antialias=True),
+                v2.ToDtype(torch.float32, scale=True),
+                v2.Normalize(mean.reshape(-1).tolist(), std.reshape(-1).tolist()),
+            ]
+        )
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, int]:
+        from PIL import Image
+
+        try:
+            with Image.open(self.files[i]) as im:
+                image = im.convert(self.mode)
+        except Exception as e:
+            raise DataError(
+                f"Cannot read image {self.files[i]!r} ({type(e).__name__}: {e}): remove or "
+                "replace the file."
+            ) from e
+        return self.transform(image), self.labels[i]
+
+    def __repr__(self) -> str:
+        return (
+            f"ImageFiles({len(self.files)} files, first {self.files[0] if self.files else None!r})"
+        )
+
+
+def _readable_header(path: Path) -> bool:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.verify()
+        return True
+    except Exception:
+        return False
+
+
+def _stream_splits(
+    listed: dict[str, tuple[list[Path], list[int], list[str]]],
+    source_index: dict[str, Tensor],
+    hw: tuple[int, int],
+    mode: str,
+    skip_corrupt: bool,
+    corrupt: list[str],
+    seed: int,
+) -> tuple[dict[str, Split], dict[str, list[str]], Tensor, Tensor]:
+    """Streamed splits of image files; statistics from a sample of the training images."""
+    from nnrecipe.progress import progress_iter
+    from nnrecipe.threads import cpu_count
+
+    kept: dict[str, tuple[list[str], list[int], Tensor]] = {}
+    for k, (files, labels, _) in listed.items():
+        if skip_corrupt:  # headers only: a file truncated after its header fails when read
+            ok = [_readable_header(f) for f in progress_iter(files, f"checking {k} images")]
+            corrupt.extend(str(f) for f, good in zip(files, ok, strict=True) if not good)
+        else:
+            ok = [True] * len(files)
+        keep = torch.tensor([i for i, good in enumerate(ok) if good], dtype=torch.long)
+        kept[k] = (
+            [str(files[i]) for i in keep.tolist()],
+            [labels[i] for i in keep.tolist()],
+            source_index[k][keep],
+        )
+    gen = torch.Generator().manual_seed(seed)
+    train_files = kept["train"][0]
+    pick = torch.randperm(len(train_files), generator=gen)[:STATS_SAMPLE].tolist()
+    sample, _ = _load_images([Path(train_files[i]) for i in pick], hw, mode, skip_corrupt, [])
+    mean = sample.mean(dim=(0, 2, 3), keepdim=True)
+    std = sample.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+    workers = max(0, min(4, cpu_count() - 1))
+    splits = {}
+    for k, (files, labels, index) in kept.items():
+        split = Split(
+            dataset=ImageFiles(files, labels, hw, mode, mean, std), index=index, num_workers=workers
+        )
+        split.y = torch.tensor(labels, dtype=torch.long)  # targets are known without decoding
+        splits[k] = split
+    return splits, {k: v[0] for k, v in kept.items()}, mean, std
 
 
 def _choose_size_and_mode(

@@ -79,6 +79,12 @@ class Split:
                 idx = order[start : start + batch_size]
                 yield self.x[idx], self.y[idx]  # type: ignore[index]
 
+    def targets(self) -> Tensor:
+        """All targets of the split, without keeping the inputs of a streamed split."""
+        if self.y is None:
+            self.y = torch.cat([yb for _, yb in self.batches(1024)])
+        return self.y
+
     def tensors(self, max_samples: int | None = None) -> Batch:
         """(x, y) as tensors: the split itself, or the first `max_samples` streamed samples."""
         if self.in_memory:

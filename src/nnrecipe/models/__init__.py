@@ -54,7 +54,7 @@ def build_model(name: str | None, data: Any, **options: Any) -> nn.Module:
         model = CNN(shape[0], out, dims=dims, **options)
     else:
         raise ConfigError(f"Unknown model {name!r}: built-in models are {', '.join(MODEL_NAMES)}.")
-    model.head.init_from(data.task, data.train.tensors()[1])  # type: ignore[union-attr, operator]
+    model.head.init_from(data.task, data.train.targets())  # type: ignore[union-attr, operator]
     return model
 
 

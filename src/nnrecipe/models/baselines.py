@@ -70,6 +70,6 @@ def baselines(
         result[name] = {s: _scores(data, est, s) for s in splits if s in data.splits}
     if human_error is not None:
         result["human"] = {"error": float(human_error)}
-    y_train = data.train.tensors()[1]
+    y_train = data.train.targets()
     result["expected_loss_at_init"] = data.task.expected_init_loss(y_train)
     return result

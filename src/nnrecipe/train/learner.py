@@ -132,7 +132,7 @@ class Learner:
         self.data = Data.coerce(
             self.data, task=self.task if isinstance(self.task, str) else None, loss=self.loss
         )
-        y_train = self.data.train.tensors()[1]
+        y_train = self.data.train.targets()
         if isinstance(self.task, str):
             self.task = (
                 self.data.task
