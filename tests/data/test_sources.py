@@ -258,3 +258,22 @@ def test_split_index_points_back_to_the_source_files(tmp_path) -> None:
     listed = sorted(str(p) for p in tmp_path.rglob("*.png"))
     for k, split in data.splits.items():
         assert [listed[i] for i in split.index.tolist()] == data.meta["files"][k]
+
+
+def test_streamed_folder_skips_unreadable_files_or_names_them(tmp_path) -> None:
+    _write_images(tmp_path)
+    (tmp_path / "dog" / "zz_broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    data = nr.Data.from_folder(tmp_path, in_memory=False, skip_corrupt=True)
+    assert [p.endswith("zz_broken.png") for p in data.meta["corrupt_files"]] == [True]
+    assert sum(len(s) for s in data.splits.values()) == 24
+    unchecked = nr.Data.from_folder(tmp_path, in_memory=False, valid=0.2, test=0.0, seed=0)
+    split = next(
+        s
+        for k, s in unchecked.splits.items()
+        if any("zz_broken" in f for f in unchecked.meta["files"][k])
+    )
+    with pytest.raises(
+        DataError, match="^Cannot read image .*zz_broken.png.*remove or replace"
+    ) as e:
+        split.tensors()
+    assert "Traceback" not in str(e.value)

@@ -330,7 +330,8 @@ def _stream_splits(
     gen = torch.Generator().manual_seed(seed)
     train_files = kept["train"][0]
     pick = torch.randperm(len(train_files), generator=gen)[:STATS_SAMPLE].tolist()
-    sample, _ = _load_images([Path(train_files[i]) for i in pick], hw, mode, skip_corrupt, [])
+    # Unreadable files are left out of the statistics; reading them later names them.
+    sample, _ = _load_images([Path(train_files[i]) for i in pick], hw, mode, True, [])
     mean = sample.mean(dim=(0, 2, 3), keepdim=True)
     std = sample.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
     workers = max(0, min(4, cpu_count() - 1))

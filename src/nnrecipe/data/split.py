@@ -8,6 +8,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from nnrecipe.errors import DataError
+
 Batch = tuple[Tensor, Tensor]
 
 
@@ -63,10 +65,18 @@ class Split:
                 drop_last=drop_last,
                 num_workers=self.num_workers,
             )
-            for i, (xb, yb) in enumerate(loader):
-                if limit is not None and i >= limit:
-                    return
-                yield xb, yb
+            try:
+                for i, (xb, yb) in enumerate(loader):
+                    if limit is not None and i >= limit:
+                        return
+                    yield xb, yb
+            except DataError as e:
+                # A DataLoader worker re-raises with its traceback in the message: keep the
+                # last line, the sentence the user needs.
+                text = str(e).strip()
+                if "DataLoader worker" not in text:
+                    raise
+                raise DataError(text.splitlines()[-1].split(": ", 1)[-1]) from None
             return
         order = torch.randperm(n, generator=generator) if shuffle else None
         stop = n - n % batch_size if drop_last and n >= batch_size else n
@@ -92,7 +102,7 @@ class Split:
                 return self.x, self.y  # type: ignore[return-value]
             return self.x[:max_samples], self.y[:max_samples]  # type: ignore[index]
         xs, ys, seen = [], [], 0
-        for xb, yb in self.batches(256):
+        for xb, yb in self.batches(min(256, max_samples or 256)):
             xs.append(xb)
             ys.append(yb)
             seen += len(xb)
