@@ -252,15 +252,15 @@ class Data:
 
     @classmethod
     def from_folder(cls, path: Any, **kwargs: Any) -> Data:
-        """Images in one sub-folder per class (ImageFolder layout); see `nnrecipe.data.sources`."""
-        from nnrecipe.data.sources import from_folder
+        """Images in one sub-folder per class (ImageFolder layout); see `nnrecipe.data.folder`."""
+        from nnrecipe.data.folder import from_folder
 
         return from_folder(path, **kwargs)
 
     @classmethod
     def from_csv(cls, path: Any, *, target: str, **kwargs: Any) -> Data:
-        """A table with a target column; see `nnrecipe.data.sources`."""
-        from nnrecipe.data.sources import from_csv
+        """A table with a target column; see `nnrecipe.data.table`."""
+        from nnrecipe.data.table import from_csv
 
         return from_csv(path, target=target, **kwargs)
 
