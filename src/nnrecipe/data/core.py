@@ -357,6 +357,9 @@ def _assemble(
     meta: dict[str, Any],
 ) -> Data:
     """Infer task and modality, fix input layout and target dtype, validate."""
+    for k, s in splits.items():
+        if len(s) == 0:
+            raise DataError(f"The {k} split is empty: give more samples or a larger {k} fraction.")
     y_train = splits["train"].targets()
     if isinstance(task, Task):
         task_obj = task
