@@ -23,7 +23,6 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 
 demo: $(VENV)/.installed
 	$(BIN)/nnrecipe run digits --out runs/demo --overwrite
-	@echo "report: runs/demo/report.html"
 
 test: $(VENV)/.installed lint
 	@[ -x /usr/bin/chromium ] || .ci/chromium.sh || echo "chromium missing: the report's browser test will skip"
