@@ -121,3 +121,33 @@ def test_resume_of_a_finished_run_is_refused(digits_run) -> None:
 def test_mnist1d_default_run_reaches_97_percent(tmp_path) -> None:
     result = nr.run("mnist1d", out=str(tmp_path / "m"), quiet=True)
     assert result.summary["test"]["accuracy"] >= 0.97
+
+
+def test_run_takes_the_users_own_model_and_data(tmp_path) -> None:
+    import torch
+    from torch import nn
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 6)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 2))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    data = (x[:300], y[:300], x[300:], y[300:])
+    result = nr.run(
+        data=data, model=model, out=str(tmp_path / "own"), epochs=10, threads=1, quiet=True
+    )
+    assert result.summary["valid"]["accuracy"] > 0.9
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # copies trained
+    saved = load_file(str(result.path / "model.safetensors"))
+    assert set(saved) == set(before)
+
+    def factory(d: nr.Data) -> nn.Module:
+        return nn.Linear(d.input_shape[0], d.task.output_size())
+
+    result = nr.run(
+        data=data, model=factory, out=str(tmp_path / "factory"), epochs=5, threads=1, quiet=True
+    )
+    assert set(load_file(str(result.path / "model.safetensors"))) == {"weight", "bias"}
+    with pytest.raises(nr.ConfigError, match="nr.tune"):
+        nr.run(data=data, model=factory, out=str(tmp_path / "t"), tune_trials=2, quiet=True)

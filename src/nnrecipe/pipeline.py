@@ -19,7 +19,7 @@ from typing import Any
 
 from nnrecipe.config import RunConfig, make_config
 from nnrecipe.data import Data
-from nnrecipe.errors import ConfigError, DataError, NnrecipeError, TrainingError
+from nnrecipe.errors import ConfigError, DataError, ModelError, NnrecipeError, TrainingError
 from nnrecipe.findings import Finding, Result, Severity
 
 
@@ -39,6 +39,31 @@ class RunContext:
     model: Any = None
     learner: Any = None
     say: Callable[[str], None] = print
+    # The user's own model (an nn.Module in its initial state, or ``fn(data) -> nn.Module``).
+    user_model: Any = None
+
+    def new_model(self, options: dict[str, Any]) -> Any:
+        """A fresh model in its initial state: a copy of the user's, the user's factory's, or the
+        built-in one with `options`. Seeded, so every stage starts from the same weights."""
+        import copy
+
+        import torch
+        from torch import nn
+
+        from nnrecipe.models import build_model
+
+        torch.manual_seed(self.config.seed)
+        if isinstance(self.user_model, nn.Module):
+            return copy.deepcopy(self.user_model)
+        if self.user_model is not None:
+            model = self.user_model(self.data)
+            if not isinstance(model, nn.Module):
+                raise ModelError(
+                    f"The model factory returned {type(model).__name__}, not a torch.nn.Module: "
+                    "pass a function data -> nn.Module, or the module itself."
+                )
+            return model
+        return build_model(self.config.model, self.data, **options)
 
     def stop_on_errors(self, stage: str, result: Result) -> None:
         """Stop the run when a stage found errors, unless ``force``."""
@@ -150,16 +175,13 @@ def stage_baselines(ctx: RunContext) -> dict[str, Any]:
 def stage_checks(ctx: RunContext) -> dict[str, Any]:
     """Sanity checks on the model the train stage will build: `nr.check`, with the range-test
     plot in ``<run>/checks/``."""
-    import torch
 
     from nnrecipe.checks import check
     from nnrecipe.checks.plots import save_plots
-    from nnrecipe.models import build_model
     from nnrecipe.train.optim import adamw
 
     c = ctx.config
-    torch.manual_seed(c.seed)  # the same initial weights as the train stage
-    model = build_model(c.model, ctx.data, **c.model_options())
+    model = ctx.new_model(c.model_options())  # the same initial weights as the train stage
     result = check(model, ctx.data, optimizer=adamw(c.lr, c.weight_decay), seed=c.seed)
     result.artifacts = {k: f"checks/{v}" for k, v in save_plots(result, ctx.dir / "checks").items()}
     ctx.findings.extend(result.findings)
@@ -175,9 +197,8 @@ def stage_checks(ctx: RunContext) -> dict[str, Any]:
 
 
 def stage_train(ctx: RunContext) -> dict[str, Any]:
-    import torch
 
-    from nnrecipe.models import build_model, count_parameters
+    from nnrecipe.models import count_parameters
     from nnrecipe.train import Learner
     from nnrecipe.train.checkpoint import save_model
     from nnrecipe.train.monitor import Monitor
@@ -185,9 +206,8 @@ def stage_train(ctx: RunContext) -> dict[str, Any]:
     from nnrecipe.tune.stages import train_settings
 
     c = ctx.config
-    torch.manual_seed(c.seed)  # the initial weights depend on the seed only
     tuned = train_settings(c, ctx.results.get("tune"))  # the config's, or the tune stage's best
-    ctx.model = build_model(c.model, ctx.data, **tuned["options"])
+    ctx.model = ctx.new_model(tuned["options"])  # the initial weights depend on the seed only
     ctx.learner = Learner(
         ctx.model,
         ctx.data,
@@ -362,8 +382,10 @@ def incomplete_dir(final: Path) -> Path:
 
 
 def run(
-    config: RunConfig | dict[str, Any] | str,
+    config: RunConfig | dict[str, Any] | str | None = None,
     *,
+    data: Data | tuple | None = None,
+    model: Any = None,
     resume: str | Path | None = None,
     overwrite: bool = False,
     quiet: bool = False,
@@ -375,6 +397,10 @@ def run(
 
     Args:
         config: a data set name / path, a dict of settings, or a `RunConfig`.
+        data: your own data (an `nr.Data` or a tuple ``(x_train, y_train, x_valid, y_valid)``)
+            instead of a name or path; `config`'s ``data`` is then only its label.
+        model: your own model instead of the built-in one: an ``nn.Module`` in its initial
+            state (each stage trains a copy), or a function ``data -> nn.Module``.
         resume: the run folder of a killed run to continue exactly where it stopped.
         overwrite: replace an existing run folder.
         quiet: no progress output.
@@ -393,6 +419,12 @@ def run(
     set_quiet(quiet)
     say = say or ((lambda s: None) if quiet else print)
     values: dict[str, Any]
+    if data is not None:
+        data = Data.coerce(data)
+    if config is None:
+        if data is None:
+            raise ConfigError("nr.run needs data: a data set name or path, or data=nr.Data(...).")
+        config = {"data": data.name}
     if isinstance(config, RunConfig):
         values = config.model_dump()
     elif isinstance(config, str):
@@ -425,10 +457,19 @@ def run(
         tmp = incomplete_dir(final)
         if tmp.exists():
             shutil.rmtree(tmp)
-    data = resolve_data(cfg, skip_corrupt=True)  # the audit stage reports unreadable files
+    if data is None:
+        data = resolve_data(cfg, skip_corrupt=True)  # the audit stage reports unreadable files
+    if resume is not None:
+        saved_print = json.loads((tmp / "config.json").read_text())["data"]["fingerprint"]
+        if data.fingerprint() != saved_print:
+            raise ConfigError(
+                f"Cannot resume {str(final)!r}: the data differ from the interrupted run's "
+                f"(fingerprint {data.fingerprint()} vs {saved_print}); pass the same data."
+            )
     say(f"data: {data}")
     tmp.mkdir(parents=True, exist_ok=True)
     ctx = RunContext(cfg, data, tmp, final, resume=resume is not None, quiet=quiet, say=say)
+    ctx.user_model = model
     try:
         _write_json(
             tmp / "config.json",

@@ -41,6 +41,11 @@ def stage_tune(ctx: Any) -> dict[str, Any] | None:
         )
     if not c.tune_trials:
         return None
+    if ctx.user_model is not None:
+        raise ConfigError(
+            "--tune searches the built-in models; for your own model call "
+            "nr.tune(data, model=fn(params) -> nn.Module, space=...) and train its best settings."
+        )
     base = {
         "schedule": c.schedule,
         "clip": c.clip,
