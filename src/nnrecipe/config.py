@@ -107,6 +107,12 @@ class RunConfig(BaseModel):
             if getattr(self, k) is not None
         }
 
+    def training_settings(self) -> dict[str, Any]:
+        """The Learner settings a run trains with (tuning may override lr, weight decay, batch
+        size and augmentation)."""
+        keys = ("schedule", "clip", "patience", "lr", "weight_decay", "batch_size", "augment")
+        return {k: getattr(self, k) for k in keys}
+
 
 def _format_errors(e: ValidationError) -> str:
     parts = []

@@ -23,11 +23,9 @@ def train_settings(config: Any, tuned: dict[str, Any] | None) -> dict[str, Any]:
     best = (tuned or {}).get("best_params") or {}
     training, options = split_params(best)
     return {
+        **config.training_settings(),
+        **training,
         "options": {**config.model_options(), **options},
-        "lr": training.get("lr", config.lr),
-        "weight_decay": training.get("weight_decay", config.weight_decay),
-        "batch_size": training.get("batch_size", config.batch_size),
-        "augment": training.get("augment", config.augment),
     }
 
 
@@ -46,15 +44,7 @@ def stage_tune(ctx: Any) -> dict[str, Any] | None:
             "--tune searches the built-in models; for your own model call "
             "nr.tune(data, model=fn(params) -> nn.Module, space=...) and train its best settings."
         )
-    base = {
-        "schedule": c.schedule,
-        "clip": c.clip,
-        "patience": c.patience,
-        "lr": c.lr,
-        "weight_decay": c.weight_decay,
-        "batch_size": c.batch_size,
-        "augment": c.augment,
-    }
+    base = c.training_settings()
     result = tune(
         ctx.data,
         trials=c.tune_trials,
