@@ -8,9 +8,10 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from nnrecipe.data.batch import Inputs, batch_cat, batch_len, batch_take
 from nnrecipe.errors import DataError
 
-Batch = tuple[Tensor, Tensor]
+Batch = tuple[Inputs, Tensor]
 
 
 class Split:
@@ -23,7 +24,7 @@ class Split:
 
     def __init__(
         self,
-        x: Tensor | None = None,
+        x: Inputs | None = None,
         y: Tensor | None = None,
         *,
         dataset: Dataset | None = None,
@@ -42,7 +43,7 @@ class Split:
 
     def __len__(self) -> int:
         if self.x is not None:
-            return int(self.x.shape[0])
+            return batch_len(self.x)
         return len(self.dataset)  # type: ignore[arg-type]
 
     def batches(
@@ -83,11 +84,8 @@ class Split:
         for i, start in enumerate(range(0, stop, batch_size)):
             if limit is not None and i >= limit:
                 return
-            if order is None:
-                yield self.x[start : start + batch_size], self.y[start : start + batch_size]  # type: ignore[index]
-            else:
-                idx = order[start : start + batch_size]
-                yield self.x[idx], self.y[idx]  # type: ignore[index]
+            idx = slice(start, start + batch_size) if order is None else order[start : start + batch_size]
+            yield batch_take(self.x, idx), self.y[idx]  # type: ignore[arg-type,index]
 
     def targets(self) -> Tensor:
         """All targets of the split, without keeping the inputs of a streamed split."""
@@ -100,16 +98,18 @@ class Split:
         if self.in_memory:
             if max_samples is None:
                 return self.x, self.y  # type: ignore[return-value]
-            return self.x[:max_samples], self.y[:max_samples]  # type: ignore[index]
+            return batch_take(self.x, slice(0, max_samples)), self.y[:max_samples]  # type: ignore[arg-type,index]
         xs, ys, seen = [], [], 0
         for xb, yb in self.batches(min(256, max_samples or 256)):
             xs.append(xb)
             ys.append(yb)
-            seen += len(xb)
+            seen += batch_len(xb)
             if max_samples is not None and seen >= max_samples:
                 break
-        x, y = torch.cat(xs), torch.cat(ys)
-        return (x, y) if max_samples is None else (x[:max_samples], y[:max_samples])
+        x, y = batch_cat(xs), torch.cat(ys)
+        if max_samples is None:
+            return x, y
+        return batch_take(x, slice(0, max_samples)), y[:max_samples]
 
     def map(self, fn: Callable[[Tensor], Tensor]) -> Split:
         """A new in-memory split with `fn` applied to x (e.g. normalisation)."""

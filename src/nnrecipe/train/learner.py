@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from nnrecipe.data import Data
+from nnrecipe.data.batch import batch_len, batch_to, call_model, describe_shape
 from nnrecipe.errors import ConfigError, ModelError, TrainingError
 from nnrecipe.tasks import LossFn, Task, infer_task, make_task
 from nnrecipe.train import checkpoint as ckpt
@@ -183,7 +184,7 @@ class Learner:
         def step() -> None:
             # Forward and backward on a copy: the real model and optimizer are untouched.
             probe.zero_grad(set_to_none=True)
-            self.loss_fn(probe(xb), yb).backward()
+            self.loss_fn(call_model(probe, xb), yb).backward()
 
         try:
             return choose_threads(step)
@@ -258,10 +259,8 @@ class Learner:
                 factor = lr_factor(self.schedule, step, total_steps)
                 for g in self.opt.param_groups:
                     g["lr"] = g["initial_lr"] * factor
-                xb, yb = (
-                    xb.to(self.device_, non_blocking=True),
-                    yb.to(self.device_, non_blocking=True),
-                )
+                xb = batch_to(xb, self.device_, non_blocking=True)
+                yb = yb.to(self.device_, non_blocking=True)
                 if self.augment is not None:
                     xb = self.augment(xb)
                 loss = self._forward_loss(xb, yb)
@@ -274,8 +273,8 @@ class Learner:
                     # Clipping bounds the damage of a rare huge gradient (bad batch, high lr).
                     nn.utils.clip_grad_norm_(self.model.parameters(), self.clip, foreach=True)
                 self.opt.step()
-                total_loss += loss_value * len(xb)
-                seen += len(xb)
+                total_loss += loss_value * batch_len(xb)
+                seen += batch_len(xb)
                 step += 1
                 if progress:
                     progress.on_batch_end(self, batch_i, loss_value)
@@ -304,11 +303,11 @@ class Learner:
 
     def _forward_loss(self, xb: Tensor, yb: Tensor) -> Tensor:
         try:
-            out = self.model(xb)
+            out = call_model(self.model, xb)
             loss = self.loss_fn(out, yb)
         except Exception as e:
             raise ModelError(
-                f"The model or loss failed on a training batch of shape {tuple(xb.shape)} "
+                f"The model or loss failed on a training batch of shape {describe_shape(xb)} "
                 f"({type(e).__name__}: {e}): run nr.check(model, data) to find out why."
             ) from e
         if not isinstance(loss, Tensor) or loss.ndim != 0:
@@ -431,7 +430,7 @@ class Learner:
         self.model.eval()
         outs, ys = [], []
         for xb, yb in s.batches(max(self.batch_size, 256)):
-            outs.append(self.model(xb.to(self.device_)).float().cpu())
+            outs.append(call_model(self.model, batch_to(xb, self.device_)).float().cpu())
             ys.append(yb)
         self.model.train(was_training)
         return torch.cat(outs), torch.cat(ys)
