@@ -25,7 +25,10 @@ DataArg = Annotated[
     str | None, typer.Argument(help="built-in data set (digits, mnist1d, ...), image folder or CSV")
 ]
 Target = Annotated[str | None, typer.Option(help="target column of a CSV file")]
-Task = Annotated[str | None, typer.Option(help="classification or regression (default: inferred)")]
+Task = Annotated[
+    str | None,
+    typer.Option(help="what is predicted: classification, regression, ... (default: inferred)"),
+]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML or JSON file of settings")]
 Seed = Annotated[int | None, typer.Option(help="random seed")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")]
@@ -89,7 +92,10 @@ def run(
     task: Task = None,
     config: ConfigOpt = None,
     out: Annotated[str | None, typer.Option(help="run folder (default runs/<data>-<time>)")] = None,
-    model: Annotated[str | None, typer.Option(help="linear, mlp, cnn1d or cnn2d")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="built-in model: linear, mlp, cnn1d, cnn2d, ... (default: the data's)"),
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="maximum epochs")] = None,
     lr: Annotated[float | None, typer.Option(help="peak learning rate")] = None,
     batch_size: Annotated[int | None, typer.Option(help="batch size")] = None,
@@ -219,7 +225,10 @@ def check_cmd(
     target: Target = None,
     task: Task = None,
     config: ConfigOpt = None,
-    model: Annotated[str | None, typer.Option(help="linear, mlp, cnn1d or cnn2d")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="built-in model: linear, mlp, cnn1d, cnn2d, ... (default: the data's)"),
+    ] = None,
     lr: Annotated[float | None, typer.Option(help="learning rate to check")] = None,
     weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay")] = None,
     image_size: Annotated[
@@ -290,7 +299,10 @@ def tune_cmd(
     ] = None,
     study: Annotated[str | None, typer.Option(help="study name in the storage")] = None,
     out: Annotated[str | None, typer.Option(help="tune folder; the same folder resumes")] = None,
-    model: Annotated[str | None, typer.Option(help="linear, mlp, cnn1d or cnn2d")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="built-in model: linear, mlp, cnn1d, cnn2d, ... (default: the data's)"),
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="maximum epochs per trial")] = None,
     max_params: Annotated[
         int | None, typer.Option(help="satisficing: at most this many parameters")

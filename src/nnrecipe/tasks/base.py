@@ -106,6 +106,11 @@ class Task:
         return x, y
 
     # -- models -------------------------------------------------------------------------------
+    def default_model(self, modality: str) -> str | None:
+        """The built-in model (a name in `nnrecipe.models.MODELS`) for this task, or None for
+        the modality's default (mlp / cnn1d / cnn2d)."""
+        return None
+
     def init_output(self, y_train: Tensor) -> dict[str, Tensor]:
         """How to set a built-in model's last layer: ``{"bias": ...}`` and/or ``{"scale": ...}``."""
         raise NotImplementedError
