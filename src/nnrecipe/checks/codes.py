@@ -185,5 +185,67 @@ CODES: dict[str, Code] = {
             "Fill or drop missing values, guard divisions with an epsilon, use numerically stable "
             "functions (log_softmax, BCEWithLogitsLoss, torch.clamp before log/sqrt).",
         ),
+        Code(
+            "model-error",
+            "The model crashed or was too slow to check",
+            "An exception raised inside ``forward`` (a layer given inputs of the wrong width or "
+            "number of dimensions, a bug in custom code) stops training at the first batch, and a "
+            "forward pass that takes seconds per batch makes every later stage slow. This is the "
+            "model's own failure, not a mismatch between its outputs and the targets: nnrecipe "
+            "quotes the exception, and when the model is too slow for the time budget it says "
+            "which checks it skipped.",
+            "Run the model on one batch by hand (``model(x[:8])``) and fix the exception it raises; "
+            "check the first layer's input size against the data's shape.",
+        ),
+        Code(
+            "unregistered-params",
+            "Tensors used as weights in forward are not registered with the model",
+            "Layers kept in a plain Python list or dict (instead of ``nn.ModuleList`` / "
+            "``nn.ModuleDict``), or a tensor created with ``requires_grad=True`` and stored as a "
+            "plain attribute, take part in ``forward`` but are not in ``model.parameters()``: the "
+            "optimizer never sees them, so they keep their random initial values; ``.to(device)`` "
+            "does not move them and ``state_dict()`` does not save them. The model trains (its "
+            "registered part learns) and nothing crashes. nnrecipe watches one forward pass and "
+            "lists the tensors that require a gradient, are leaves, and are not the model's.",
+            "Keep sub-layers in ``nn.ModuleList`` / ``nn.ModuleDict`` (or assign them as "
+            "attributes), and wrap free weights in ``nn.Parameter``.",
+        ),
+        Code(
+            "random-eval-outputs",
+            "In eval mode, two passes over the same batch give different outputs",
+            "After ``model.eval()`` predictions must be deterministic. Functional dropout "
+            "(``F.dropout(x, p)``, whose ``training`` argument defaults to True) or noise added "
+            "in ``forward`` without checking ``self.training`` stays active at evaluation: "
+            "validation scores are noisy and lower than they should be, and the same input gets "
+            "different predictions. nnrecipe runs the model twice on the same batch in eval mode.",
+            "Pass ``training=self.training`` to ``F.dropout`` (or use an ``nn.Dropout`` module), and "
+            "guard any noise in ``forward`` with ``if self.training``.",
+        ),
+        Code(
+            "train-eval-mismatch",
+            "After a short training, the model is much worse in eval mode than in train mode",
+            "Layers that behave differently in train and eval mode must agree once trained: "
+            "BatchNorm normalises with the batch's statistics in train mode and with its running "
+            "statistics in eval mode. Running statistics that never update (``momentum=0``, "
+            "statistics frozen, buffers overwritten) or a custom ``if self.training`` branch that "
+            "computes something else make the eval-mode model, the one that is validated and "
+            "deployed, far worse than what training saw. nnrecipe trains a copy briefly, then "
+            "compares its loss on held-out data in train mode (dropout off, batch statistics) "
+            "and in eval mode.",
+            "Leave BatchNorm's momentum at its default (0.1) and ``track_running_stats=True``; do "
+            "not reset its buffers; make ``self.training`` branches compute the same function.",
+        ),
+        Code(
+            "weight-decay-too-high",
+            "The weight decay is so strong that the model cannot fit the data",
+            "Weight decay pulls every weight towards zero at each step; with ``AdamW`` the weights "
+            "shrink by a factor ``1 - lr * weight_decay`` per step, with L2-style decay (``Adam``, "
+            "``SGD``) the decay term dominates the gradient. Too strong, it erases what the "
+            "gradient learns and the model predicts about the label prior whatever the input, "
+            "which looks like labels that cannot be learned. nnrecipe trains the same copy with "
+            "the configured weight decay and with weight decay off, and compares them on held-out "
+            "data.",
+            "Lower the weight decay (1e-4 to 1e-2 is usual for AdamW; 1e-4 to 5e-4 for SGD).",
+        ),
     )
 }

@@ -9,6 +9,8 @@ set. Nothing here touches the user's model: probes run on deep copies.
 from __future__ import annotations
 
 import copy
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +43,10 @@ class UserCodeError(Exception):
         return f"{type(self.exc).__name__}: {first[:300]}"
 
 
+class BudgetExceeded(Exception):
+    """The check's time budget would be exceeded; the message says by what."""
+
+
 def user_call(where: str, fn: Callable[..., Any], *args: Any) -> Any:
     """Call user code; any exception becomes a `UserCodeError` naming the culprit."""
     try:
@@ -71,6 +77,24 @@ class Context:
     cache: dict[str, Any] = field(default_factory=dict)
     broken: str | None = None  # why the model cannot be probed further (crash, NaN output)
     factory_failed: bool = False
+    weight_decay: float = 0.0  # the largest weight decay of the user's optimizer groups
+    deadline: float = math.inf  # time.perf_counter() value after which no probe starts
+    step_seconds: float = 0.0  # measured cost of one training step on a batch of BATCH
+
+    # -- time budget ----------------------------------------------------------------------------
+    def remaining(self) -> float:
+        return self.deadline - time.perf_counter()
+
+    def afford(self, steps: float, what: str) -> None:
+        """Raise `BudgetExceeded` unless `steps` training steps (batches of BATCH) fit in the
+        time left; the cost per step is measured on the model at init."""
+        need = steps * self.step_seconds
+        left = self.remaining()
+        if need > left:
+            raise BudgetExceeded(
+                f"{what} needs about {need:.0f} s ({steps:.0f} steps of {self.step_seconds:.2g} s) "
+                f"and {max(left, 0):.0f} s of the time budget are left"
+            )
 
     # -- helpers ------------------------------------------------------------------------------
     def fresh(self) -> nn.Module:
@@ -104,6 +128,8 @@ class Context:
         )
 
     def forward(self, model: nn.Module, x: Tensor) -> Tensor:
+        if time.perf_counter() > self.deadline:
+            raise BudgetExceeded("the time budget ran out")
         out = user_call("model", model, x)
         if not isinstance(out, Tensor):
             raise UserCodeError(

@@ -9,6 +9,7 @@ the user's code propagates as `UserCodeError`.
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import torch
@@ -16,6 +17,7 @@ from torch import Tensor, nn
 
 from nnrecipe.checks.context import (
     BATCH,
+    BudgetExceeded,
     Context,
     UserCodeError,
     regularisation_off,
@@ -59,10 +61,14 @@ def _init(ctx: Context) -> dict[str, Any]:
     }
     # Loss at init over a few batches, train mode as the first training step sees it.
     m2 = ctx.fresh()
+    t0 = time.perf_counter()
     with torch.no_grad():
         losses = [
             float(ctx.loss(ctx.forward(m2, xi), yi)) for xi, yi in (ctx.batch(i) for i in range(4))
         ]
+    # A training step costs about 3 forward passes (forward, backward, optimizer step); the
+    # time budget plans every later probe from this.
+    ctx.step_seconds = 3 * (time.perf_counter() - t0) / 4
     m3 = ctx.fresh().eval()
     with torch.no_grad():
         out_eval = ctx.forward(m3, xb)
@@ -83,6 +89,7 @@ def steps(ctx: Context) -> dict[str, Any]:
 
 
 def _steps(ctx: Context) -> dict[str, Any]:
+    ctx.afford(STEPS, "the optimizer-steps probe")
     m = ctx.fresh()
     opt, cover = ctx.optimizer(m)
     names = [n for n, p in m.named_parameters() if p.requires_grad]
@@ -147,6 +154,7 @@ def _lr_range(ctx: Context) -> dict[str, Any]:
     hi = max(10.0, ctx.lr * 10)
     n = int(round(math.log10(hi / lo) * LR_STEPS_PER_DECADE)) + 1
     lrs = [lo * (hi / lo) ** (i / (n - 1)) for i in range(n)]
+    ctx.afford(n, "the learning-rate range test")
     m = ctx.fresh()
     opt, _ = ctx.optimizer(m)
     reference = max((g["base_lr"] for g in opt.param_groups), default=ctx.lr)
@@ -207,7 +215,7 @@ def _centred_mean(values: list[float], window: int) -> list[float]:
 def lr_range_ok(ctx: Context) -> bool:
     try:
         return bool(lr_range(ctx).get("ok"))
-    except UserCodeError:
+    except (UserCodeError, BudgetExceeded):
         return False
 
 
@@ -215,7 +223,7 @@ def good_lr(ctx: Context) -> float:
     """The learning rate for the training probes: the range test's suggestion, else the user's."""
     try:
         r = lr_range(ctx)
-    except UserCodeError:
+    except (UserCodeError, BudgetExceeded):
         return ctx.lr
     return r["suggested"] if r.get("ok") else ctx.lr
 
@@ -234,6 +242,8 @@ def _overfit(ctx: Context) -> dict[str, Any]:
     outputs = max(1, probes_outputs(ctx))
     xb, yb = ctx.batch(0, max(2, min(OVERFIT_SAMPLES, n_params // (4 * outputs))))
     target = _overfit_target(ctx, xb, yb)
+    # Batches of at most 32 cost about half a step of BATCH; the probe usually stops early.
+    ctx.afford(OVERFIT_STEPS / 2, "the overfit-one-batch probe")
     attempts = []
     # At the range test's suggested lr one attempt suffices; without a usable range test the
     # user's lr may be the problem, so Adam at two rates gets a chance before blaming the model.
@@ -305,15 +315,22 @@ def inputs(ctx: Context) -> dict[str, Any]:
     return cached(ctx, "inputs", _inputs)
 
 
-def _inputs(ctx: Context) -> dict[str, Any]:
+def inputs_without_weight_decay(ctx: Context) -> dict[str, Any]:
+    """The same probe with the optimizer's weight decay set to 0."""
+    return cached(ctx, "inputs_no_wd", lambda c: _inputs(c, weight_decay=0.0))
+
+
+def _inputs(ctx: Context, weight_decay: float | None = None) -> dict[str, Any]:
     """Train two copies (same init, batches, optimizer and lr) on real and on all-zero inputs;
     compare their per-sample held-out losses (paired)."""
     lr = good_lr(ctx)
+    # Two trainings of INPUT_STEPS half-size batches, plus 2 x INPUT_EVALS held-out passes.
+    ctx.afford(INPUT_STEPS + INPUT_EVALS * len(ctx.xv) / BATCH, "the real-vs-zeroed-inputs probe")
     results = {}
     trained = None
     for variant in ("real", "zero"):
         m = ctx.fresh()
-        opt, _ = ctx.optimizer(m, lr=lr)
+        opt, _ = ctx.optimizer(m, lr=lr, weight_decay=weight_decay)
         best: list[float] | None = None
         every = INPUT_STEPS // INPUT_EVALS
         for i in range(1, INPUT_STEPS + 1):

@@ -12,11 +12,18 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from nnrecipe.checks import data_checks, forward, gradients, training
+from nnrecipe.checks import data_checks, forward, gradients, modes, training
 from nnrecipe.checks.codes import CODES
-from nnrecipe.checks.context import TRAIN_SAMPLE, VALID_SAMPLE, Context, UserCodeError, _jsonable
+from nnrecipe.checks.context import (
+    TRAIN_SAMPLE,
+    VALID_SAMPLE,
+    BudgetExceeded,
+    Context,
+    UserCodeError,
+    _jsonable,
+)
 from nnrecipe.data import Data
-from nnrecipe.errors import DataError, ModelError
+from nnrecipe.errors import ConfigError, DataError, ModelError
 from nnrecipe.findings import Finding, Result, Severity, code_applies
 
 # Order matters: cheap checks on one forward pass first; checks that train copies of the model
@@ -27,6 +34,8 @@ FORWARD_CHECKS = [
     data_checks.input_scale,
     data_checks.target_scale,
     forward.loss_at_init,
+    modes.unregistered_params,
+    modes.random_eval_outputs,
     forward.batch_dependency,
 ]
 TRAINING_CHECKS = [
@@ -38,8 +47,14 @@ TRAINING_CHECKS = [
     training.cannot_overfit_batch,
     forward.output_is_probability,
     training.input_ignored,
+    training.weight_decay_too_high,
     gradients.dead_units,
+    modes.train_eval_mismatch,
 ]
+# The default time budget of `check`, in wall-clock seconds: the issue's ceiling for a shared
+# 2-core machine. Probes are planned from the measured cost of one training step and skipped
+# (and named) when they would not fit.
+DEFAULT_BUDGET = 30.0
 
 
 def check(
@@ -50,6 +65,7 @@ def check(
     loss: Callable[[Tensor, Tensor], Tensor] | None = None,
     optimizer: Callable[[Any], torch.optim.Optimizer] | None = None,
     seed: int = 0,
+    budget: float | None = None,
 ) -> Result:
     """Find the silent bugs in a model + data + loss + optimizer before training.
 
@@ -65,6 +81,10 @@ def check(
         loss: a callable ``(output, target) -> scalar``; default: the task's.
         optimizer: a factory ``params -> torch.optim.Optimizer``; default AdamW(3e-3, 1e-2).
         seed: seeds the samples, copies and probes.
+        budget: the time budget in seconds (default 30, or ``NNRECIPE_CHECK_BUDGET``). Each
+            probe is planned from the measured cost of one training step; checks whose probes
+            would not fit are skipped and named in an info finding (``model-error``) and in
+            ``stats["skipped"]``.
 
     Returns:
         A `Result` whose findings carry the codes listed by ``nnrecipe explain``; ``.ok`` is
@@ -83,6 +103,7 @@ def check(
         True
     """
     t0 = time.perf_counter()
+    budget = _budget(budget)
     if not isinstance(model, nn.Module):
         raise ModelError(f"check needs a torch.nn.Module, got {type(model).__name__}.")
     try:
@@ -112,7 +133,9 @@ def check(
                 )
             )
             return result
+        ctx.deadline = t0 + budget
         ctx.stats["seconds"] = {}
+        ctx.stats["budget_seconds"] = budget
         ctx.stats["samples"] = {"train": len(ctx.x), "heldout": len(ctx.xv)}
         _run(ctx, FORWARD_CHECKS, result)
         # Model-level NaN/Inf and crashes set ctx.broken; NaN rows in the data were left out
@@ -138,6 +161,19 @@ def check(
             ctx.stats["skipped_because"] = ctx.broken or blocked[0].message
         else:
             _run(ctx, TRAINING_CHECKS, result)
+        over = ctx.stats.get("over_budget")
+        if over:
+            result.findings.append(
+                ctx.finding(
+                    "model-error",
+                    "info",
+                    f"Within the {budget:g} s time budget, {len(over)} checks were skipped "
+                    f"({', '.join(over)}): {next(iter(over.values()))}. One training step of the "
+                    f"model takes about {ctx.step_seconds:.2g} s.",
+                    {"skipped": over, "budget_seconds": budget, "step_seconds": ctx.step_seconds},
+                    "Pass a larger budget (nr.check(..., budget=120)) to run every check.",
+                )
+            )
     ctx.stats["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})[:20]
     ctx.stats["total_seconds"] = time.perf_counter() - t0
     ctx.stats["configured_lr"] = ctx.lr
@@ -155,6 +191,9 @@ def _run(ctx: Context, checks: list[Callable[[Context], list[Finding]]], result:
         t = time.perf_counter()
         try:
             result.extend(fn(ctx))
+        except BudgetExceeded as e:
+            ctx.stats.setdefault("over_budget", {})[fn.__name__] = str(e)
+            ctx.stats.setdefault("skipped", []).append(fn.__name__)
         except UserCodeError as e:
             if not (e.where == "optimizer" and ctx.factory_failed):
                 result.extend([_crash_finding(ctx, fn.__name__, e)])
@@ -187,15 +226,26 @@ def _crash_finding(ctx: Context, check_name: str, e: UserCodeError) -> Finding:
             "Pass a factory params -> torch.optim.Optimizer, e.g. lambda p: torch.optim.AdamW(p, lr=3e-3).",
         )
     ctx.broken = f"the {e.where} crashed"
-    code = "batch-dependency" if check_name == "batch_dependency" else "shape-mismatch"
+    ev = {"exception": e.quote(), "where": e.where, "check": check_name, "input_shape": list(shape)}
+    where = f"on a batch of inputs of shape (N, {', '.join(map(str, shape))})"
+    if check_name == "batch_dependency":  # it ran on the first batch, not on a smaller one
+        code, fix = "batch-dependency", None
+    elif e.where == "model":
+        # The model's own failure (wrong input width, a bug in forward), not a mismatch between
+        # outputs and targets.
+        code, fix = "model-error", None
+    else:
+        code = "shape-mismatch"
+        fix = (
+            "Run the model and loss on one batch by hand and fix the error; the shapes and dtypes "
+            "of outputs and targets must fit the loss (see `nnrecipe explain shape-mismatch`)."
+        )
     return ctx.finding(
         code,
         "error",
-        f"The {e.where} crashed on a batch of inputs of shape (N, {', '.join(map(str, shape))}) "
-        f"during the {check_name} check: {e.quote()}.",
-        {"exception": e.quote(), "where": e.where, "check": check_name, "input_shape": list(shape)},
-        "Run the model and loss on one batch by hand and fix the error; the shapes and dtypes of "
-        "outputs and targets must fit the loss (see `nnrecipe explain shape-mismatch`).",
+        f"The {e.where} crashed {where} during the {check_name} check: {e.quote()}.",
+        ev,
+        fix,
     )
 
 
@@ -251,20 +301,38 @@ def _context(
         yv=yv,
         dropped=dropped,
     )
-    ctx.lr = _configured_lr(ctx)
+    ctx.lr, ctx.weight_decay = _configured_lr(ctx)
     return ctx
 
 
-def _configured_lr(ctx: Context) -> float:
+def _budget(budget: float | None) -> float:
+    import os
+
+    if budget is None:
+        env = os.environ.get("NNRECIPE_CHECK_BUDGET")
+        try:
+            budget = float(env) if env else DEFAULT_BUDGET
+        except ValueError:
+            raise ConfigError(
+                f"NNRECIPE_CHECK_BUDGET must be a number of seconds, got {env!r}."
+            ) from None
+    if not (isinstance(budget, int | float) and budget > 0):
+        raise ConfigError(f"check's budget must be a positive number of seconds, got {budget!r}.")
+    return float(budget)
+
+
+def _configured_lr(ctx: Context) -> tuple[float, float]:
+    """The largest group learning rate and weight decay of the user's optimizer."""
     lr = getattr(ctx.factory, "lr", None)
     try:
         opt, _ = ctx.optimizer(ctx.fresh())
         # The largest group lr: a group at lr 0 is params-not-updated's business.
+        wd = max((float(g.get("weight_decay", 0.0) or 0.0) for g in opt.param_groups), default=0.0)
         return (
             max(float(g["lr"]) for g in opt.param_groups) if opt.param_groups else float(lr or 3e-3)
-        )
-    except (UserCodeError, IndexError, KeyError):
-        return float(lr or 3e-3)
+        ), wd
+    except (UserCodeError, IndexError, KeyError, TypeError, ValueError):
+        return float(lr or 3e-3), 0.0
 
 
 def _drop_nonfinite_targets(data: Any, dropped: dict[str, int]) -> Any:
