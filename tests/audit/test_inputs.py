@@ -30,13 +30,34 @@ def test_nan_and_inf_inputs_are_errors_naming_the_samples(modality):
     assert "shift_auc" in result.stats
 
 
-def test_constant_table_column_is_a_warning_naming_it():
+def test_constant_table_column_is_info_naming_it():
+    # A column constant everywhere costs a model nothing (issue 16: flattened digits with blank
+    # border pixels were warned about, the same images as 1x8x8 were not).
     x, y = make_arrays("tabular", 600)
     x[:, 2] = 5.0
     names = [f"col{i}" for i in range(x.shape[1])]
     data = nr.Data.from_arrays(x, y, feature_names=names, seed=0)
     (f,) = _only(nr.audit(data), "constant-feature")
-    assert f.severity == "warning" and f.evidence["positions"] == ["col2"]
+    assert f.severity == "info" and f.evidence["positions"] == ["col2"]
+
+
+def test_flattened_images_with_blank_borders_are_info_like_the_images():
+    x, y = make_arrays("image", 600)
+    x[:, :, 0, :] = 0.0
+    flat = nr.Data.from_arrays(x.reshape(len(x), -1), y, seed=0, modality="tabular")
+    (f,) = _only(nr.audit(flat), "constant-feature")
+    assert f.severity == "info"
+
+
+def test_column_constant_in_train_but_changed_in_valid_is_a_warning():
+    x, y = make_arrays("tabular", 600)
+    x[:, 2] = 5.0
+    data = nr.Data.from_arrays(x, y, seed=0)
+    xv = data.valid.x.clone()
+    xv[:, 2] = torch.randn(len(xv))  # the valid pipeline fills the column, train's does not
+    data = nr.Data.from_splits(data.train.x, data.train.y, xv, data.valid.y)
+    (f,) = _only(nr.audit(data), "constant-feature")
+    assert f.severity == "warning" and f.evidence["changed_share_elsewhere"] > 0.5
 
 
 @pytest.mark.parametrize("modality", ["image", "sequence"])

@@ -160,6 +160,7 @@ def _lr_range(ctx: Context) -> dict[str, Any]:
     reference = max((g["base_lr"] for g in opt.param_groups), default=ctx.lr)
     losses: list[float] = []
     best = math.inf
+    stopped = None  # index where the scan stopped on divergence
     for i, lr in enumerate(lrs):
         set_lr(opt, lr, reference)
         xb, yb = ctx.batch(i)
@@ -168,9 +169,11 @@ def _lr_range(ctx: Context) -> dict[str, Any]:
         value = float(loss.detach())
         losses.append(value)
         if not math.isfinite(value):
+            stopped = i
             break
         best = min(best, value)
         if i > 10 and value > 8 * best:  # far past divergence: stop spending steps
+            stopped = i
             break
         if loss.requires_grad:
             user_call("loss", loss.backward)
@@ -185,6 +188,11 @@ def _lr_range(ctx: Context) -> dict[str, Any]:
         (i for i, s in enumerate(smooth) if i > i_min and (not math.isfinite(s) or s > 4 * s_min)),
         None,
     )
+    if div is None and stopped is not None:
+        # One step jumped above 8x the best loss: divergence, even if the centred mean of the
+        # last few steps has not caught up (an Adam BN-MLP at lr 1e-7 read as 'still falling
+        # at the top of the scan' before this, and lr-too-low stayed at info).
+        div = stopped
     # The loss must have fallen clearly below its starting value for the minimum to mean much.
     decreased = s_min < 0.9 * first
     return {
