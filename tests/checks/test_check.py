@@ -30,6 +30,11 @@ ISSUE_CODES = {
     "input-scale",
     "target-scale",
     "non-finite",
+    "model-error",
+    "unregistered-params",
+    "random-eval-outputs",
+    "train-eval-mismatch",
+    "weight-decay-too-high",
 }
 
 

@@ -131,6 +131,44 @@ def _squashed_sigmoid_init() -> dict[str, Any]:
     return {"model": M.SigmoidRegressor1d(), "data": D.waves()}
 
 
+class _ListHidden(nn.Module):
+    """Hidden layers in a plain Python list: used in forward, never registered or trained."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hidden = [nn.Linear(64, 64), nn.Linear(64, 64)]
+        self.head = nn.Linear(64, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.hidden:
+            x = F.relu(layer(x))
+        return self.head(x)
+
+
+class _FunctionalDropout1d(M.CNN1d):
+    """F.dropout without training=self.training before the head: random at eval."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(F.dropout(self.features(x).flatten(1), 0.5))
+
+
+class _StuckBN2d(M.CNN2d):
+    """BatchNorm momentum 0: the running statistics stay at mean 0, variance 1."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for m in self.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.momentum = 0.0
+
+
+class _WrongWidth1d(M.CNN1d):
+    """The first convolution expects 2 channels; the signals have 1."""
+
+    def __init__(self) -> None:
+        super().__init__(c_in=2)
+
+
 CASES: list[Case] = [
     # shape-mismatch
     Case(
@@ -445,6 +483,52 @@ CASES: list[Case] = [
         "non-finite",
         seeded(lambda: {"model": M.SqrtInputCNN2d(), "data": D.digits()}),
         "torch.sqrt(x) on standardised x",
+    ),
+    # model-error
+    Case(
+        "conv-expects-2-channels",
+        "cnn1d",
+        "model-error",
+        seeded(lambda: {"model": _WrongWidth1d(), "data": D.mnist1d()}),
+        "Conv1d(2, ...) first layer on 1-channel signals: forward raises",
+    ),
+    # unregistered-params
+    Case(
+        "hidden-layers-in-a-list",
+        "tabular",
+        "unregistered-params",
+        seeded(lambda: {"model": _ListHidden(), "data": D.digits_tabular()}),
+        "self.hidden = [nn.Linear, nn.Linear]: absent from model.parameters()",
+    ),
+    # random-eval-outputs
+    Case(
+        "functional-dropout-at-eval",
+        "cnn1d",
+        "random-eval-outputs",
+        seeded(lambda: {"model": _FunctionalDropout1d(), "data": D.mnist1d()}),
+        "F.dropout(h, 0.5) without training=self.training",
+    ),
+    # train-eval-mismatch
+    Case(
+        "batchnorm-momentum-0",
+        "cnn2d",
+        "train-eval-mismatch",
+        seeded(lambda: {"model": _StuckBN2d(), "data": D.digits()}),
+        "BatchNorm2d(momentum=0): running statistics never update",
+    ),
+    # weight-decay-too-high
+    Case(
+        "adamw-weight-decay-1000",
+        "tabular",
+        "weight-decay-too-high",
+        seeded(
+            lambda: {
+                "model": M.mlp(30, 2),
+                "data": D.breast_cancer(),
+                "optimizer": lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=1e3),
+            }
+        ),
+        "AdamW weight decay 1e3: weights shrink to 0 every step",
     ),
 ]
 

@@ -339,6 +339,14 @@ def _op(name: str, expect: str | tuple[str, ...], apply: Any, applies: Any = Non
     return Operator(name, codes, apply, applies or (lambda s, m: True))
 
 
+INIT_CODES = (
+    "loss-at-init",
+    "vanishing-gradients",
+    "exploding-gradients",
+    "dead-units",
+    "non-finite",
+)
+
 OPERATORS: dict[str, Operator] = {
     o.name: o
     for o in (
@@ -352,16 +360,11 @@ OPERATORS: dict[str, Operator] = {
             "softmax-nll", ("output-is-probability", "loss-at-init"), _op_nll_probs, _classification
         ),
         _op("no-bias", ("loss-at-init", "cannot-overfit-batch", "dead-units"), _op_no_bias),
-        _op(
-            "init-x10",
-            ("loss-at-init", "exploding-gradients", "non-finite", "dead-units"),
-            _scale_init(10.0),
-        ),
-        _op(
-            "init-x0.01",
-            ("vanishing-gradients", "cannot-overfit-batch", "dead-units", "lr-too-low"),
-            _scale_init(0.01),
-        ),
+        # A changed init scale is named by the codes about the init: outputs far from the prior,
+        # gradients vanishing or exploding across layers (with BatchNorm, weights x0.01 make the
+        # gradients x100), units dead from the start, NaN.
+        _op("init-x10", INIT_CODES, _scale_init(10.0)),
+        _op("init-x0.01", INIT_CODES, _scale_init(0.01)),
         _op("frozen-layers", "params-not-updated", _op_frozen),
         _op("detached-layer", "params-not-updated", _op_detach),
         _op("unregistered-layer", "unregistered-params", _op_unregistered),

@@ -43,6 +43,19 @@ class UserCodeError(Exception):
         return f"{type(self.exc).__name__}: {first[:300]}"
 
 
+# The time budget counts the work of this process: CPU seconds divided by the threads torch
+# uses, so that other programs loading a shared machine do not change which checks run
+# (measured on the 2-core machine shared by other agents: wall time up to 8x the CPU time of a
+# single-threaded check). A wall-clock ceiling of WALL_FACTOR x the budget still stops a model
+# that sleeps or waits (I/O, a remote call) without using the CPU.
+WALL_FACTOR = 3.0
+
+
+def work_clock() -> float:
+    """Seconds of work done by this process (CPU time per torch thread)."""
+    return time.process_time() / max(1, torch.get_num_threads())
+
+
 class BudgetExceeded(Exception):
     """The check's time budget would be exceeded; the message says by what."""
 
@@ -78,22 +91,26 @@ class Context:
     broken: str | None = None  # why the model cannot be probed further (crash, NaN output)
     factory_failed: bool = False
     weight_decay: float = 0.0  # the largest weight decay of the user's optimizer groups
-    deadline: float = math.inf  # time.perf_counter() value after which no probe starts
-    step_seconds: float = 0.0  # measured cost of one training step on a batch of BATCH
+    deadline: float = math.inf  # work_clock() value after which no probe starts
+    wall_deadline: float = math.inf  # time.perf_counter() ceiling (WALL_FACTOR x the budget)
+    step_seconds: float = 0.0  # measured work of one training step on a batch of BATCH
+    step_wall: float = 0.0  # and its wall-clock time
+    scale: float = 1.0  # probes shrink by this factor when the full plan does not fit
 
     # -- time budget ----------------------------------------------------------------------------
     def remaining(self) -> float:
-        return self.deadline - time.perf_counter()
+        return self.deadline - work_clock()
 
     def afford(self, steps: float, what: str) -> None:
         """Raise `BudgetExceeded` unless `steps` training steps (batches of BATCH) fit in the
         time left; the cost per step is measured on the model at init."""
         need = steps * self.step_seconds
         left = self.remaining()
-        if need > left:
+        wall_left = self.wall_deadline - time.perf_counter()
+        if need > left or steps * self.step_wall > wall_left:
             raise BudgetExceeded(
                 f"{what} needs about {need:.0f} s ({steps:.0f} steps of {self.step_seconds:.2g} s) "
-                f"and {max(left, 0):.0f} s of the time budget are left"
+                f"and {max(min(left, wall_left), 0):.0f} s of the time budget are left"
             )
 
     # -- helpers ------------------------------------------------------------------------------
@@ -128,7 +145,7 @@ class Context:
         )
 
     def forward(self, model: nn.Module, x: Tensor) -> Tensor:
-        if time.perf_counter() > self.deadline:
+        if work_clock() > self.deadline or time.perf_counter() > self.wall_deadline:
             raise BudgetExceeded("the time budget ran out")
         out = user_call("model", model, x)
         if not isinstance(out, Tensor):

@@ -145,7 +145,7 @@ def unregistered_params(ctx: Context) -> list[Finding]:
     """Leaf tensors requiring a gradient used in one forward pass but absent from
     ``model.parameters()``: never trained, never saved, never moved to the device."""
     m = ctx.fresh()
-    xb, _ = ctx.batch(0, 8)
+    xb, _ = ctx.batch(0)  # the batch size of every forward check (a model may hard-code it)
     watcher = _LeafWatcher()
     with watcher:
         ctx.forward(m, xb)

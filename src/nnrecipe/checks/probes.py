@@ -23,12 +23,22 @@ from nnrecipe.checks.context import (
     regularisation_off,
     set_lr,
     user_call,
+    work_clock,
 )
 from nnrecipe.checks.hooks import OutputGrads, relu_activity
 from nnrecipe.data.batch import batch_zeros
 
 STEPS = 5  # optimizer steps for params-not-updated and the gradient profile
 LR_STEPS_PER_DECADE = 12
+# When the full plan of probes does not fit the time budget they shrink by `ctx.scale`, down
+# to these floors (below them the probe is skipped and named). Measured on the 1,797-image
+# RGB 32x32 folder with the built-in cnn2d (scale 0.4): input-ignored t 25 with 50 steps, the
+# overfit batch memorised in 60 steps, the range test's minimum within 0.2 decades of the
+# full scan's.
+MIN_LR_STEPS_PER_DECADE = 5
+MIN_OVERFIT_STEPS = 100
+MIN_INPUT_STEPS = 50
+MIN_SCALE = 0.3
 OVERFIT_SAMPLES = 32
 OVERFIT_STEPS = 300
 INPUT_STEPS = 100
@@ -61,14 +71,15 @@ def _init(ctx: Context) -> dict[str, Any]:
     }
     # Loss at init over a few batches, train mode as the first training step sees it.
     m2 = ctx.fresh()
-    t0 = time.perf_counter()
+    t0, w0 = work_clock(), time.perf_counter()
     with torch.no_grad():
         losses = [
             float(ctx.loss(ctx.forward(m2, xi), yi)) for xi, yi in (ctx.batch(i) for i in range(4))
         ]
     # A training step costs about 3 forward passes (forward, backward, optimizer step); the
     # time budget plans every later probe from this.
-    ctx.step_seconds = 3 * (time.perf_counter() - t0) / 4
+    ctx.step_seconds = 3 * (work_clock() - t0) / 4
+    ctx.step_wall = 3 * (time.perf_counter() - w0) / 4
     m3 = ctx.fresh().eval()
     with torch.no_grad():
         out_eval = ctx.forward(m3, xb)
@@ -152,7 +163,8 @@ def _lr_range(ctx: Context) -> dict[str, Any]:
     """
     lo = min(1e-6, ctx.lr / 10) if ctx.lr > 0 else 1e-6
     hi = max(10.0, ctx.lr * 10)
-    n = int(round(math.log10(hi / lo) * LR_STEPS_PER_DECADE)) + 1
+    per_decade = lr_steps_per_decade(ctx)
+    n = int(round(math.log10(hi / lo) * per_decade)) + 1
     lrs = [lo * (hi / lo) ** (i / (n - 1)) for i in range(n)]
     ctx.afford(n, "the learning-rate range test")
     m = ctx.fresh()
@@ -207,8 +219,25 @@ def _lr_range(ctx: Context) -> dict[str, Any]:
         "suggested": lrs[i_min] / 10,
         # Minimum in the last half decade and no divergence: the loss was still falling at the
         # top of the scan (e.g. a linear model on separable data), so lr_min is only a bound.
-        "at_edge": div is None and i_min >= len(losses) - 1 - LR_STEPS_PER_DECADE // 2,
+        "at_edge": div is None and i_min >= len(losses) - 1 - per_decade // 2,
+        "steps_per_decade": per_decade,
     }
+
+
+def lr_steps_per_decade(ctx: Context) -> int:
+    return max(MIN_LR_STEPS_PER_DECADE, round(LR_STEPS_PER_DECADE * ctx.scale))
+
+
+def plan_steps(ctx: Context) -> float:
+    """The training steps (batches of BATCH) of every probe at full size."""
+    decades = math.log10(max(10.0, ctx.lr * 10) / (min(1e-6, ctx.lr / 10) if ctx.lr > 0 else 1e-6))
+    return (
+        STEPS
+        + decades * LR_STEPS_PER_DECADE
+        + OVERFIT_STEPS / 2
+        + INPUT_STEPS
+        + INPUT_EVALS * len(ctx.xv) / BATCH
+    )
 
 
 def _centred_mean(values: list[float], window: int) -> list[float]:
@@ -251,7 +280,7 @@ def _overfit(ctx: Context) -> dict[str, Any]:
     xb, yb = ctx.batch(0, max(2, min(OVERFIT_SAMPLES, n_params // (4 * outputs))))
     target = _overfit_target(ctx, xb, yb)
     # Batches of at most 32 cost about half a step of BATCH; the probe usually stops early.
-    ctx.afford(OVERFIT_STEPS / 2, "the overfit-one-batch probe")
+    ctx.afford(max(MIN_OVERFIT_STEPS, OVERFIT_STEPS * ctx.scale) / 2, "the overfit-one-batch probe")
     attempts = []
     # At the range test's suggested lr one attempt suffices; without a usable range test the
     # user's lr may be the problem, so Adam at two rates gets a chance before blaming the model.
@@ -265,7 +294,8 @@ def _overfit(ctx: Context) -> dict[str, Any]:
                 [p for p in m.parameters() if p.requires_grad], lr=float(how[5:])
             )
         first, last, step = None, math.inf, 0
-        budget = OVERFIT_STEPS if how == "user" else OVERFIT_STEPS // 2
+        full = max(MIN_OVERFIT_STEPS, int(OVERFIT_STEPS * ctx.scale))
+        budget = full if how == "user" else full // 2
         for step in range(1, budget + 1):  # noqa: B007 - `step` is reported below
             opt.zero_grad(set_to_none=True)
             loss = ctx.loss(ctx.forward(m, xb), yb)
@@ -332,16 +362,18 @@ def _inputs(ctx: Context, weight_decay: float | None = None) -> dict[str, Any]:
     """Train two copies (same init, batches, optimizer and lr) on real and on all-zero inputs;
     compare their per-sample held-out losses (paired)."""
     lr = good_lr(ctx)
-    # Two trainings of INPUT_STEPS half-size batches, plus 2 x INPUT_EVALS held-out passes.
-    ctx.afford(INPUT_STEPS + INPUT_EVALS * len(ctx.xv) / BATCH, "the real-vs-zeroed-inputs probe")
+    n_steps = max(MIN_INPUT_STEPS, int(INPUT_STEPS * ctx.scale))
+    n_heldout = max(256, int(len(ctx.xv) * ctx.scale))
+    # Two trainings of n_steps half-size batches, plus 2 x INPUT_EVALS held-out passes.
+    ctx.afford(n_steps + INPUT_EVALS * n_heldout / BATCH, "the real-vs-zeroed-inputs probe")
     results = {}
     trained = None
     for variant in ("real", "zero"):
         m = ctx.fresh()
         opt, _ = ctx.optimizer(m, lr=lr, weight_decay=weight_decay)
         best: list[float] | None = None
-        every = INPUT_STEPS // INPUT_EVALS
-        for i in range(1, INPUT_STEPS + 1):
+        every = n_steps // INPUT_EVALS
+        for i in range(1, n_steps + 1):
             xb, yb = ctx.batch(i, INPUT_BATCH)
             if variant == "zero":
                 xb = batch_zeros(xb)
@@ -351,7 +383,7 @@ def _inputs(ctx: Context, weight_decay: float | None = None) -> dict[str, Any]:
                 user_call("loss", loss.backward)
             user_call("optimizer", opt.step)
             if i % every == 0:
-                chunks = _heldout_losses(ctx, m, zero=variant == "zero")
+                chunks = _heldout_losses(ctx, m, zero=variant == "zero", n=n_heldout)
                 if best is None or _mean(chunks) < _mean(best):
                     best = chunks
         results[variant] = best
@@ -360,7 +392,7 @@ def _inputs(ctx: Context, weight_decay: float | None = None) -> dict[str, Any]:
     real, zero = results["real"], results["zero"]
     # The zero-input model can only learn the prior, and may learn it badly in few steps: the
     # baseline is the better of it and the exact prior/mean prediction.
-    prior = _heldout_losses(ctx, trained, zero=False, prior=True)
+    prior = _heldout_losses(ctx, trained, zero=False, prior=True, n=n_heldout)
     if prior and _mean(prior) < _mean(zero):
         zero = prior
     diffs = [z - r for r, z in zip(real, zero, strict=True) if math.isfinite(z - r)]
@@ -373,20 +405,22 @@ def _inputs(ctx: Context, weight_decay: float | None = None) -> dict[str, Any]:
         "t": t,
         "samples": len(diffs),
         "lr": lr,
+        "steps": n_steps,
         "trained": trained,
     }
 
 
 def _heldout_losses(
-    ctx: Context, model: nn.Module, *, zero: bool, prior: bool = False
+    ctx: Context, model: nn.Module, *, zero: bool, prior: bool = False, n: int | None = None
 ) -> list[float]:
     """Per-sample held-out losses (eval mode): outputs in batches, the loss one sample at a time."""
     model.eval()
     out = []
+    n = len(ctx.xv) if n is None else min(n, len(ctx.xv))
     with torch.no_grad():
-        for s in range(0, len(ctx.xv), 256):
-            xb = ctx.xv[s : s + 256].to(ctx.device)
-            yb = ctx.yv[s : s + 256].to(ctx.device)
+        for s in range(0, n, 256):
+            xb = ctx.xv[s : min(s + 256, n)].to(ctx.device)
+            yb = ctx.yv[s : min(s + 256, n)].to(ctx.device)
             o = ctx.forward(model, batch_zeros(xb) if zero else xb)
             if prior:
                 o = ctx.prior_output(o)

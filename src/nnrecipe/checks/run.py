@@ -12,11 +12,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from nnrecipe.checks import data_checks, forward, gradients, modes, training
+from nnrecipe.checks import context, data_checks, forward, gradients, modes, training
 from nnrecipe.checks.codes import CODES
 from nnrecipe.checks.context import (
     TRAIN_SAMPLE,
     VALID_SAMPLE,
+    WALL_FACTOR,
     BudgetExceeded,
     Context,
     UserCodeError,
@@ -102,7 +103,7 @@ def check(
         >>> "output-is-probability" in nr.check(model, data).codes
         True
     """
-    t0 = time.perf_counter()
+    t0, work0 = time.perf_counter(), context.work_clock()
     budget = _budget(budget)
     if not isinstance(model, nn.Module):
         raise ModelError(f"check needs a torch.nn.Module, got {type(model).__name__}.")
@@ -133,7 +134,8 @@ def check(
                 )
             )
             return result
-        ctx.deadline = t0 + budget
+        ctx.deadline = work0 + budget
+        ctx.wall_deadline = t0 + WALL_FACTOR * budget
         ctx.stats["seconds"] = {}
         ctx.stats["budget_seconds"] = budget
         ctx.stats["samples"] = {"train": len(ctx.x), "heldout": len(ctx.xv)}
@@ -156,6 +158,7 @@ def check(
                     {"parameters": sum(1 for _ in ctx.model.parameters())},
                 )
             )
+        _plan(ctx)
         if ctx.broken or blocked:
             ctx.stats["skipped"] = [fn.__name__ for fn in TRAINING_CHECKS]
             ctx.stats["skipped_because"] = ctx.broken or blocked[0].message
@@ -176,9 +179,26 @@ def check(
             )
     ctx.stats["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})[:20]
     ctx.stats["total_seconds"] = time.perf_counter() - t0
+    ctx.stats["work_seconds"] = context.work_clock() - work0
     ctx.stats["configured_lr"] = ctx.lr
     result.stats = _jsonable(ctx.stats)
     return result
+
+
+def _plan(ctx: Context) -> None:
+    """Shrink the training probes when their full plan does not fit the time left."""
+    from nnrecipe.checks import probes
+
+    need = probes.plan_steps(ctx) * ctx.step_seconds
+    left = 0.9 * ctx.remaining()
+    if need > left > 0:
+        ctx.scale = max(probes.MIN_SCALE, left / need)
+    ctx.stats["plan"] = {
+        "steps": probes.plan_steps(ctx),
+        "step_seconds": ctx.step_seconds,
+        "step_wall_seconds": ctx.step_wall,
+        "scale": ctx.scale,
+    }
 
 
 def _run(ctx: Context, checks: list[Callable[[Context], list[Finding]]], result: Result) -> None:

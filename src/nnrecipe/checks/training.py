@@ -152,7 +152,7 @@ def input_ignored(ctx: Context) -> list[Finding]:
         "t": r["t"],
         "gain": gain,
         "samples": r["samples"],
-        "steps": probes.INPUT_STEPS,
+        "steps": r.get("steps"),
         "lr": r["lr"],
     }
     ctx.stats["input_ignored"] = ev

@@ -1,0 +1,59 @@
+"""The mutation zoo (tests/zoo/mutations.py): every healthy setup trains well and gets no warning;
+every mutant that manifests in a plain PyTorch training run is found by one of its root-cause
+codes at warning or error. A fixed, seeded subset of the cheap setups runs in the default
+suite, the rest with the slow tests; `bench/zoo.py --mutants` prints the per-operator table."""
+
+from __future__ import annotations
+
+import random
+from functools import cache
+
+import pytest
+
+import nnrecipe as nr
+from zoo.mutations import HEALTHY_MIN, OPERATORS, SETUPS, Mutant, manifests, mutants, verify
+
+CHEAP = {"mlp-breast-cancer", "mlp-bn-digits"}  # check < 1 s CPU, plain training < 0.5 s
+ALL = mutants()
+_bugs = [m for m in ALL if m.operator is not None and m.setup.name in CHEAP]
+FAST = {m.name for m in random.Random(16).sample(_bugs, 8)} | {
+    m.name for m in ALL if m.operator is None and m.setup.name in CHEAP
+}
+
+
+@cache
+def _healthy_metric(setup_name: str) -> float:
+    setup = next(s for s in SETUPS if s.name == setup_name)
+    return verify(Mutant(setup, None, frozenset()))
+
+
+def _param(m: Mutant):
+    marks = [] if m.name in FAST else [pytest.mark.slow]
+    return pytest.param(m, id=m.name, marks=marks)
+
+
+def _check(m: Mutant) -> nr.Result:
+    kwargs = {k: v for k, v in m.build().items() if v is not None}
+    return nr.check(**kwargs)
+
+
+def test_the_zoo_spans_families_and_operators():
+    assert {s.family for s in SETUPS} >= {"mlp", "cnn1d", "cnn2d", "resnet", "rnn"}
+    assert len(OPERATORS) >= 15
+    assert len([m for m in ALL if m.operator]) >= 100
+
+
+@pytest.mark.parametrize("m", [_param(m) for m in ALL if m.operator is None])
+def test_healthy_setup_trains_well_and_is_quiet(m):
+    assert _healthy_metric(m.setup.name) >= HEALTHY_MIN
+    result = _check(m)
+    assert not result.at_least("warning"), f"{m.name}: false alarm\n{result}"
+
+
+@pytest.mark.parametrize("m", [_param(m) for m in ALL if m.operator is not None])
+def test_manifesting_mutant_is_found_by_a_root_cause_code(m):
+    metric = verify(m)
+    if not manifests(metric, _healthy_metric(m.setup.name)):
+        pytest.skip(f"{m.name} does not manifest (metric {metric:.3f}): not a counted mutant")
+    loud = {f.code for f in _check(m).at_least("warning")}
+    assert loud & m.expect, f"{m.name}: expected one of {sorted(m.expect)}, got {sorted(loud)}"
