@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from nnrecipe.checks import context, data_checks, forward, gradients, modes, training
+from nnrecipe.checks import context, data_checks, forward, gradients, modes, probes, training
 from nnrecipe.checks.codes import CODES
 from nnrecipe.checks.context import (
     TRAIN_SAMPLE,
@@ -24,8 +25,11 @@ from nnrecipe.checks.context import (
     _jsonable,
 )
 from nnrecipe.data import Data
+from nnrecipe.data.core import as_tensor
 from nnrecipe.errors import ConfigError, DataError, ModelError
 from nnrecipe.findings import Finding, Result, Severity, code_applies
+from nnrecipe.tasks import ALIASES, make_task, reconcile
+from nnrecipe.train.optim import adamw
 
 # Order matters: cheap checks on one forward pass first; checks that train copies of the model
 # last, and only when the forward pass works and its outputs fit the targets.
@@ -187,8 +191,6 @@ def check(
 
 def _plan(ctx: Context) -> None:
     """Shrink the training probes when their full plan does not fit the time left."""
-    from nnrecipe.checks import probes
-
     need = probes.plan_steps(ctx) * ctx.step_seconds
     left = 0.9 * ctx.remaining()
     if need > left > 0:
@@ -279,8 +281,6 @@ def _context(
     optimizer: Any,
     seed: int,
 ) -> Context:
-    from nnrecipe.tasks import ALIASES, make_task, reconcile
-    from nnrecipe.train.optim import adamw
 
     dropped: dict[str, int] = {}
     data = Data.coerce(_drop_nonfinite_targets(data, dropped), task=task, loss=loss)
@@ -326,8 +326,6 @@ def _context(
 
 
 def _budget(budget: float | None) -> float:
-    import os
-
     if budget is None:
         env = os.environ.get("NNRECIPE_CHECK_BUDGET")
         try:
@@ -359,7 +357,6 @@ def _drop_nonfinite_targets(data: Any, dropped: dict[str, int]) -> Any:
     """Tuples with NaN/Inf targets: drop those rows (reported by non-finite) instead of failing."""
     if not isinstance(data, tuple | list) or len(data) not in (4, 6):
         return data
-    from nnrecipe.data.core import as_tensor
 
     items = list(data)
     names = ("train", "valid", "test")
