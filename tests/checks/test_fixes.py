@@ -221,3 +221,32 @@ def test_a_slow_model_within_a_budget_skips_checks_and_names_them():
 def test_a_bad_budget_is_a_config_error():
     with pytest.raises(nr.ConfigError):
         nr.check(M.mlp(6, 3), _blobs(), budget=0)
+
+
+class Sleepy(nn.Module):
+    """A forward pass that takes 1 s (issue 17: a 5 s forward kept check busy for 400 s)."""
+
+    calls: list[int] = []  # a class attribute: check's deep copies share it
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(6, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import time
+
+        Sleepy.calls.append(1)
+        time.sleep(1.0)
+        return self.fc(x)
+
+
+@pytest.mark.slow
+def test_a_very_slow_forward_stops_at_the_budget():
+    Sleepy.calls.clear()
+    result = nr.check(Sleepy(), _blobs(), budget=4)
+    assert result.stats["over_budget"]
+    # sleeping counts against the budget: about 4 forward passes, never the hundreds of a
+    # full check (the range test alone makes 90)
+    assert len(Sleepy.calls) <= 8, len(Sleepy.calls)
+    (f,) = [f for f in result if f.code == "model-error"]
+    assert "skipped" in f.message
