@@ -43,6 +43,8 @@ def measurements(stats: dict) -> str:
         f"dead {du.get('fraction', float('nan')):.2f}({du.get('when', '-')})",
         f"lr {lr.get('configured', float('nan')):.2g} vs min {lr.get('lr_min', float('nan')):.2g}",
         f"grad ratio {ratio:.3g}" if ratio else "grad ratio -",
+        f"train-eval {(stats.get('train_eval') or {}).get('excess', float('nan')):.3g}",
+        f"work {stats.get('work_seconds', float('nan')):.1f} s",
     ]
     return "; ".join(parts)
 
@@ -99,6 +101,8 @@ def mutants(argv: list[str]) -> int:
             f"{wall:5.1f} s wall {cpu:5.1f} s cpu  {codes}",
             flush=True,
         )
+        if "--measurements" in argv:
+            print(f"{'':12s}{measurements(result.stats)}", flush=True)
     print()
     found = [v for vs in per_op.values() for v in vs]
     for op, vs in sorted(per_op.items()):

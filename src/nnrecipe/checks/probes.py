@@ -279,12 +279,17 @@ def _overfit(ctx: Context) -> dict[str, Any]:
     outputs = max(1, probes_outputs(ctx))
     xb, yb = ctx.batch(0, max(2, min(OVERFIT_SAMPLES, n_params // (4 * outputs))))
     target = _overfit_target(ctx, xb, yb)
-    # Batches of at most 32 cost about half a step of BATCH; the probe usually stops early.
-    ctx.afford(max(MIN_OVERFIT_STEPS, OVERFIT_STEPS * ctx.scale) / 2, "the overfit-one-batch probe")
     attempts = []
     # At the range test's suggested lr one attempt suffices; without a usable range test the
-    # user's lr may be the problem, so Adam at two rates gets a chance before blaming the model.
-    tries = ("user",) if lr_range_ok(ctx) else ("user", "adam-1e-3", "adam-1e-2")
+    # user's lr may be the problem, so Adam at two rates gets a chance before blaming the model
+    # (one rate when the probes had to shrink to fit the budget).
+    tries: tuple[str, ...] = ("user",)
+    if not lr_range_ok(ctx):
+        tries = ("user", "adam-1e-3", "adam-1e-2") if ctx.scale >= 1 else ("user", "adam-1e-3")
+    full = max(MIN_OVERFIT_STEPS, int(OVERFIT_STEPS * ctx.scale))
+    # Batches of at most 32 cost about half a step of BATCH; retries get half the steps. The
+    # whole plan must fit: a probe cut short by the budget is wasted.
+    ctx.afford(0.5 * full * (1 + (len(tries) - 1) / 2), "the overfit-one-batch probe")
     for how in tries:
         m = regularisation_off(ctx.fresh())
         if how == "user":
@@ -294,7 +299,6 @@ def _overfit(ctx: Context) -> dict[str, Any]:
                 [p for p in m.parameters() if p.requires_grad], lr=float(how[5:])
             )
         first, last, step = None, math.inf, 0
-        full = max(MIN_OVERFIT_STEPS, int(OVERFIT_STEPS * ctx.scale))
         budget = full if how == "user" else full // 2
         for step in range(1, budget + 1):  # noqa: B007 - `step` is reported below
             opt.zero_grad(set_to_none=True)
