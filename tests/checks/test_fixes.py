@@ -250,3 +250,20 @@ def test_a_very_slow_forward_stops_at_the_budget():
     assert len(Sleepy.calls) <= 8, len(Sleepy.calls)
     (f,) = [f for f in result if f.code == "model-error"]
     assert "skipped" in f.message
+
+
+class FreshHiddenState(nn.Module):
+    """Creates its initial state with requires_grad=True in every call: not a model weight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(6, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h0 = torch.zeros(x.shape[0], 3, requires_grad=True)
+        return self.fc(x) + h0
+
+
+def test_a_tensor_made_in_forward_is_not_unregistered():
+    result = nr.check(FreshHiddenState(), _blobs())
+    assert "unregistered-params" not in result.codes

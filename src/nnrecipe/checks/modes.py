@@ -127,6 +127,9 @@ class _LeafWatcher(TorchFunctionMode):
     def __init__(self) -> None:
         super().__init__()
         self.seen: dict[int, Tensor] = {}
+        # Tensors made during forward (e.g. an initial hidden state created with
+        # requires_grad=True) belong to that call, not to the model: never reported.
+        self.created: set[int] = set()
 
     def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
@@ -134,11 +137,15 @@ class _LeafWatcher(TorchFunctionMode):
         while stack:
             a = stack.pop()
             if isinstance(a, Tensor):
-                if a.requires_grad and a.is_leaf:
+                if a.requires_grad and a.is_leaf and id(a) not in self.created:
                     self.seen[id(a)] = a
             elif isinstance(a, list | tuple):
                 stack.extend(a)
-        return func(*args, **kwargs)
+        out = func(*args, **kwargs)
+        for o in out if isinstance(out, list | tuple) else (out,):
+            if isinstance(o, Tensor):
+                self.created.add(id(o))
+        return out
 
 
 def unregistered_params(ctx: Context) -> list[Finding]:
