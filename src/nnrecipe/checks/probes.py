@@ -358,14 +358,27 @@ def inputs(ctx: Context) -> dict[str, Any]:
 
 
 def inputs_without_weight_decay(ctx: Context) -> dict[str, Any]:
-    """The same probe with the optimizer's weight decay set to 0."""
-    return cached(ctx, "inputs_no_wd", lambda c: _inputs(c, weight_decay=0.0))
+    """The same probe with the optimizer's weight decay set to 0: at the range test's rate,
+    then, if the inputs still look useless, at the user's own rate (the range test ran with
+    the strong decay, so its rate may not suit training without it: a GRU with AdamW weight
+    decay 1e3 looked input-ignored at the range test's rate even with decay off)."""
+
+    def run(c: Context) -> dict[str, Any]:
+        first = _inputs(c, weight_decay=0.0)
+        if first["t"] >= 3.0 or not (c.lr > 0 and math.isfinite(c.lr)) or c.lr == first["lr"]:
+            return first
+        second = _inputs(c, weight_decay=0.0, lr=c.lr)
+        return second if second["t"] > first["t"] else first
+
+    return cached(ctx, "inputs_no_wd", run)
 
 
-def _inputs(ctx: Context, weight_decay: float | None = None) -> dict[str, Any]:
+def _inputs(
+    ctx: Context, weight_decay: float | None = None, lr: float | None = None
+) -> dict[str, Any]:
     """Train two copies (same init, batches, optimizer and lr) on real and on all-zero inputs;
     compare their per-sample held-out losses (paired)."""
-    lr = good_lr(ctx)
+    lr = good_lr(ctx) if lr is None else lr
     n_steps = max(MIN_INPUT_STEPS, int(INPUT_STEPS * ctx.scale))
     n_heldout = max(256, int(len(ctx.xv) * ctx.scale))
     # Two trainings of n_steps half-size batches, plus 2 x INPUT_EVALS held-out passes.
