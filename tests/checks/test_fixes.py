@@ -267,3 +267,10 @@ class FreshHiddenState(nn.Module):
 def test_a_tensor_made_in_forward_is_not_unregistered():
     result = nr.check(FreshHiddenState(), _blobs())
     assert "unregistered-params" not in result.codes
+
+
+def test_a_tight_budget_shrinks_probes_without_false_errors():
+    torch.manual_seed(0)
+    result = nr.check(M.CNN2d(), D.digits(), budget=1.5)
+    assert not result.at_least("error"), str(result)
+    assert result.stats["plan"]["scale"] <= 1
