@@ -96,3 +96,22 @@ def test_a_run_of_your_own_model_needs_it(tmp_path: Path) -> None:
     with pytest.raises(nr.ModelError, match="pass model="):
         nr.load(run)
     assert len(nr.load(run, model=model).predict(np.zeros((2, 4), dtype=np.float32))) == 2
+
+
+def test_cli_predict_and_export(digits_run: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from nnrecipe.cli import app
+
+    x_raw, _, _ = _raw_digits_valid()
+    np.save(tmp_path / "x.npy", x_raw[:4])
+    res = CliRunner().invoke(
+        app, ["predict", str(digits_run), str(tmp_path / "x.npy"), "--out", str(tmp_path / "p.csv")]
+    )
+    assert res.exit_code == 0, res.output
+    lines = (tmp_path / "p.csv").read_text().splitlines()
+    assert lines[0] == "prediction" and len(lines) == 5
+    res = CliRunner().invoke(app, ["export", str(digits_run), "--out", str(tmp_path / "m.onnx")])
+    assert res.exit_code == 0 and (tmp_path / "m.onnx").is_file(), res.output
+    res = CliRunner().invoke(app, ["export", str(digits_run), "--format", "tflite"])
+    assert res.exit_code == 2 and "Unknown export format" in res.output

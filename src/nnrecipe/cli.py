@@ -408,6 +408,49 @@ def env() -> None:
     typer.echo(f"torch threads (default): {torch.get_num_threads()}")
 
 
+@app.command("predict")
+def predict_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder written by `nnrecipe run`")],
+    inputs: Annotated[str, typer.Argument(help="an image, a folder of images, or a .npy array")],
+    out: Annotated[Path | None, typer.Option("--out", help="CSV file of predictions")] = None,
+    proba: Annotated[bool, typer.Option(help="class probabilities instead of labels")] = False,
+) -> None:
+    """Predict with a trained run: labels by name (or values), one row per input."""
+    import numpy as np
+
+    from nnrecipe.predictor import load
+
+    predictor = _call(load, run_dir)
+    source: Any = np.load(inputs, allow_pickle=False) if inputs.endswith(".npy") else inputs
+    pred = _call(predictor.predict, source, proba=proba)
+    rows = [list(map(str, r)) if proba else [str(r)] for r in pred]
+    header = [f"p_{c}" for c in predictor.classes or []] if proba else ["prediction"]
+    text = "\n".join(",".join(r) for r in [header, *rows]) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    from nnrecipe.io import atomic_write_text
+
+    atomic_write_text(out, text)
+    typer.echo(f"{len(rows)} predictions written to {out}")
+
+
+@app.command("export")
+def export_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder written by `nnrecipe run`")],
+    format: Annotated[str, typer.Option("--format", help="onnx or torchscript")] = "onnx",
+    out: Annotated[Path | None, typer.Option("--out", help="file to write")] = None,
+) -> None:
+    """Export a trained run's model (ONNX for onnxruntime, or TorchScript)."""
+    from nnrecipe.predictor import load
+
+    predictor = _call(load, run_dir)
+    suffix = {"onnx": ".onnx", "torchscript": ".pt"}.get(format, ".bin")
+    target = out or run_dir / f"model{suffix}"
+    path = _call(predictor.export, target, format=format)
+    typer.echo(f"exported: {path} (inputs: preprocessed tensors, as nr.load(run).inputs gives)")
+
+
 def main() -> None:
     app()
 
