@@ -49,7 +49,8 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     except NnrecipeError as e:
         if DEBUG["on"]:
             raise
-        _fail(str(e))
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(getattr(e, "exit_code", 2)) from None
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         raise typer.Exit(130) from None
@@ -374,10 +375,19 @@ def diagnose_cmd(
 
 
 @app.command()
-def explain(code: Annotated[str, typer.Argument(help="a finding code, e.g. loss-at-init")]) -> None:
+def explain(
+    code: Annotated[str | None, typer.Argument(help="a finding code, e.g. loss-at-init")] = None,
+    list_codes: Annotated[bool, typer.Option("--list", help="list every finding code")] = False,
+) -> None:
     """Explain a finding code: what it means, why it matters, how to fix it."""
+    from nnrecipe.findings import catalog
     from nnrecipe.findings import explain as explain_code
 
+    if list_codes or code is None:
+        codes = catalog()
+        width = max(map(len, codes))
+        typer.echo("\n".join(f"{c:<{width}}  {codes[c].title}" for c in sorted(codes)))
+        return
     typer.echo(_call(explain_code, code))
 
 

@@ -13,6 +13,7 @@ up, so that nothing here imports the report.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -25,7 +26,7 @@ from typing import Any
 from nnrecipe.config import RunConfig, make_config
 from nnrecipe.data import Data
 from nnrecipe.data.resolve import resolve_data
-from nnrecipe.errors import ConfigError, TrainingError
+from nnrecipe.errors import ConfigError, NnrecipeError, TrainingError
 from nnrecipe.findings import Finding
 from nnrecipe.html import run_iframe
 from nnrecipe.io import atomic_write_json, read_json
@@ -40,6 +41,7 @@ from nnrecipe.schema import (
     parse,
 )
 from nnrecipe.stages import STAGES, RunContext, Stage, StageError
+from nnrecipe.threads import check_device
 
 __all__ = ["STAGES", "RunContext", "RunResult", "Stage", "StageError", "incomplete_dir", "run"]
 
@@ -143,6 +145,11 @@ def _open_folder(cfg: RunConfig, resume: Path | None, overwrite: bool) -> tuple[
         )
     tmp = incomplete_dir(final)
     if tmp.exists():
+        if not overwrite:
+            raise ConfigError(
+                f"An interrupted run is waiting at {str(final)!r}: continue it with "
+                f"`nnrecipe run --resume {final}`, or start over with --overwrite."
+            )
         shutil.rmtree(tmp)
     return final, tmp
 
@@ -222,6 +229,46 @@ def _finish(ctx: RunContext, manifest: Manifest) -> None:
     ctx.dir.rename(ctx.final_dir)
 
 
+class Interrupted(NnrecipeError):
+    """The user stopped the run (Ctrl-C); its folder is kept for ``--resume``."""
+
+    exit_code = 130  # what a shell reports for SIGINT
+
+
+def _interrupted_message(ctx: RunContext) -> str:
+    learner = ctx.learner
+    where = ""
+    if learner is not None and getattr(learner, "history", None) is not None:
+        done, total = len(learner.history), getattr(learner, "epochs", ctx.config.epochs)
+        where = f" at epoch {done} of {total}"
+    return (
+        f"Interrupted{where}; continue with `nnrecipe run --resume {ctx.final_dir}` "
+        "(the run so far is kept)."
+    )
+
+
+def _safe_say(say: Callable[[str], None]) -> Callable[[str], None]:
+    """`say` that survives a closed stdout (``nnrecipe run ... | head``): the run goes on."""
+    state = {"open": True}
+
+    def wrapped(text: str) -> None:
+        if not state["open"]:
+            return
+        try:
+            say(text)
+        except BrokenPipeError:
+            state["open"] = False
+            if say is not print:
+                return
+            try:  # further writes to the dead pipe would raise again at exit
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            except OSError:
+                pass
+
+    return wrapped
+
+
 def run(
     config: RunConfig | dict[str, Any] | str | None = None,
     *,
@@ -238,12 +285,14 @@ def run(
     """Run the recipe's stages and write a run folder (`nnrecipe.recipe.run` adds the report:
     use that one, exported as `nr.run`)."""
     set_quiet(quiet)
-    say = say or ((lambda s: None) if quiet else print)
+    say = _safe_say(say or ((lambda s: None) if quiet else print))
     data_given = data is not None
     if data is not None:
         data = Data.coerce(data)
     resume_path = Path(resume) if resume is not None else None
     cfg = make_config(_config_values(config, data, resume_path, overrides))
+    if cfg.device is not None:
+        check_device(cfg.device)  # before any work: one sentence for an absent device
     final, tmp = _open_folder(cfg, resume_path, overwrite)
     data = _load_data(cfg, data, tmp, resume_path is not None)
     say(f"data: {data}")
@@ -274,9 +323,10 @@ def run(
         _run_stages(ctx, final_stages, manifest)  # the report: reads the folder written so far
     except TrainingError:
         raise  # keep the .incomplete folder: its last good checkpoint can be inspected or resumed
-    except BaseException as e:
-        if not isinstance(e, KeyboardInterrupt):
-            shutil.rmtree(tmp, ignore_errors=True)
+    except KeyboardInterrupt:
+        raise Interrupted(_interrupted_message(ctx)) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
     _finish(ctx, manifest)
     say(f"run folder: {final}")

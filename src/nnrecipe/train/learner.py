@@ -222,8 +222,10 @@ class Learner:
         }
         start_epoch = 0
         gen = torch.Generator().manual_seed(self.seed)
+        self.resumed_from = None
         if resume and self._last_path() is not None and self._last_path().exists():
             start_epoch = self._restore(gen)
+            self.resumed_from = start_epoch
         else:
             self.threads_used = self._choose_threads()
             torch.manual_seed(self.seed)
