@@ -174,4 +174,8 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         ) from None
     if not isinstance(values, dict):
         raise ConfigError(f"Config file {str(p)!r} must hold a table of settings.")
+    if isinstance(values.get("rerun"), dict):  # a run folder's config.json: rerun that run
+        return {k: v for k, v in values["rerun"].items() if k != "out"}
+    if isinstance(values.get("config"), dict) and "schema_version" in values:
+        return {k: v for k, v in values["config"].items() if k != "out"}
     return values

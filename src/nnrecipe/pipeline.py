@@ -221,6 +221,36 @@ def summary_of(ctx: RunContext) -> Summary:
     )
 
 
+def resolved_settings(ctx: RunContext) -> dict[str, Any]:
+    """Every value the run resolved (the model built, its options, batch size, threads,
+    device, and for tuned runs the values that trained the final model)."""
+    train = ctx.result("train")
+    if train is None:
+        return {}
+    fields = RunConfig.model_fields
+    out: dict[str, Any] = {"model": None if train.model == "user" else train.model}
+    out.update({k: v for k, v in train.options.items() if k in fields})
+    out.update({k: v for k, v in train.settings.items() if k in fields})
+    out["batch_size"] = train.batch_size
+    out["threads"] = train.threads
+    if ctx.learner is not None:
+        out["device"] = ctx.learner.device_.type
+    return out
+
+
+def _record_resolved(ctx: RunContext) -> None:
+    """Add to config.json what the run resolved and the settings that rerun it: `nnrecipe run
+    --config runs/NAME/config.json` trains the same model.safetensors (bit-identical on CPU)."""
+    path = ctx.dir / "config.json"
+    saved = read_json(path, what="run config")
+    resolved = resolved_settings(ctx)
+    rerun = {**saved["config"], **resolved, "out": None}
+    if ctx.result("tune") is not None and ctx.result("ensemble") is None:
+        rerun.update(tune_trials=None)  # the tuned values are in `resolved`: no search again
+    saved.update(resolved=resolved, rerun=rerun)
+    atomic_write_json(path, saved)
+
+
 def _finish(ctx: RunContext, manifest: Manifest) -> None:
     manifest.finished = True
     atomic_write_json(ctx.dir / "manifest.json", manifest.model_dump(mode="json"))
@@ -318,6 +348,7 @@ def run(
             },
         )
         _run_stages(ctx, STAGES, manifest)
+        _record_resolved(ctx)
         summary = summary_of(ctx)
         atomic_write_json(tmp / "summary.json", summary.model_dump(mode="json"))
         _run_stages(ctx, final_stages, manifest)  # the report: reads the folder written so far
