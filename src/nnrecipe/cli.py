@@ -101,6 +101,9 @@ def run(
     lr: Annotated[float | None, typer.Option(help="peak learning rate")] = None,
     batch_size: Annotated[int | None, typer.Option(help="batch size")] = None,
     weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay")] = None,
+    class_weights: Annotated[
+        str | None, typer.Option(help="balanced: weight the loss by inverse class frequency")
+    ] = None,
     image_size: Annotated[
         int | None, typer.Option(help="resize folder images to this size")
     ] = None,
@@ -141,6 +144,7 @@ def run(
         lr=lr,
         batch_size=batch_size,
         weight_decay=weight_decay,
+        class_weights=class_weights,
         image_size=image_size,
         threads=threads,
         device=device,

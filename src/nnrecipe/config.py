@@ -56,6 +56,9 @@ class RunConfig(BaseModel):
     patience: int | None = Field(
         10, ge=0, description="early-stopping patience in epochs (null: off)"
     )
+    class_weights: Literal["balanced"] | None = Field(
+        None, description="'balanced': weight the loss by inverse class frequency"
+    )
     seed: int = Field(0, ge=0, description="seed for splits, init, shuffling and dropout")
     # -- machine --
     device: str | None = Field(None, description="cpu, cuda, mps; default: the best available")
@@ -134,7 +137,16 @@ class RunConfig(BaseModel):
     def training_settings(self) -> dict[str, Any]:
         """The Learner settings a run trains with (tuning may override lr, weight decay, batch
         size and augmentation)."""
-        keys = ("schedule", "clip", "patience", "lr", "weight_decay", "batch_size", "augment")
+        keys = (
+            "schedule",
+            "clip",
+            "patience",
+            "lr",
+            "weight_decay",
+            "batch_size",
+            "augment",
+            "class_weights",
+        )
         return {k: getattr(self, k) for k in keys}
 
 

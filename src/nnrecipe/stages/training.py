@@ -32,6 +32,7 @@ def stage_train(ctx: RunContext) -> TrainResult:
         schedule=tuned["schedule"],
         clip=tuned["clip"],
         patience=tuned["patience"],
+        class_weights=tuned.get("class_weights"),
         seed=c.seed,
         device=c.device,
         threads=c.threads,
