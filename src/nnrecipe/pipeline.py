@@ -360,5 +360,8 @@ def run(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _finish(ctx, manifest)
+    for f in sorted(ctx.findings, key=lambda f: -f.severity.rank):
+        if f.severity in ("error", "warning"):  # what the report's findings section shows
+            say(f"{f.severity}: {f.code}: {f.message}")
     say(f"run folder: {final}")
     return RunResult(final, summary.model_dump(mode="json"), ctx.findings)

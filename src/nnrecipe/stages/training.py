@@ -101,7 +101,8 @@ def stage_evaluate(ctx: RunContext) -> EvaluateResult:
                     f"The model's valid {metric} ({scores['valid'][metric]:.4f}) does not beat the {name} "
                     f"baseline ({ref:.4f}).",
                     {"model": scores["valid"][metric], name: ref, "metric": metric},
-                    "Run `nnrecipe check` on the model; train longer, or use a bigger model.",
+                    "Run `nnrecipe check` on the model, then follow the diagnosis's next step "
+                    "(train longer or a bigger model when it underfits).",
                 )
             )
     ctx.say(", ".join(f"{s} {metric} {v[metric]:.4f}" for s, v in scores.items()))
