@@ -41,6 +41,7 @@ from nnrecipe.models.baselines import baselines  # noqa: E402
 from nnrecipe.pipeline import run  # noqa: E402
 from nnrecipe.report import report  # noqa: E402
 from nnrecipe.tune import ensemble, tune  # noqa: E402
+from nnrecipe.watch import watch  # noqa: E402
 
 __all__ = [
     "Data",
@@ -54,6 +55,7 @@ __all__ = [
     "tune",
     "ensemble",
     "diagnose",
+    "watch",
     "explain",
     "datasets",
     "Finding",

@@ -1,0 +1,441 @@
+"""`Recorder`: the hooks that watch a user's training loop, and what they record.
+
+It only reads. Hooks attached for the block's duration, all removed on exit:
+- a forward hook on the model (and, when the loop never calls the model itself, e.g. a Lightning
+  ``training_step`` calling ``self.net``, on its direct children): grad mode, how many dropout /
+  BatchNorm modules are in training mode, a fingerprint of evaluation inputs, finite outputs;
+- ``Tensor.backward`` wrapped: counts backward passes, reads the loss (sampled) and, for each
+  optimizer, whether a probe parameter's gradient was cleared before this backward;
+- a global optimizer step post hook (``torch.optim.optimizer.register_optimizer_step_post_hook``):
+  steps, learning rates, modes at the step, gradient norms (sampled), parameters without grad;
+- ``LRScheduler.step`` (and the subclasses that override it), ``GradScaler.step`` and
+  ``DataLoader.__iter__`` wrapped: scheduler calls, scaler steps, epoch starts.
+
+The post hook (not the pre hook) sees a step: with ``optimizer.step(closure)`` (Lightning) the
+forward and backward run inside the step call, after its pre hooks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+# The first steps are always measured in full; afterwards one step in `every`.
+WARMUP_STEPS = 20
+DEFAULT_EVERY = 10
+# Fingerprints kept per evaluation phase, and runs of evaluation passes kept in full.
+MAX_FINGERPRINTS = 8192
+MAX_PHASES = 2000
+MAX_SERIES = 5000  # sampled loss / gradient-norm values kept (then every other one is dropped)
+_DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
+_BATCHNORM = nn.modules.batchnorm._BatchNorm
+
+
+@dataclass
+class OptRecord:
+    """One optimizer that updates parameters of the watched model."""
+
+    index: int
+    name: str
+    optimizer: Any
+    probe: Tensor | None
+    probe_name: str
+    param_ids: set[int]
+    steps: int = 0
+    scaler_steps: int = 0
+    observing: bool = True
+    window: list[bool] = field(default_factory=list)  # per backward: probe grad was cleared
+    windows: list[tuple[int, int, int]] = field(default_factory=list)  # (step, backwards, clears)
+    lrs: list[tuple[int, float]] = field(default_factory=list)  # (own step, lr) on change
+    first_global_step: int = 0
+
+
+@dataclass
+class Phase:
+    """A run of evaluation-like passes (no grad, or no backward after them) between training."""
+
+    step: int  # optimizer steps before it
+    passes: int = 0
+    no_grad: int = 0
+    train_mode: int = 0  # passes with dropout/BatchNorm in training mode
+    modules_in_train: list[str] = field(default_factory=list)
+    fingerprints: list[Tensor] = field(default_factory=list)
+    samples: int = 0
+    fp_module: int | None = None
+
+
+class Recorder:
+    """Everything a watched loop showed; see the module docstring for the hooks."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        optimizers: list[Any] = (),  # type: ignore[assignment]
+        every: int = DEFAULT_EVERY,
+    ) -> None:
+        self.model = model
+        self.every = max(1, int(every))
+        # All parameters: the loop may freeze some inside the block (`trainable()` at the end).
+        self.params = list(model.named_parameters())
+        self.param_ids = {id(p) for _, p in self.params}
+        self.names = {id(p): n for n, p in self.params}
+        stoch = [
+            (n or type(m).__name__, m)
+            for n, m in model.named_modules()
+            if (isinstance(m, _DROPOUT) and m.p > 0) or isinstance(m, _BATCHNORM)
+        ]
+        self.stoch = [m for _, m in stoch]
+        self.stoch_names = [n for n, _ in stoch]
+        self.stoch_pairs = stoch
+        self.opts: dict[int, OptRecord | None] = {}
+        self.steps = 0
+        self.backwards = 0
+        self.passes = 0
+        self.losses: list[tuple[int, float]] = []
+        self.grad_norms: list[tuple[int, float]] = []
+        self.nonfinite: dict[str, dict[str, Any]] = {}
+        self.eval_mode_steps: list[int] = []
+        self.eval_mode_modules: list[str] = []
+        self.pending_grad: dict[str, Tensor] = {n: p for n, p in self.params}
+        self.schedulers: list[dict[str, Any]] = []
+        self.loader_starts: list[tuple[int, int, int]] = []  # (loader id, steps, backwards)
+        self.phases: list[Phase] = []
+        self.phase_count = 0
+        self._phase: Phase | None = None
+        self._pending: tuple[int, int, Any, Any] | None = None  # grad-enabled pass, no backward yet
+        self._handles: list[Any] = []
+        self._patches: list[tuple[Any, str, Any]] = []
+        self._children = False
+        self._in_root = 0
+        self._in_sched = 0
+        self._fp_weights: dict[tuple[int, str], Tensor] = {}
+        self.exception: str | None = None
+        for opt in optimizers:
+            self._opt(opt)
+
+    # -- attach / detach ----------------------------------------------------------------------
+    def attach(self) -> None:
+        from torch.optim.optimizer import register_optimizer_step_post_hook
+
+        self._handles.append(self.model.register_forward_hook(self._forward_hook(root=True)))
+        self._handles.append(register_optimizer_step_post_hook(self._step_hook))
+        self._patch(torch.Tensor, "backward", self._wrap_backward)
+        self._patch(torch.utils.data.DataLoader, "__iter__", self._wrap_iter)
+        from torch.optim import lr_scheduler
+
+        for cls in [lr_scheduler.LRScheduler, *_subclasses(lr_scheduler.LRScheduler)]:
+            if "step" in cls.__dict__:
+                self._patch(cls, "step", self._wrap_sched)
+        self._patch(torch.amp.GradScaler, "step", self._wrap_scaler)
+
+    def detach(self) -> None:
+        """Remove every hook and patch (in reverse order); safe to call twice."""
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+        for owner, name, original in reversed(self._patches):
+            setattr(owner, name, original)
+        self._patches = []
+
+    def _patch(self, owner: Any, name: str, wrap: Any) -> None:
+        original = owner.__dict__[name]
+        self._patches.append((owner, name, original))
+        setattr(owner, name, wrap(original))
+
+    # -- optimizers ---------------------------------------------------------------------------
+    def _opt(self, opt: Any) -> OptRecord | None:
+        key = id(opt)
+        if key in self.opts:
+            rec = self.opts[key]
+            if rec is None or rec.optimizer is opt:
+                return rec
+        ids = {id(p) for g in opt.param_groups for p in g["params"]}
+        mine = [p for g in opt.param_groups for p in g["params"] if id(p) in self.param_ids]
+        if not mine:
+            self.opts[key] = None  # another model's optimizer
+            return None
+        # The probe: the optimizer's last parameter of the model (usually an output bias: it
+        # always gets a gradient), read before each backward to see whether it was cleared.
+        probe = mine[-1]
+        index = sum(r is not None for r in self.opts.values())
+        rec = OptRecord(
+            index, type(opt).__name__, opt, probe, self.names[id(probe)], ids & self.param_ids
+        )
+        rec.first_global_step = self.steps
+        self.opts[key] = rec
+        return rec
+
+    def _sampled(self) -> bool:
+        return self.steps < WARMUP_STEPS or self.steps % self.every == 0
+
+    def _step_hook(self, opt: Any, args: Any, kwargs: Any) -> None:
+        rec = self._opt(opt)
+        if rec is None:
+            return
+        new = rec.steps == 0 and not rec.window and rec.first_global_step == self.steps
+        rec.steps += 1
+        self.steps += 1
+        step = self.steps
+        if rec.observing and not new:
+            rec.windows.append((step, len(rec.window), sum(rec.window)))
+        rec.window = []
+        rec.observing = rec.steps < WARMUP_STEPS or rec.steps % self.every == 0
+        lr = opt.param_groups[0].get("lr")
+        lr = float(lr) if lr is not None else math.nan
+        if not rec.lrs or rec.lrs[-1][1] != lr:
+            rec.lrs.append((rec.steps, lr))
+        if self._phase is not None:
+            self._close_phase()
+        # Eval mode matters for dropout, and for BatchNorm unless frozen (no trainable weight).
+        evals = [n for n, m in self.stoch_pairs if not m.training and _unfrozen(m)]
+        if evals:
+            self.eval_mode_steps.append(step)
+            if not self.eval_mode_modules:
+                self.eval_mode_modules = evals
+        if self.pending_grad and self._sampled():
+            for name, p in list(self.pending_grad.items()):
+                if id(p) in rec.param_ids and p.grad is not None and bool(p.grad.any()):
+                    del self.pending_grad[name]
+        if self._sampled():
+            self._grad_norm(rec, step)
+        if self.passes == 0 and not self._children and step >= 1:
+            self._watch_children()
+
+    def _grad_norm(self, rec: OptRecord, step: int) -> None:
+        grads = [
+            p.grad
+            for g in rec.optimizer.param_groups
+            for p in g["params"]
+            if p.grad is not None and id(p) in self.param_ids
+        ]
+        if not grads:
+            return
+        with torch.no_grad():
+            norms = torch._foreach_norm(grads)
+            total = float(torch.linalg.vector_norm(torch.stack([n.float() for n in norms])))
+        _append(self.grad_norms, (step, total))
+        if not math.isfinite(total) and "gradient" not in self.nonfinite:
+            bad = [
+                self.names[id(p)]
+                for g in rec.optimizer.param_groups
+                for p in g["params"]
+                if p.grad is not None
+                and id(p) in self.param_ids
+                and not bool(torch.isfinite(p.grad).all())
+            ]
+            self.nonfinite["gradient"] = {"step": step, "value": total, "parameters": bad[:20]}
+
+    # -- backward -----------------------------------------------------------------------------
+    def _wrap_backward(self, original: Any) -> Any:
+        def backward(tensor: Tensor, *args: Any, **kwargs: Any) -> Any:
+            self._on_backward(tensor)
+            return original(tensor, *args, **kwargs)
+
+        backward.__wrapped__ = original  # type: ignore[attr-defined]
+        return backward
+
+    def _on_backward(self, loss: Tensor) -> None:
+        self.backwards += 1
+        self._pending = None  # the last grad-enabled pass was a training pass
+        if self._phase is not None:
+            self._close_phase()
+        for rec in self.opts.values():
+            if rec is not None and rec.observing and rec.probe is not None:
+                g = rec.probe.grad
+                rec.window.append(g is None or not bool(g.any()))
+        if self._sampled() and loss.numel() == 1:
+            value = float(loss.detach())
+            _append(self.losses, (self.steps + 1, value))
+            if not math.isfinite(value) and "loss" not in self.nonfinite:
+                self.nonfinite["loss"] = {"step": self.steps + 1, "value": value}
+
+    # -- forward ------------------------------------------------------------------------------
+    def _watch_children(self) -> None:
+        """The loop never called the model itself (a Lightning ``training_step`` calling
+        ``self.net(x)``): watch its direct children instead, outermost call only."""
+        self._children = True
+        root = self.model
+
+        def enter(_m: nn.Module, _a: Any) -> None:
+            self._in_root += 1
+
+        def leave(_m: nn.Module, _a: Any, _o: Any) -> None:
+            self._in_root -= 1
+
+        self._handles.append(root.register_forward_pre_hook(enter))
+        self._handles.append(root.register_forward_hook(leave, always_call=True))
+        for child in root.children():
+            self._handles.append(child.register_forward_hook(self._forward_hook(root=False)))
+
+    def _forward_hook(self, *, root: bool) -> Any:
+        def hook(module: nn.Module, args: Any, out: Any) -> None:
+            if not root and self._in_root:
+                return  # nested in a call of the model: the model's own hook sees it
+            self._on_pass(module, args, out)
+
+        return hook
+
+    def _on_pass(self, module: nn.Module, args: Any, out: Any) -> None:
+        self.passes += 1
+        grad = torch.is_grad_enabled()
+        if self._pending is not None:
+            # The previous grad-enabled pass got no backward before this one: evaluation-like.
+            self._eval_pass(*self._pending)
+            self._pending = None
+        n_train = sum(m.training for m in self.stoch)
+        # Inputs are fingerprinted only for passes that look like evaluation: no grad, or
+        # dropout/BatchNorm switched to eval mode (training passes are not worth the cost).
+        fp = self._fingerprint(args) if not grad or (self.stoch and n_train == 0) else None
+        if grad:
+            self._pending = (id(module), n_train, fp, False)
+        else:
+            self._eval_pass(id(module), n_train, fp, True)
+        if self._sampled():
+            o = _first_tensor(out)
+            if (
+                o is not None
+                and o.is_floating_point()
+                and "output" not in self.nonfinite
+                and not bool(torch.isfinite(o.detach()).all())
+            ):
+                self.nonfinite["output"] = {"step": self.steps + 1, "pass": self.passes}
+
+    def _eval_pass(self, module: int, n_train: int, fp: Tensor | None, no_grad: bool) -> None:
+        ph = self._phase
+        if ph is None:
+            ph = self._phase = Phase(step=self.steps, fp_module=module)
+        ph.passes += 1
+        ph.no_grad += no_grad
+        if n_train:
+            ph.train_mode += 1
+            if not ph.modules_in_train:
+                ph.modules_in_train = [
+                    n for n, m in zip(self.stoch_names, self.stoch, strict=True) if m.training
+                ][:10]
+        if fp is not None and module == ph.fp_module and ph.samples < MAX_FINGERPRINTS:
+            ph.fingerprints.append(fp)
+            ph.samples += len(fp)
+
+    def _close_phase(self) -> None:
+        ph, self._phase = self._phase, None
+        if ph is None:
+            return
+        self.phase_count += 1
+        if len(self.phases) < MAX_PHASES:
+            self.phases.append(ph)
+
+    def trainable(self) -> list[tuple[str, Tensor]]:
+        """The parameters that require a gradient at the end of the block."""
+        return [(n, p) for n, p in self.params if p.requires_grad]
+
+    def finish(self) -> None:
+        """Close what is still open at the end of the block."""
+        if self._pending is not None:
+            self._eval_pass(*self._pending)
+            self._pending = None
+        self._close_phase()
+        for rec in self.opts.values():
+            if rec is not None:
+                rec.window = []
+
+    @torch.no_grad()
+    def _fingerprint(self, args: Any) -> Tensor | None:
+        """Each sample's input projected on a fixed random direction: equal inputs give equal
+        numbers, a flipped, cropped or noised input a different one. (N,) on the CPU."""
+        x = _first_tensor(args)
+        if x is None or x.ndim < 1 or x.numel() == 0:
+            return None
+        flat = x.detach().reshape(len(x), -1).float()
+        key = (flat.shape[1], str(flat.device))
+        w = self._fp_weights.get(key)
+        if w is None:
+            gen = torch.Generator().manual_seed(
+                flat.shape[1]
+            )  # a private RNG: the loop's is untouched
+            w = torch.rand(flat.shape[1], generator=gen, dtype=torch.float64).to(flat.device)
+            w = (w * 2 - 1).float()
+            self._fp_weights[key] = w
+        return (flat @ w).cpu()
+
+    # -- schedulers, scalers, loaders ---------------------------------------------------------
+    def _wrap_sched(self, original: Any) -> Any:
+        def step(sched: Any, *args: Any, **kwargs: Any) -> Any:
+            outer = self._in_sched == 0 and not getattr(sched, "_is_initial", False)
+            rec = self._opt(sched.optimizer) if outer and hasattr(sched, "optimizer") else None
+            before = _lr(sched)
+            self._in_sched += 1
+            try:
+                return original(sched, *args, **kwargs)
+            finally:
+                self._in_sched -= 1
+                if rec is not None:
+                    self.schedulers.append(
+                        {
+                            "scheduler": type(sched).__name__,
+                            "optimizer": rec.index,
+                            "optimizer_steps": rec.steps,
+                            "scaler_steps": rec.scaler_steps,
+                            "step": self.steps,
+                            "lr_before": before,
+                            "lr_after": _lr(sched),
+                        }
+                    )
+
+        return step
+
+    def _wrap_scaler(self, original: Any) -> Any:
+        def step(scaler: Any, optimizer: Any, *args: Any, **kwargs: Any) -> Any:
+            rec = self._opt(optimizer)
+            if rec is not None:
+                rec.scaler_steps += 1
+            return original(scaler, optimizer, *args, **kwargs)
+
+        return step
+
+    def _wrap_iter(self, original: Any) -> Any:
+        def iterate(loader: Any) -> Any:
+            self.loader_starts.append((id(loader), self.steps, self.backwards))
+            return original(loader)
+
+        return iterate
+
+
+def _unfrozen(m: nn.Module) -> bool:
+    return isinstance(m, _DROPOUT) or all(p.requires_grad for p in m.parameters())
+
+
+def _subclasses(cls: type) -> list[type]:
+    out = []
+    for sub in cls.__subclasses__():
+        out += [sub, *_subclasses(sub)]
+    return out
+
+
+def _lr(sched: Any) -> float | None:
+    try:
+        return float(sched.optimizer.param_groups[0]["lr"])
+    except (AttributeError, KeyError, IndexError, TypeError):
+        return None
+
+
+def _first_tensor(obj: Any) -> Tensor | None:
+    """The first tensor in a model's arguments or output (tensor, tuple/list, dict)."""
+    if isinstance(obj, Tensor):
+        return obj
+    items = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, list | tuple) else ()
+    for item in items:
+        if isinstance(item, Tensor):
+            return item
+    return None
+
+
+def _append(series: list[tuple[int, float]], item: tuple[int, float]) -> None:
+    """Keep a sampled series bounded: past MAX_SERIES values, drop every other one."""
+    series.append(item)
+    if len(series) > MAX_SERIES:
+        del series[::2]
