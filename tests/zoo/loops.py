@@ -193,7 +193,7 @@ def eval_no_grad_only(model: nn.Module) -> None:
             F.cross_entropy(model(xb), yb).backward()
             opt.step()
         with torch.no_grad():  # planted: no model.eval(), dropout still on
-            for xb, yb in batches(xv, yv, 64):
+            for xb, _ in batches(xv, yv, 64):
                 model(xb)
 
 
