@@ -466,7 +466,7 @@ def eval_mode_with_grad(model: nn.Module) -> None:
             opt.step()
         model.eval()
         for i in range(0, len(xv), 64):
-            float(F.cross_entropy(model(xv[i : i + 64]), yv[i : i + 64]))  # eval mode, with grad
+            F.cross_entropy(model(xv[i : i + 64]), yv[i : i + 64]).item()  # eval mode, with grad
 
 
 def one_cycle_per_batch(model: nn.Module) -> None:
