@@ -110,7 +110,7 @@ def stats(rec: Recorder, seconds: float) -> dict[str, Any]:
         "optimizers": [
             {"index": o.index, "class": o.name, "steps": o.steps, "lr": o.lrs[:2000]} for o in opts
         ],
-        "schedulers": sorted({s["scheduler"] for s in rec.schedulers}),
+        "schedulers": sorted({name for name, _ in rec.scheduler_calls}),
         "loss": rec.losses,
         "grad_norm": rec.grad_norms,
         "dropout_batchnorm_modules": len(rec.stoch),

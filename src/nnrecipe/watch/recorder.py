@@ -24,13 +24,20 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-# The first steps are always measured in full; afterwards one step in `every`.
+# Gradient clearing is read before every backward of the first OBSERVE_STEPS steps of each
+# optimizer, then of one step in `every` (a None check per backward with set_to_none).
+# Gradient norms and the loss (a few small tensor ops and a device sync each) are measured at
+# the first WARMUP_STEPS steps, then at one step in `every`; outputs only once something was
+# non-finite. A divergence that overflows between two measured steps is reported as non-finite
+# (not as exploding gradients). Cost measured in bench/watch.py.
+OBSERVE_STEPS = 20
 WARMUP_STEPS = 20
-DEFAULT_EVERY = 10
+DEFAULT_EVERY = 25
 # Fingerprints kept per evaluation phase, and runs of evaluation passes kept in full.
 MAX_FINGERPRINTS = 8192
 MAX_PHASES = 2000
 MAX_SERIES = 5000  # sampled loss / gradient-norm values kept (then every other one is dropped)
+_UNSEEN = object()
 _DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
 _BATCHNORM = nn.modules.batchnorm._BatchNorm
 
@@ -93,6 +100,7 @@ class Recorder:
         self.stoch_names = [n for n, _ in stoch]
         self.stoch_pairs = stoch
         self.opts: dict[int, OptRecord | None] = {}
+        self.records: list[OptRecord] = []  # the optimizers of this model, in order seen
         self.steps = 0
         self.backwards = 0
         self.passes = 0
@@ -102,7 +110,10 @@ class Recorder:
         self.eval_mode_steps: list[int] = []
         self.eval_mode_modules: list[str] = []
         self.pending_grad: dict[str, Tensor] = {n: p for n, p in self.params}
-        self.schedulers: list[dict[str, Any]] = []
+        self._sched_opt: dict[int, OptRecord | None] = {}
+        self._sched_count: dict[int, int] = {}
+        self._sched_keep: list[Any] = []
+        self.early_schedulers: list[dict[str, Any]] = []  # calls before the first step
         self.loader_starts: list[tuple[int, int, int]] = []  # (loader id, steps, backwards)
         self.phases: list[Phase] = []
         self.phase_count = 0
@@ -122,7 +133,7 @@ class Recorder:
     def attach(self) -> None:
         from torch.optim.optimizer import register_optimizer_step_post_hook
 
-        self._handles.append(self.model.register_forward_hook(self._forward_hook(root=True)))
+        self._handles.append(self.model.register_forward_hook(self._on_pass))
         self._handles.append(register_optimizer_step_post_hook(self._step_hook))
         self._patch(torch.Tensor, "backward", self._wrap_backward)
         self._patch(torch.utils.data.DataLoader, "__iter__", self._wrap_iter)
@@ -162,48 +173,56 @@ class Recorder:
         # The probe: the optimizer's last parameter of the model (usually an output bias: it
         # always gets a gradient), read before each backward to see whether it was cleared.
         probe = mine[-1]
-        index = sum(r is not None for r in self.opts.values())
+        index = len(self.records)
         rec = OptRecord(
             index, type(opt).__name__, opt, probe, self.names[id(probe)], ids & self.param_ids
         )
         rec.first_global_step = self.steps
         self.opts[key] = rec
+        self.records.append(rec)
         return rec
 
     def _sampled(self) -> bool:
-        return self.steps < WARMUP_STEPS or self.steps % self.every == 0
+        return self.steps < WARMUP_STEPS or self.steps % self.every == 0 or bool(self.nonfinite)
 
     def _step_hook(self, opt: Any, args: Any, kwargs: Any) -> None:
-        rec = self._opt(opt)
+        # The hot path: a few attribute reads per step; tensors are touched at sampled steps.
+        rec = self.opts.get(id(opt), _UNSEEN)
+        if rec is _UNSEEN or (rec is not None and rec.optimizer is not opt):
+            rec = self._opt(opt)
         if rec is None:
             return
-        new = rec.steps == 0 and not rec.window and rec.first_global_step == self.steps
         rec.steps += 1
         self.steps += 1
         step = self.steps
-        if rec.observing and not new:
+        if rec.window:  # empty for an optimizer first seen at this step: nothing observed
             rec.windows.append((step, len(rec.window), sum(rec.window)))
-        rec.window = []
-        rec.observing = rec.steps < WARMUP_STEPS or rec.steps % self.every == 0
+            rec.window = []
+        rec.observing = rec.steps < OBSERVE_STEPS or rec.steps % self.every == 0
+        sampled = step < WARMUP_STEPS or step % self.every == 0 or bool(self.nonfinite)
+        # The learning rate at sampled steps, and whenever it moved by more than 2x since the
+        # last record (a step decay is seen at once; a smooth per-batch schedule is sampled).
         lr = opt.param_groups[0].get("lr")
         lr = float(lr) if lr is not None else math.nan
-        if not rec.lrs or rec.lrs[-1][1] != lr:
+        last = rec.lrs[-1][1] if rec.lrs else None
+        if last is None or (lr != last and (sampled or not 0.5 * last <= lr <= 2 * last)):
             rec.lrs.append((rec.steps, lr))
         if self._phase is not None:
             self._close_phase()
-        # Eval mode matters for dropout, and for BatchNorm unless frozen (no trainable weight).
-        evals = [n for n, m in self.stoch_pairs if not m.training and _unfrozen(m)]
-        if evals:
-            self.eval_mode_steps.append(step)
-            if not self.eval_mode_modules:
-                self.eval_mode_modules = evals
-        if self.pending_grad and self._sampled():
-            for name, p in list(self.pending_grad.items()):
-                if id(p) in rec.param_ids and p.grad is not None and bool(p.grad.any()):
-                    del self.pending_grad[name]
-        if self._sampled():
+        if self.stoch_pairs:
+            # Eval mode matters for dropout, and for BatchNorm unless frozen (no trainable weight).
+            evals = [n for n, m in self.stoch_pairs if not m.training and _unfrozen(m)]
+            if evals:
+                self.eval_mode_steps.append(step)
+                if not self.eval_mode_modules:
+                    self.eval_mode_modules = evals
+        if sampled:
+            if self.pending_grad:
+                for name, p in list(self.pending_grad.items()):
+                    if id(p) in rec.param_ids and p.grad is not None and bool(p.grad.any()):
+                        del self.pending_grad[name]
             self._grad_norm(rec, step)
-        if self.passes == 0 and not self._children and step >= 1:
+        if not self.passes and not self._children:
             self._watch_children()
 
     def _grad_norm(self, rec: OptRecord, step: int) -> None:
@@ -244,11 +263,12 @@ class Recorder:
         self._pending = None  # the last grad-enabled pass was a training pass
         if self._phase is not None:
             self._close_phase()
-        for rec in self.opts.values():
-            if rec is not None and rec.observing and rec.probe is not None:
+        for rec in self.records:
+            if rec.observing:
                 g = rec.probe.grad
                 rec.window.append(g is None or not bool(g.any()))
-        if self._sampled() and loss.numel() == 1:
+        step = self.steps
+        if (step < WARMUP_STEPS or step % self.every == 0 or self.nonfinite) and loss.numel() == 1:
             value = float(loss.detach())
             _append(self.losses, (self.steps + 1, value))
             if not math.isfinite(value) and "loss" not in self.nonfinite:
@@ -270,15 +290,11 @@ class Recorder:
         self._handles.append(root.register_forward_pre_hook(enter))
         self._handles.append(root.register_forward_hook(leave, always_call=True))
         for child in root.children():
-            self._handles.append(child.register_forward_hook(self._forward_hook(root=False)))
+            self._handles.append(child.register_forward_hook(self._child_hook))
 
-    def _forward_hook(self, *, root: bool) -> Any:
-        def hook(module: nn.Module, args: Any, out: Any) -> None:
-            if not root and self._in_root:
-                return  # nested in a call of the model: the model's own hook sees it
+    def _child_hook(self, module: nn.Module, args: Any, out: Any) -> None:
+        if not self._in_root:  # nested in a call of the model: the model's own hook sees it
             self._on_pass(module, args, out)
-
-        return hook
 
     def _on_pass(self, module: nn.Module, args: Any, out: Any) -> None:
         self.passes += 1
@@ -287,20 +303,21 @@ class Recorder:
             # The previous grad-enabled pass got no backward before this one: evaluation-like.
             self._eval_pass(*self._pending)
             self._pending = None
-        n_train = sum(m.training for m in self.stoch)
+        n_train = sum(m.training for m in self.stoch) if self.stoch else 0
         # Inputs are fingerprinted only for passes that look like evaluation: no grad, or
         # dropout/BatchNorm switched to eval mode (training passes are not worth the cost).
-        fp = self._fingerprint(args) if not grad or (self.stoch and n_train == 0) else None
         if grad:
+            fp = self._fingerprint(args) if self.stoch and not n_train else None
             self._pending = (id(module), n_train, fp, False)
         else:
-            self._eval_pass(id(module), n_train, fp, True)
-        if self._sampled():
+            self._eval_pass(id(module), n_train, self._fingerprint(args), True)
+        # Outputs are checked only once the loss or the gradients were seen non-finite (a
+        # healthy loop pays nothing): the evidence then says whether the outputs are too.
+        if self.nonfinite and "output" not in self.nonfinite:
             o = _first_tensor(out)
             if (
                 o is not None
                 and o.is_floating_point()
-                and "output" not in self.nonfinite
                 and not bool(torch.isfinite(o.detach()).all())
             ):
                 self.nonfinite["output"] = {"step": self.steps + 1, "pass": self.passes}
@@ -328,6 +345,17 @@ class Recorder:
         self.phase_count += 1
         if len(self.phases) < MAX_PHASES:
             self.phases.append(ph)
+
+    @property
+    def scheduler_calls(self) -> dict[tuple[str, int], int]:
+        """Scheduler steps per (scheduler class, optimizer index)."""
+        out: dict[tuple[str, int], int] = {}
+        for sched in self._sched_keep:
+            rec = self._sched_opt[id(sched)]
+            if rec is not None:
+                key = (type(sched).__name__, rec.index)
+                out[key] = out.get(key, 0) + self._sched_count.get(id(sched), 0)
+        return out
 
     def trainable(self) -> list[tuple[str, Tensor]]:
         """The parameters that require a gradient at the end of the block."""
@@ -365,26 +393,38 @@ class Recorder:
     # -- schedulers, scalers, loaders ---------------------------------------------------------
     def _wrap_sched(self, original: Any) -> Any:
         def step(sched: Any, *args: Any, **kwargs: Any) -> Any:
-            outer = self._in_sched == 0 and not getattr(sched, "_is_initial", False)
-            rec = self._opt(sched.optimizer) if outer and hasattr(sched, "optimizer") else None
+            if self._in_sched or _initial(sched):  # nested, or the constructor's own step
+                return original(sched, *args, **kwargs)
+            key = id(sched)
+            rec = self._sched_opt.get(key, _UNSEEN)
+            if rec is _UNSEEN:
+                rec = self._opt(sched.optimizer) if hasattr(sched, "optimizer") else None
+                self._sched_opt[key] = rec
+                self._sched_keep.append(sched)  # keeps id(sched) unique for the block
+            if rec is None or rec.steps or rec.scaler_steps:
+                if rec is not None:  # the usual case: count it, cheaply
+                    self._sched_count[key] = self._sched_count.get(key, 0) + 1
+                self._in_sched += 1
+                try:
+                    return original(sched, *args, **kwargs)
+                finally:
+                    self._in_sched -= 1
+            # Stepped before its optimizer's first step: keep the details for the finding.
             before = _lr(sched)
             self._in_sched += 1
             try:
                 return original(sched, *args, **kwargs)
             finally:
                 self._in_sched -= 1
-                if rec is not None:
-                    self.schedulers.append(
-                        {
-                            "scheduler": type(sched).__name__,
-                            "optimizer": rec.index,
-                            "optimizer_steps": rec.steps,
-                            "scaler_steps": rec.scaler_steps,
-                            "step": self.steps,
-                            "lr_before": before,
-                            "lr_after": _lr(sched),
-                        }
-                    )
+                self.early_schedulers.append(
+                    {
+                        "scheduler": type(sched).__name__,
+                        "optimizer": rec.index,
+                        "lr_before": before,
+                        "lr_after": _lr(sched),
+                    }
+                )
+                self._sched_count[key] = self._sched_count.get(key, 0) + 1
 
         return step
 
@@ -403,6 +443,12 @@ class Recorder:
             return original(loader)
 
         return iterate
+
+
+def _initial(sched: Any) -> bool:
+    """The step a scheduler's constructor takes (``_is_initial`` since torch 2.6; before, the
+    step count is still 0 during it)."""
+    return bool(getattr(sched, "_is_initial", False)) or getattr(sched, "_step_count", 1) == 0
 
 
 def _unfrozen(m: nn.Module) -> bool:

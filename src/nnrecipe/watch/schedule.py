@@ -19,7 +19,7 @@ HELD = 0.5
 
 def scheduler_before_optimizer(rec: Recorder) -> list[Finding]:
     """A scheduler stepped while its optimizer has not stepped yet (nor a GradScaler for it)."""
-    early = [s for s in rec.schedulers if s["optimizer_steps"] == 0 and s["scaler_steps"] == 0]
+    early = rec.early_schedulers
     if not early:
         return []
     s = early[0]
@@ -69,7 +69,8 @@ def lr_collapse(rec: Recorder) -> list[Finding]:
         limit = per_epoch if per_epoch else o.steps / 4
         if start > limit or held < HELD * o.steps:
             continue
-        scheds = sorted({s["scheduler"] for s in rec.schedulers if s["optimizer"] == o.index})
+        calls = {name: n for (name, i), n in rec.scheduler_calls.items() if i == o.index}
+        scheds = sorted(calls)
         found.append(
             finding(
                 "lr-collapse",
@@ -78,11 +79,7 @@ def lr_collapse(rec: Recorder) -> list[Finding]:
                 f"{low:.3g} by {at(rec, o.first_global_step + start)}"
                 + (f", within the first epoch of {per_epoch} steps" if per_epoch else "")
                 + f", and stayed below 1/100 of its peak for {held} of {o.steps} steps"
-                + (
-                    f" ({', '.join(scheds)} stepped {sum(s['optimizer'] == o.index for s in rec.schedulers)} times)"
-                    if scheds
-                    else ""
-                )
+                + (f" ({', '.join(scheds)} stepped {sum(calls.values())} times)" if scheds else "")
                 + ".",
                 {
                     "optimizer": o.index,
