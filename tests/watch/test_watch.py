@@ -228,3 +228,22 @@ def test_import_nnrecipe_does_not_import_lightning():
     code = "import sys, nnrecipe; print('lightning' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_deep_copy_inside_the_block_is_not_watched_and_keeps_working():
+    import copy
+
+    model = loops.mlp(dropout=0.2)
+    x, y, xv, _ = loops.blobs()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    with nr.watch(model) as w:
+        for xb, yb in loops.batches(x, y):
+            opt.zero_grad()
+            F.cross_entropy(model(xb), yb).backward()
+            opt.step()
+        best = copy.deepcopy(model)  # a best-model copy, as loops keep them
+        best.train()
+        with torch.no_grad():
+            best(xv)  # the copy in train mode: not the watched model
+    assert w.result.stats["forward_passes"] == 16 and not w.result.findings
+    best(xv)  # the copied hook is inert after the block

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -83,6 +84,23 @@ class Watcher:
         from nnrecipe.report.watch_page import write_watch_report
 
         return write_watch_report(self.result, path)
+
+
+def watched(fit: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a trainer's ``fit(self, ...)`` so that its loop runs inside `nr.watch`: the
+    findings land in ``self.watch_result`` (also when fit raises). nnrecipe's `Learner` uses it,
+    so its loop and a user's loop are checked by the same code."""
+
+    @functools.wraps(fit)
+    def run(trainer: Any, *args: Any, **kwargs: Any) -> Any:
+        watcher = watch(trainer.model)
+        try:
+            with watcher:
+                return fit(trainer, *args, **kwargs)
+        finally:
+            trainer.watch_result = watcher._result
+
+    return run
 
 
 def analyse(rec: Recorder, *, stage: str = "watch", seconds: float = 0.0) -> Result:

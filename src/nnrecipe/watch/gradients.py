@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import statistics
 
-from nnrecipe.checks.gradients import NO_GRAD_ERROR_FRACTION
 from nnrecipe.findings import Finding
 from nnrecipe.watch.codes import finding
 from nnrecipe.watch.recorder import OptRecord, Recorder
@@ -16,6 +15,8 @@ from nnrecipe.watch.timeline import at, where
 # observed steps; healthy loops in 0%, except a GradScaler skipping its first steps (a few
 # windows with two cleared backwards, below half).
 MIN_WINDOWS = 3
+# params-not-updated: an error from 1% of the trainable weights, as in nr.check.
+NO_GRAD_ERROR_FRACTION = 0.01
 MIN_SHARE = 0.5
 # exploding-gradients: the sampled global gradient norm rising above this many times its median
 # over the first sampled steps. Measured on the loop zoo: healthy loops peak at 0.61-1.41x their

@@ -120,6 +120,7 @@ class Recorder:
         self._phase: Phase | None = None
         self._pending: tuple[int, int, Any, Any] | None = None  # grad-enabled pass, no backward yet
         self._handles: list[Any] = []
+        self._live = False
         self._patches: list[tuple[Any, str, Any]] = []
         self._children = False
         self._in_root = 0
@@ -133,7 +134,16 @@ class Recorder:
     def attach(self) -> None:
         from torch.optim.optimizer import register_optimizer_step_post_hook
 
-        self._handles.append(self.model.register_forward_hook(self._on_pass))
+        root = self.model
+
+        # Closures, not bound methods: `copy.deepcopy(model)` inside the loop (a best-model or
+        # EMA copy) copies the hook dict; a closure is copied by reference and ignores the copy.
+        def on_model(module: nn.Module, args: Any, out: Any) -> None:
+            if module is root and self._live:
+                self._on_pass(module, args, out)
+
+        self._live = True
+        self._handles.append(root.register_forward_hook(on_model))
         self._handles.append(register_optimizer_step_post_hook(self._step_hook))
         self._patch(torch.Tensor, "backward", self._wrap_backward)
         self._patch(torch.utils.data.DataLoader, "__iter__", self._wrap_iter)
@@ -146,6 +156,7 @@ class Recorder:
 
     def detach(self) -> None:
         """Remove every hook and patch (in reverse order); safe to call twice."""
+        self._live = False
         for h in self._handles:
             h.remove()
         self._handles = []
@@ -280,21 +291,23 @@ class Recorder:
         ``self.net(x)``): watch its direct children instead, outermost call only."""
         self._children = True
         root = self.model
+        children = {id(c) for c in root.children()}
 
-        def enter(_m: nn.Module, _a: Any) -> None:
-            self._in_root += 1
+        def enter(m: nn.Module, _a: Any) -> None:
+            self._in_root += m is root
 
-        def leave(_m: nn.Module, _a: Any, _o: Any) -> None:
-            self._in_root -= 1
+        def leave(m: nn.Module, _a: Any, _o: Any) -> None:
+            self._in_root -= m is root
+
+        def on_child(module: nn.Module, args: Any, out: Any) -> None:
+            # Nested in a call of the model: the model's own hook sees it.
+            if self._live and not self._in_root and id(module) in children:
+                self._on_pass(module, args, out)
 
         self._handles.append(root.register_forward_pre_hook(enter))
         self._handles.append(root.register_forward_hook(leave, always_call=True))
         for child in root.children():
-            self._handles.append(child.register_forward_hook(self._child_hook))
-
-    def _child_hook(self, module: nn.Module, args: Any, out: Any) -> None:
-        if not self._in_root:  # nested in a call of the model: the model's own hook sees it
-            self._on_pass(module, args, out)
+            self._handles.append(child.register_forward_hook(on_child))
 
     def _on_pass(self, module: nn.Module, args: Any, out: Any) -> None:
         self.passes += 1
