@@ -160,8 +160,9 @@ def watch(
         model: the `nn.Module` the loop trains.
         optimizer: optional; an optimizer (or a list of them) the loop steps.
         scheduler: optional; accepted for symmetry, schedulers are found when they step.
-        every: measure gradient norms, the loss and the outputs' finiteness at one optimizer
-            step in `every` after the first 20 (default 10).
+        every: measure gradient norms and the loss (and read whether gradients were cleared)
+            at one optimizer step in `every` after the first 20 (default 25; see
+            bench/watch.py for the cost).
 
     Returns:
         A `Watcher` (context manager) with ``.result`` and ``.report(path)``.

@@ -7,7 +7,8 @@ import statistics
 
 from nnrecipe.findings import Finding
 from nnrecipe.watch.codes import finding
-from nnrecipe.watch.recorder import OptRecord, Recorder
+from nnrecipe.watch.recorder import Recorder
+from nnrecipe.watch.records import OptRecord
 from nnrecipe.watch.timeline import at, where
 
 # A gradient pattern is reported when it shows in at least MIN_WINDOWS observed steps and in

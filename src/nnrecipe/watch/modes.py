@@ -7,7 +7,8 @@ import torch
 
 from nnrecipe.findings import Finding
 from nnrecipe.watch.codes import finding
-from nnrecipe.watch.recorder import Phase, Recorder
+from nnrecipe.watch.recorder import Recorder
+from nnrecipe.watch.records import Phase
 from nnrecipe.watch.timeline import at, evaluation_phases, where
 
 # train-in-eval-mode: at least this many optimizer steps with dropout/BatchNorm in eval mode.

@@ -18,11 +18,26 @@ forward and backward run inside the step call, after its pre hooks.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+
+from nnrecipe.watch.records import (
+    BATCHNORM,
+    DROPOUT,
+    MAX_FINGERPRINTS,
+    MAX_PHASES,
+    OptRecord,
+    Phase,
+    append_bounded,
+    fingerprint,
+    first_tensor,
+    is_initial_step,
+    lr_of,
+    subclasses,
+    unfrozen,
+)
 
 # Gradient clearing is read before every backward of the first OBSERVE_STEPS steps of each
 # optimizer, then of one step in `every` (a None check per backward with set_to_none).
@@ -33,46 +48,7 @@ from torch import Tensor, nn
 OBSERVE_STEPS = 20
 WARMUP_STEPS = 20
 DEFAULT_EVERY = 25
-# Fingerprints kept per evaluation phase, and runs of evaluation passes kept in full.
-MAX_FINGERPRINTS = 8192
-MAX_PHASES = 2000
-MAX_SERIES = 5000  # sampled loss / gradient-norm values kept (then every other one is dropped)
 _UNSEEN = object()
-_DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
-_BATCHNORM = nn.modules.batchnorm._BatchNorm
-
-
-@dataclass
-class OptRecord:
-    """One optimizer that updates parameters of the watched model."""
-
-    index: int
-    name: str
-    optimizer: Any
-    probe: Tensor | None
-    probe_name: str
-    param_ids: set[int]
-    steps: int = 0
-    scaler_steps: int = 0
-    observing: bool = True
-    window: list[bool] = field(default_factory=list)  # per backward: probe grad was cleared
-    windows: list[tuple[int, int, int]] = field(default_factory=list)  # (step, backwards, clears)
-    lrs: list[tuple[int, float]] = field(default_factory=list)  # (own step, lr) on change
-    first_global_step: int = 0
-
-
-@dataclass
-class Phase:
-    """A run of evaluation-like passes (no grad, or no backward after them) between training."""
-
-    step: int  # optimizer steps before it
-    passes: int = 0
-    no_grad: int = 0
-    train_mode: int = 0  # passes with dropout/BatchNorm in training mode
-    modules_in_train: list[str] = field(default_factory=list)
-    fingerprints: list[Tensor] = field(default_factory=list)
-    samples: int = 0
-    fp_module: int | None = None
 
 
 class Recorder:
@@ -94,7 +70,7 @@ class Recorder:
         stoch = [
             (n or type(m).__name__, m)
             for n, m in model.named_modules()
-            if (isinstance(m, _DROPOUT) and m.p > 0) or isinstance(m, _BATCHNORM)
+            if (isinstance(m, DROPOUT) and m.p > 0) or isinstance(m, BATCHNORM)
         ]
         self.stoch = [m for _, m in stoch]
         self.stoch_names = [n for n, _ in stoch]
@@ -149,7 +125,7 @@ class Recorder:
         self._patch(torch.utils.data.DataLoader, "__iter__", self._wrap_iter)
         from torch.optim import lr_scheduler
 
-        for cls in [lr_scheduler.LRScheduler, *_subclasses(lr_scheduler.LRScheduler)]:
+        for cls in [lr_scheduler.LRScheduler, *subclasses(lr_scheduler.LRScheduler)]:
             if "step" in cls.__dict__:
                 self._patch(cls, "step", self._wrap_sched)
         self._patch(torch.amp.GradScaler, "step", self._wrap_scaler)
@@ -222,7 +198,7 @@ class Recorder:
             self._close_phase()
         if self.stoch_pairs:
             # Eval mode matters for dropout, and for BatchNorm unless frozen (no trainable weight).
-            evals = [n for n, m in self.stoch_pairs if not m.training and _unfrozen(m)]
+            evals = [n for n, m in self.stoch_pairs if not m.training and unfrozen(m)]
             if evals:
                 self.eval_mode_steps.append(step)
                 if not self.eval_mode_modules:
@@ -248,7 +224,7 @@ class Recorder:
         with torch.no_grad():
             norms = torch._foreach_norm(grads)
             total = float(torch.linalg.vector_norm(torch.stack([n.float() for n in norms])))
-        _append(self.grad_norms, (step, total))
+        append_bounded(self.grad_norms, (step, total))
         if not math.isfinite(total) and "gradient" not in self.nonfinite:
             bad = [
                 self.names[id(p)]
@@ -281,7 +257,7 @@ class Recorder:
         step = self.steps
         if (step < WARMUP_STEPS or step % self.every == 0 or self.nonfinite) and loss.numel() == 1:
             value = float(loss.detach())
-            _append(self.losses, (self.steps + 1, value))
+            append_bounded(self.losses, (self.steps + 1, value))
             if not math.isfinite(value) and "loss" not in self.nonfinite:
                 self.nonfinite["loss"] = {"step": self.steps + 1, "value": value}
 
@@ -327,7 +303,7 @@ class Recorder:
         # Outputs are checked only once the loss or the gradients were seen non-finite (a
         # healthy loop pays nothing): the evidence then says whether the outputs are too.
         if self.nonfinite and "output" not in self.nonfinite:
-            o = _first_tensor(out)
+            o = first_tensor(out)
             if (
                 o is not None
                 and o.is_floating_point()
@@ -384,29 +360,13 @@ class Recorder:
             if rec is not None:
                 rec.window = []
 
-    @torch.no_grad()
     def _fingerprint(self, args: Any) -> Tensor | None:
-        """Each sample's input projected on a fixed random direction: equal inputs give equal
-        numbers, a flipped, cropped or noised input a different one. (N,) on the CPU."""
-        x = _first_tensor(args)
-        if x is None or x.ndim < 1 or x.numel() == 0:
-            return None
-        flat = x.detach().reshape(len(x), -1).float()
-        key = (flat.shape[1], str(flat.device))
-        w = self._fp_weights.get(key)
-        if w is None:
-            gen = torch.Generator().manual_seed(
-                flat.shape[1]
-            )  # a private RNG: the loop's is untouched
-            w = torch.rand(flat.shape[1], generator=gen, dtype=torch.float64).to(flat.device)
-            w = (w * 2 - 1).float()
-            self._fp_weights[key] = w
-        return (flat @ w).cpu()
+        return fingerprint(first_tensor(args), self._fp_weights)
 
     # -- schedulers, scalers, loaders ---------------------------------------------------------
     def _wrap_sched(self, original: Any) -> Any:
         def step(sched: Any, *args: Any, **kwargs: Any) -> Any:
-            if self._in_sched or _initial(sched):  # nested, or the constructor's own step
+            if self._in_sched or is_initial_step(sched):  # nested, or the constructor's own step
                 return original(sched, *args, **kwargs)
             key = id(sched)
             rec = self._sched_opt.get(key, _UNSEEN)
@@ -423,7 +383,7 @@ class Recorder:
                 finally:
                     self._in_sched -= 1
             # Stepped before its optimizer's first step: keep the details for the finding.
-            before = _lr(sched)
+            before = lr_of(sched)
             self._in_sched += 1
             try:
                 return original(sched, *args, **kwargs)
@@ -434,7 +394,7 @@ class Recorder:
                         "scheduler": type(sched).__name__,
                         "optimizer": rec.index,
                         "lr_before": before,
-                        "lr_after": _lr(sched),
+                        "lr_after": lr_of(sched),
                     }
                 )
                 self._sched_count[key] = self._sched_count.get(key, 0) + 1
@@ -456,45 +416,3 @@ class Recorder:
             return original(loader)
 
         return iterate
-
-
-def _initial(sched: Any) -> bool:
-    """The step a scheduler's constructor takes (``_is_initial`` since torch 2.6; before, the
-    step count is still 0 during it)."""
-    return bool(getattr(sched, "_is_initial", False)) or getattr(sched, "_step_count", 1) == 0
-
-
-def _unfrozen(m: nn.Module) -> bool:
-    return isinstance(m, _DROPOUT) or all(p.requires_grad for p in m.parameters())
-
-
-def _subclasses(cls: type) -> list[type]:
-    out = []
-    for sub in cls.__subclasses__():
-        out += [sub, *_subclasses(sub)]
-    return out
-
-
-def _lr(sched: Any) -> float | None:
-    try:
-        return float(sched.optimizer.param_groups[0]["lr"])
-    except (AttributeError, KeyError, IndexError, TypeError):
-        return None
-
-
-def _first_tensor(obj: Any) -> Tensor | None:
-    """The first tensor in a model's arguments or output (tensor, tuple/list, dict)."""
-    if isinstance(obj, Tensor):
-        return obj
-    items = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, list | tuple) else ()
-    for item in items:
-        if isinstance(item, Tensor):
-            return item
-    return None
-
-
-def _append(series: list[tuple[int, float]], item: tuple[int, float]) -> None:
-    """Keep a sampled series bounded: past MAX_SERIES values, drop every other one."""
-    series.append(item)
-    if len(series) > MAX_SERIES:
-        del series[::2]

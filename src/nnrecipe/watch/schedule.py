@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from nnrecipe.findings import Finding
 from nnrecipe.watch.codes import finding
-from nnrecipe.watch.recorder import OptRecord, Recorder
+from nnrecipe.watch.recorder import Recorder
+from nnrecipe.watch.records import OptRecord
 from nnrecipe.watch.timeline import at, steps_per_epoch, where
 
 # lr-collapse: the rate below COLLAPSE x its peak so far, reached within the first epoch (the

@@ -5,7 +5,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from nnrecipe.watch.recorder import Phase, Recorder
+from nnrecipe.watch.recorder import Recorder
+from nnrecipe.watch.records import Phase
 
 # Runs of evaluation-like passes more frequent than one per FREQUENT_PHASES steps belong to the
 # training step itself (a GAN's generator run under no_grad for the discriminator's step, a
