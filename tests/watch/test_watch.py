@@ -247,3 +247,28 @@ def test_a_deep_copy_inside_the_block_is_not_watched_and_keeps_working():
             best(xv)  # the copy in train mode: not the watched model
     assert w.result.stats["forward_passes"] == 16 and not w.result.findings
     best(xv)  # the copied hook is inert after the block
+
+
+def test_inputs_passed_as_keywords_are_fingerprinted():
+    class Keywords(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = loops.mlp(bn=True)
+
+        def forward(self, *, features: torch.Tensor) -> torch.Tensor:
+            return self.net(features)
+
+    model = Keywords()
+    x, y, xv, _ = loops.blobs()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    with nr.watch(model) as w:
+        for _ in range(2):
+            model.train()
+            for xb, yb in loops.batches(x, y):
+                opt.zero_grad()
+                F.cross_entropy(model(features=xb), yb).backward()
+                opt.step()
+            model.eval()
+            with torch.no_grad():
+                model(features=xv + 0.3 * torch.randn_like(xv))  # augmented validation
+    assert "augmented-validation" in w.result.codes

@@ -114,12 +114,12 @@ class Recorder:
 
         # Closures, not bound methods: `copy.deepcopy(model)` inside the loop (a best-model or
         # EMA copy) copies the hook dict; a closure is copied by reference and ignores the copy.
-        def on_model(module: nn.Module, args: Any, out: Any) -> None:
-            if module is root and self._live:
-                self._on_pass(module, args, out)
+        def on_model(module: nn.Module, args: Any, kwargs: Any, out: Any) -> None:
+            if module is root and self._live:  # inputs may be keywords: model(**batch)
+                self._on_pass(module, args or tuple(kwargs.values()), out)
 
         self._live = True
-        self._handles.append(root.register_forward_hook(on_model))
+        self._handles.append(root.register_forward_hook(on_model, with_kwargs=True))
         self._handles.append(register_optimizer_step_post_hook(self._step_hook))
         self._patch(torch.Tensor, "backward", self._wrap_backward)
         self._patch(torch.utils.data.DataLoader, "__iter__", self._wrap_iter)
@@ -275,15 +275,15 @@ class Recorder:
         def leave(m: nn.Module, _a: Any, _o: Any) -> None:
             self._in_root -= m is root
 
-        def on_child(module: nn.Module, args: Any, out: Any) -> None:
+        def on_child(module: nn.Module, args: Any, kwargs: Any, out: Any) -> None:
             # Nested in a call of the model: the model's own hook sees it.
             if self._live and not self._in_root and id(module) in children:
-                self._on_pass(module, args, out)
+                self._on_pass(module, args or tuple(kwargs.values()), out)
 
         self._handles.append(root.register_forward_pre_hook(enter))
         self._handles.append(root.register_forward_hook(leave, always_call=True))
         for child in root.children():
-            self._handles.append(child.register_forward_hook(on_child))
+            self._handles.append(child.register_forward_hook(on_child, with_kwargs=True))
 
     def _on_pass(self, module: nn.Module, args: Any, out: Any) -> None:
         self.passes += 1
