@@ -10,7 +10,9 @@ from nnrecipe.watch.records import Phase
 
 # Runs of evaluation-like passes more frequent than one per FREQUENT_PHASES steps belong to the
 # training step itself (a GAN's generator run under no_grad for the discriminator's step, a
-# model called twice per step): they are not evaluation passes.
+# model called twice per step): they are not evaluation passes. Measured: the zoo's GAN makes
+# 32 such runs in 64 steps; real evaluation makes 2-4 runs in 16-64 steps (one per epoch, plus
+# Lightning's sanity check).
 FREQUENT_PHASES = 4
 
 
