@@ -272,3 +272,21 @@ def test_inputs_passed_as_keywords_are_fingerprinted():
             with torch.no_grad():
                 model(features=xv + 0.3 * torch.randn_like(xv))  # augmented validation
     assert "augmented-validation" in w.result.codes
+
+
+def test_lbfgs_closure_is_not_accumulation():
+    model = loops.mlp()
+    x, y, _, _ = loops.blobs()
+    opt = torch.optim.LBFGS(model.parameters(), lr=0.5, max_iter=4)
+    with nr.watch(model) as w:
+        for xb, yb in loops.batches(x, y, 128):
+
+            def closure(xb=xb, yb=yb):
+                opt.zero_grad()  # the closure re-evaluates the loss several times per step
+                loss = F.cross_entropy(model(xb), yb)
+                loss.backward()
+                return loss
+
+            opt.step(closure)
+    assert w.result.stats["backward_passes"] > w.result.stats["steps"]
+    assert not w.result.at_least("warning"), w.result

@@ -6,7 +6,7 @@ It only reads. Hooks attached for the block's duration, all removed on exit:
   BatchNorm modules are in training mode, a fingerprint of evaluation inputs, finite outputs;
 - ``Tensor.backward`` wrapped: counts backward passes, reads the loss (sampled) and, for each
   optimizer, whether a probe parameter's gradient was cleared before this backward;
-- a global optimizer step post hook (``torch.optim.optimizer.register_optimizer_step_post_hook``):
+- global optimizer step pre and post hooks (``torch.optim.optimizer.register_optimizer_step_*``):
   steps, learning rates, modes at the step, gradient norms (sampled), parameters without grad;
 - ``LRScheduler.step`` (and the subclasses that override it), ``GradScaler.step`` and
   ``DataLoader.__iter__`` wrapped: scheduler calls, scaler steps, epoch starts.
@@ -101,6 +101,7 @@ class Recorder:
         self._children = False
         self._in_root = 0
         self._in_sched = 0
+        self._in_step = 0
         self._fp_weights: dict[tuple[int, str], Tensor] = {}
         self.exception: str | None = None
         for opt in optimizers:
@@ -108,7 +109,10 @@ class Recorder:
 
     # -- attach / detach ----------------------------------------------------------------------
     def attach(self) -> None:
-        from torch.optim.optimizer import register_optimizer_step_post_hook
+        from torch.optim.optimizer import (
+            register_optimizer_step_post_hook,
+            register_optimizer_step_pre_hook,
+        )
 
         root = self.model
 
@@ -120,6 +124,7 @@ class Recorder:
 
         self._live = True
         self._handles.append(root.register_forward_hook(on_model, with_kwargs=True))
+        self._handles.append(register_optimizer_step_pre_hook(self._step_pre_hook))
         self._handles.append(register_optimizer_step_post_hook(self._step_hook))
         self._patch(torch.Tensor, "backward", self._wrap_backward)
         self._patch(torch.utils.data.DataLoader, "__iter__", self._wrap_iter)
@@ -172,7 +177,13 @@ class Recorder:
     def _sampled(self) -> bool:
         return self.steps < WARMUP_STEPS or self.steps % self.every == 0 or bool(self.nonfinite)
 
+    def _step_pre_hook(self, opt: Any, args: Any, kwargs: Any) -> None:
+        # Backward passes inside a step call belong to its closure (LBFGS re-evaluates the
+        # loss, clearing the gradients each time; Lightning runs training_step there).
+        self._in_step += 1
+
     def _step_hook(self, opt: Any, args: Any, kwargs: Any) -> None:
+        self._in_step -= 1
         # The hot path: a few attribute reads per step; tensors are touched at sampled steps.
         rec = self.opts.get(id(opt), _UNSEEN)
         if rec is _UNSEEN or (rec is not None and rec.optimizer is not opt):
@@ -250,7 +261,7 @@ class Recorder:
         self._pending = None  # the last grad-enabled pass was a training pass
         if self._phase is not None:
             self._close_phase()
-        for rec in self.records:
+        for rec in self.records if not self._in_step else ():
             if rec.observing:
                 g = rec.probe.grad
                 rec.window.append(g is None or not bool(g.any()))
