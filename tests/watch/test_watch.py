@@ -290,3 +290,20 @@ def test_lbfgs_closure_is_not_accumulation():
             opt.step(closure)
     assert w.result.stats["backward_passes"] > w.result.stats["steps"]
     assert not w.result.at_least("warning"), w.result
+
+
+def test_a_failure_inside_the_watcher_never_breaks_the_loop():
+    model = loops.mlp()
+    x, y, _, _ = loops.blobs()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    with nr.watch(model) as w:
+        w.recorder._fp_weights = None  # sabotage: the first evaluation fingerprint fails
+        for xb, yb in loops.batches(x, y):
+            opt.zero_grad()
+            F.cross_entropy(model(xb), yb).backward()
+            opt.step()
+        with torch.no_grad():
+            model(x)  # the watcher fails here, the loop goes on
+        opt.step()
+    assert w.result.stats["watch_failure"].startswith("AttributeError")
+    assert w.result.stats["steps"] == 16  # what was recorded before is kept

@@ -42,6 +42,8 @@ def _loop(stats: dict[str, Any]) -> str:
     ]
     if stats.get("exception"):
         pairs.append(("the block raised", stats["exception"]))
+    if stats.get("watch_failure"):
+        pairs.append(("the watcher stopped early", stats["watch_failure"]))
     opts = stats.get("optimizers") or []
     rows = [(o["index"], o["class"], o["steps"], _last_lr(o)) for o in opts]
     return kv_table(pairs) + (

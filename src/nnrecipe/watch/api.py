@@ -133,6 +133,7 @@ def stats(rec: Recorder, seconds: float) -> dict[str, Any]:
         "grad_norm": rec.grad_norms,
         "dropout_batchnorm_modules": len(rec.stoch),
         "exception": rec.exception,
+        "watch_failure": rec.failure,
     }
 
 

@@ -97,6 +97,7 @@ class Recorder:
         self._pending: tuple[int, int, Any, Any] | None = None  # grad-enabled pass, no backward yet
         self._handles: list[Any] = []
         self._live = False
+        self.failure: str | None = None
         self._patches: list[tuple[Any, str, Any]] = []
         self._children = False
         self._in_root = 0
@@ -120,7 +121,7 @@ class Recorder:
         # EMA copy) copies the hook dict; a closure is copied by reference and ignores the copy.
         def on_model(module: nn.Module, args: Any, kwargs: Any, out: Any) -> None:
             if module is root and self._live:  # inputs may be keywords: model(**batch)
-                self._on_pass(module, args or tuple(kwargs.values()), out)
+                self._guard(self._on_pass, module, args or tuple(kwargs.values()), out)
 
         self._live = True
         self._handles.append(root.register_forward_hook(on_model, with_kwargs=True))
@@ -184,6 +185,19 @@ class Recorder:
 
     def _step_hook(self, opt: Any, args: Any, kwargs: Any) -> None:
         self._in_step -= 1
+        if self._live:
+            self._guard(self._on_step, opt)
+
+    def _guard(self, fn: Any, *args: Any) -> None:
+        """Run one of the watcher's own measurements: a failure there turns the watcher off
+        (``failure`` says why, in the result's stats) instead of breaking the user's loop."""
+        try:
+            fn(*args)
+        except Exception as e:  # noqa: BLE001 - the user's loop must never fail because of us
+            self._live = False
+            self.failure = f"{type(e).__name__}: {e}"
+
+    def _on_step(self, opt: Any) -> None:
         # The hot path: a few attribute reads per step; tensors are touched at sampled steps.
         rec = self.opts.get(id(opt), _UNSEEN)
         if rec is _UNSEEN or (rec is not None and rec.optimizer is not opt):
@@ -250,7 +264,8 @@ class Recorder:
     # -- backward -----------------------------------------------------------------------------
     def _wrap_backward(self, original: Any) -> Any:
         def backward(tensor: Tensor, *args: Any, **kwargs: Any) -> Any:
-            self._on_backward(tensor)
+            if self._live:
+                self._guard(self._on_backward, tensor)
             return original(tensor, *args, **kwargs)
 
         backward.__wrapped__ = original  # type: ignore[attr-defined]
@@ -289,7 +304,7 @@ class Recorder:
         def on_child(module: nn.Module, args: Any, kwargs: Any, out: Any) -> None:
             # Nested in a call of the model: the model's own hook sees it.
             if self._live and not self._in_root and id(module) in children:
-                self._on_pass(module, args or tuple(kwargs.values()), out)
+                self._guard(self._on_pass, module, args or tuple(kwargs.values()), out)
 
         self._handles.append(root.register_forward_pre_hook(enter))
         self._handles.append(root.register_forward_hook(leave, always_call=True))
@@ -377,49 +392,52 @@ class Recorder:
     # -- schedulers, scalers, loaders ---------------------------------------------------------
     def _wrap_sched(self, original: Any) -> Any:
         def step(sched: Any, *args: Any, **kwargs: Any) -> Any:
-            if self._in_sched or is_initial_step(sched):  # nested, or the constructor's own step
-                return original(sched, *args, **kwargs)
-            key = id(sched)
-            rec = self._sched_opt.get(key, _UNSEEN)
-            if rec is _UNSEEN:
-                rec = self._opt(sched.optimizer) if hasattr(sched, "optimizer") else None
-                self._sched_opt[key] = rec
-                self._sched_keep.append(sched)  # keeps id(sched) unique for the block
-            if rec is None or rec.steps or rec.scaler_steps:
-                if rec is not None:  # the usual case: count it, cheaply
-                    self._sched_count[key] = self._sched_count.get(key, 0) + 1
-                self._in_sched += 1
-                try:
-                    return original(sched, *args, **kwargs)
-                finally:
-                    self._in_sched -= 1
-            # Stepped before its optimizer's first step: keep the details for the finding.
-            before = lr_of(sched)
+            early: list[dict[str, Any]] = []
+            # Not nested in another scheduler's step, nor the constructor's own step.
+            if self._live and not self._in_sched and not is_initial_step(sched):
+                self._guard(self._on_scheduler, sched, early)
             self._in_sched += 1
             try:
                 return original(sched, *args, **kwargs)
             finally:
                 self._in_sched -= 1
-                self.early_schedulers.append(
-                    {
-                        "scheduler": type(sched).__name__,
-                        "optimizer": rec.index,
-                        "lr_before": before,
-                        "lr_after": lr_of(sched),
-                    }
-                )
-                self._sched_count[key] = self._sched_count.get(key, 0) + 1
+                for e in early:  # stepped before its optimizer's first step: the details
+                    e["lr_after"] = lr_of(sched)
+                    self.early_schedulers.append(e)
 
         return step
+
+    def _on_scheduler(self, sched: Any, early: list[dict[str, Any]]) -> None:
+        key = id(sched)
+        rec = self._sched_opt.get(key, _UNSEEN)
+        if rec is _UNSEEN:
+            rec = self._opt(sched.optimizer) if hasattr(sched, "optimizer") else None
+            self._sched_opt[key] = rec
+            self._sched_keep.append(sched)  # keeps id(sched) unique for the block
+        if rec is None:
+            return
+        self._sched_count[key] = self._sched_count.get(key, 0) + 1
+        if not rec.steps and not rec.scaler_steps:
+            early.append(
+                {
+                    "scheduler": type(sched).__name__,
+                    "optimizer": rec.index,
+                    "lr_before": lr_of(sched),
+                }
+            )
 
     def _wrap_scaler(self, original: Any) -> Any:
         def step(scaler: Any, optimizer: Any, *args: Any, **kwargs: Any) -> Any:
-            rec = self._opt(optimizer)
-            if rec is not None:
-                rec.scaler_steps += 1
+            if self._live:
+                self._guard(self._on_scaler, optimizer)
             return original(scaler, optimizer, *args, **kwargs)
 
         return step
+
+    def _on_scaler(self, optimizer: Any) -> None:
+        rec = self._opt(optimizer)
+        if rec is not None:
+            rec.scaler_steps += 1
 
     def _wrap_iter(self, original: Any) -> Any:
         def iterate(loader: Any) -> Any:
