@@ -161,7 +161,7 @@ def main(argv: list[str]) -> int:
         ym,
         rounds=rounds,
         goal=1.03,
-        epochs=3,
+        epochs=6,
         batch=128,
     )
     code = 0 if tiny <= 1.10 and mlp <= 1.03 else 1

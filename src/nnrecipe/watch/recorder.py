@@ -6,7 +6,7 @@ It only reads. Hooks attached for the block's duration, all removed on exit:
   BatchNorm modules are in training mode, a fingerprint of evaluation inputs, finite outputs;
 - ``Tensor.backward`` wrapped: counts backward passes, reads the loss (sampled) and, for each
   optimizer, whether a probe parameter's gradient was cleared before this backward;
-- global optimizer step pre and post hooks (``torch.optim.optimizer.register_optimizer_step_*``):
+- a global optimizer step post hook (``torch.optim.optimizer.register_optimizer_step_post_hook``):
   steps, learning rates, modes at the step, gradient norms (sampled), parameters without grad;
 - ``LRScheduler.step`` (and the subclasses that override it), ``GradScaler.step`` and
   ``DataLoader.__iter__`` wrapped: scheduler calls, scaler steps, epoch starts.
@@ -28,6 +28,7 @@ from nnrecipe.watch.records import (
     DROPOUT,
     MAX_FINGERPRINTS,
     MAX_PHASES,
+    MAX_SERIES,
     OptRecord,
     Phase,
     append_bounded,
@@ -81,7 +82,8 @@ class Recorder:
         self.backwards = 0
         self.passes = 0
         self.losses: list[tuple[int, float]] = []
-        self.grad_norms: list[tuple[int, float]] = []
+        self.grad_norms: list[tuple[int, float]] = []  # (step, global norm), after the block
+        self._norms: list[tuple[int, Tensor, list[str]]] = []  # (step, per-parameter, names)
         self.nonfinite: dict[str, dict[str, Any]] = {}
         self.eval_mode_steps: list[int] = []
         self.eval_mode_modules: list[str] = []
@@ -110,10 +112,7 @@ class Recorder:
 
     # -- attach / detach ----------------------------------------------------------------------
     def attach(self) -> None:
-        from torch.optim.optimizer import (
-            register_optimizer_step_post_hook,
-            register_optimizer_step_pre_hook,
-        )
+        from torch.optim.optimizer import register_optimizer_step_post_hook
 
         root = self.model
 
@@ -121,11 +120,13 @@ class Recorder:
         # EMA copy) copies the hook dict; a closure is copied by reference and ignores the copy.
         def on_model(module: nn.Module, args: Any, kwargs: Any, out: Any) -> None:
             if module is root and self._live:  # inputs may be keywords: model(**batch)
-                self._guard(self._on_pass, module, args or tuple(kwargs.values()), out)
+                try:
+                    self._on_pass(module, args or tuple(kwargs.values()), out)
+                except Exception as e:  # noqa: BLE001 - see _fail
+                    self._fail(e)
 
         self._live = True
         self._handles.append(root.register_forward_hook(on_model, with_kwargs=True))
-        self._handles.append(register_optimizer_step_pre_hook(self._step_pre_hook))
         self._handles.append(register_optimizer_step_post_hook(self._step_hook))
         self._patch(torch.Tensor, "backward", self._wrap_backward)
         self._patch(torch.utils.data.DataLoader, "__iter__", self._wrap_iter)
@@ -173,29 +174,32 @@ class Recorder:
         rec.first_global_step = self.steps
         self.opts[key] = rec
         self.records.append(rec)
+        if isinstance(opt, torch.optim.LBFGS):
+            # LBFGS re-evaluates its closure, clearing the gradients each time, inside step():
+            # those backward passes belong to the step (a pre hook for it alone, as the global
+            # pre hook would cost every other loop a call per step).
+            self._handles.append(opt.register_step_pre_hook(self._step_pre_hook))
+            rec.closure_steps = True
         return rec
 
     def _sampled(self) -> bool:
         return self.steps < WARMUP_STEPS or self.steps % self.every == 0 or bool(self.nonfinite)
 
     def _step_pre_hook(self, opt: Any, args: Any, kwargs: Any) -> None:
-        # Backward passes inside a step call belong to its closure (LBFGS re-evaluates the
-        # loss, clearing the gradients each time; Lightning runs training_step there).
         self._in_step += 1
 
     def _step_hook(self, opt: Any, args: Any, kwargs: Any) -> None:
-        self._in_step -= 1
         if self._live:
-            self._guard(self._on_step, opt)
+            try:
+                self._on_step(opt)
+            except Exception as e:  # noqa: BLE001 - see _fail
+                self._fail(e)
 
-    def _guard(self, fn: Any, *args: Any) -> None:
-        """Run one of the watcher's own measurements: a failure there turns the watcher off
-        (``failure`` says why, in the result's stats) instead of breaking the user's loop."""
-        try:
-            fn(*args)
-        except Exception as e:  # noqa: BLE001 - the user's loop must never fail because of us
-            self._live = False
-            self.failure = f"{type(e).__name__}: {e}"
+    def _fail(self, e: Exception) -> None:
+        """A failure in the watcher's own measurements turns it off (``failure`` says why, in
+        the result's stats): the user's loop must never fail because it is watched."""
+        self._live = False
+        self.failure = f"{type(e).__name__}: {e}"
 
     def _on_step(self, opt: Any) -> None:
         # The hot path: a few attribute reads per step; tensors are touched at sampled steps.
@@ -204,6 +208,8 @@ class Recorder:
             rec = self._opt(opt)
         if rec is None:
             return
+        if rec.closure_steps and self._in_step:  # (not at the step that found it)
+            self._in_step -= 1
         rec.steps += 1
         self.steps += 1
         step = self.steps
@@ -238,34 +244,40 @@ class Recorder:
             self._watch_children()
 
     def _grad_norm(self, rec: OptRecord, step: int) -> None:
-        grads = [
-            p.grad
+        """Per-parameter gradient norms, kept as one tensor: no device sync in the loop, the
+        numbers are read after the block (`finish`)."""
+        named = [
+            (self.names[id(p)], p.grad)
             for g in rec.optimizer.param_groups
             for p in g["params"]
             if p.grad is not None and id(p) in self.param_ids
         ]
-        if not grads:
-            return
-        with torch.no_grad():
-            norms = torch._foreach_norm(grads)
-            total = float(torch.linalg.vector_norm(torch.stack([n.float() for n in norms])))
-        append_bounded(self.grad_norms, (step, total))
-        if not math.isfinite(total) and "gradient" not in self.nonfinite:
-            bad = [
-                self.names[id(p)]
-                for g in rec.optimizer.param_groups
-                for p in g["params"]
-                if p.grad is not None
-                and id(p) in self.param_ids
-                and not bool(torch.isfinite(p.grad).all())
-            ]
-            self.nonfinite["gradient"] = {"step": step, "value": total, "parameters": bad[:20]}
+        if named:
+            with torch.no_grad():
+                norms = torch.stack(torch._foreach_norm([g for _, g in named])).float()
+            self._norms.append((step, norms, [n for n, _ in named]))
+            if len(self._norms) > MAX_SERIES:
+                del self._norms[::2]
+
+    def _read_norms(self) -> None:
+        for step, norms, names in self._norms:
+            total = float(torch.linalg.vector_norm(norms))
+            self.grad_norms.append((step, total))
+            if not math.isfinite(total) and "gradient" not in self.nonfinite:
+                bad = [
+                    n for n, ok in zip(names, torch.isfinite(norms).tolist(), strict=True) if not ok
+                ]
+                self.nonfinite["gradient"] = {"step": step, "value": total, "parameters": bad[:20]}
+        self._norms = []
 
     # -- backward -----------------------------------------------------------------------------
     def _wrap_backward(self, original: Any) -> Any:
         def backward(tensor: Tensor, *args: Any, **kwargs: Any) -> Any:
             if self._live:
-                self._guard(self._on_backward, tensor)
+                try:
+                    self._on_backward(tensor)
+                except Exception as e:  # noqa: BLE001 - see _fail
+                    self._fail(e)
             return original(tensor, *args, **kwargs)
 
         backward.__wrapped__ = original  # type: ignore[attr-defined]
@@ -304,7 +316,10 @@ class Recorder:
         def on_child(module: nn.Module, args: Any, kwargs: Any, out: Any) -> None:
             # Nested in a call of the model: the model's own hook sees it.
             if self._live and not self._in_root and id(module) in children:
-                self._guard(self._on_pass, module, args or tuple(kwargs.values()), out)
+                try:
+                    self._on_pass(module, args or tuple(kwargs.values()), out)
+                except Exception as e:  # noqa: BLE001 - see _fail
+                    self._fail(e)
 
         self._handles.append(root.register_forward_pre_hook(enter))
         self._handles.append(root.register_forward_hook(leave, always_call=True))
@@ -377,7 +392,8 @@ class Recorder:
         return [(n, p) for n, p in self.params if p.requires_grad]
 
     def finish(self) -> None:
-        """Close what is still open at the end of the block."""
+        """Close what is still open at the end of the block; read the gradient norms."""
+        self._read_norms()
         if self._pending is not None:
             self._eval_pass(*self._pending)
             self._pending = None
@@ -395,7 +411,10 @@ class Recorder:
             early: list[dict[str, Any]] = []
             # Not nested in another scheduler's step, nor the constructor's own step.
             if self._live and not self._in_sched and not is_initial_step(sched):
-                self._guard(self._on_scheduler, sched, early)
+                try:
+                    self._on_scheduler(sched, early)
+                except Exception as e:  # noqa: BLE001 - see _fail
+                    self._fail(e)
             self._in_sched += 1
             try:
                 return original(sched, *args, **kwargs)
@@ -429,7 +448,10 @@ class Recorder:
     def _wrap_scaler(self, original: Any) -> Any:
         def step(scaler: Any, optimizer: Any, *args: Any, **kwargs: Any) -> Any:
             if self._live:
-                self._guard(self._on_scaler, optimizer)
+                try:
+                    self._on_scaler(optimizer)
+                except Exception as e:  # noqa: BLE001 - see _fail
+                    self._fail(e)
             return original(scaler, optimizer, *args, **kwargs)
 
         return step

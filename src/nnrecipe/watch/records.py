@@ -33,6 +33,7 @@ class OptRecord:
     windows: list[tuple[int, int, int]] = field(default_factory=list)  # (step, backwards, clears)
     lrs: list[tuple[int, float]] = field(default_factory=list)  # (own step, lr) on change
     first_global_step: int = 0
+    closure_steps: bool = False  # its step() runs the closure's backward passes (LBFGS)
 
 
 @dataclass
