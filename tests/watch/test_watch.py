@@ -159,9 +159,11 @@ def test_params_not_updated():
 
 
 def test_exploding_gradients():
-    _, result = run(CASES["sgd-lr-too-high"])
+    _, result = run(CASES["gd-above-stability-edge"])
     (f,) = [f for f in result if f.code == "exploding-gradients"]
     assert f.evidence["peak_norm"] > 1000 * f.evidence["early_norm"]
+    assert f.evidence["peak"] == {"step": 100}  # sampled: steps 1-20, then every 25th
+    assert result.codes == {"exploding-gradients"}  # still finite
 
 
 def test_optimizer_passed_explicitly_sees_the_first_step():

@@ -310,6 +310,18 @@ def sgd_lr_too_high(model: nn.Module) -> None:
             opt.step()
 
 
+def gd_above_stability_edge(model: nn.Module) -> None:
+    x, y, _, _ = blobs()
+    target = (x @ torch.linspace(-1, 1, 16))[:, None]
+    xa = torch.cat([x, torch.ones(len(x), 1)], 1)
+    top = float(torch.linalg.eigvalsh(2 * xa.T @ xa / len(x)).max())  # MSE's largest curvature
+    opt = torch.optim.SGD(model.parameters(), lr=2.2 / top)  # planted: above 2 / curvature
+    for _ in range(120):  # full-batch gradient descent: the error grows 1.2x per step
+        opt.zero_grad()
+        F.mse_loss(model(x), target).backward()
+        opt.step()
+
+
 # -- planted bugs: DataLoader + transforms -------------------------------------------------------
 def loader_no_zero_grad(model: nn.Module) -> None:
     train, valid = loaders()
@@ -651,6 +663,13 @@ BUGS: list[Loop] = [
     Loop("log-of-zero", "plain", "non-finite", mlp, log_of_zero),
     Loop("loader-nan-image", "dataloader", "non-finite", CNN, loader_nan_image),
     Loop("sgd-lr-too-high", "plain", "exploding-gradients", lambda: mlp(k=1), sgd_lr_too_high),
+    Loop(
+        "gd-above-stability-edge",
+        "plain",
+        "exploding-gradients",
+        lambda: nn.Linear(16, 1),
+        gd_above_stability_edge,
+    ),
 ]
 
 HEALTHY: list[Loop] = [
