@@ -97,6 +97,29 @@ class ManualAccumulationZeroGrad(ManualNoZeroGrad):
             opt.step()
 
 
+class TrainModeValidation(Classifier):
+    """Planted: switches back to train mode for validation (a copy-pasted MC-dropout idea)."""
+
+    def on_validation_epoch_start(self) -> None:
+        self.train()
+
+
+class ManualSchedulerFirst(ManualNoZeroGrad):
+    """Planted: manual optimization stepping its scheduler before the optimizer."""
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], i: int) -> None:
+        opt, sched = self.optimizers(), self.lr_schedulers()
+        x, y = batch
+        opt.zero_grad()
+        self.manual_backward(F.cross_entropy(self(x), y))
+        sched.step()
+        opt.step()
+
+    def configure_optimizers(self) -> object:
+        opt = torch.optim.SGD(self.parameters(), lr=0.05, momentum=0.9)
+        return [opt], [torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=60)]
+
+
 def fit(module: pl.LightningModule, *, leak_transforms: bool = False, **options: object) -> None:
     train, valid = loaders(leak_transforms=leak_transforms)
     trainer = pl.Trainer(
@@ -133,6 +156,20 @@ BUGS = [
         fit,
     ),
     Loop("lit-freezes-batchnorm", "lightning", "train-in-eval-mode", FreezesBatchNorm, fit),
+    Loop(
+        "lit-train-mode-validation",
+        "lightning",
+        "eval-without-eval-mode",
+        TrainModeValidation,
+        fit,
+    ),
+    Loop(
+        "lit-manual-scheduler-first",
+        "lightning",
+        "scheduler-before-optimizer",
+        ManualSchedulerFirst,
+        fit,
+    ),
     Loop("lit-step-lr-per-batch", "lightning", "lr-collapse", StepPerBatchLR, fit),
     Loop("lit-transforms-before-split", "lightning", "augmented-validation", Classifier, _leaky),
 ]

@@ -44,8 +44,11 @@ def test_zoo_is_big_enough():
 
 
 @pytest.mark.skipif(not LIT_BUGS, reason="lightning is not installed")
-def test_zoo_has_lightning_modules():
+def test_every_new_code_is_planted_in_every_disguise():
     assert {c.disguise for c in LIT_BUGS} == {"lightning"} and LIT_HEALTHY
+    for code in NEW_CODES:
+        disguises = {c.disguise for c in BUGS + LIT_BUGS if c.expect == code}
+        assert disguises == {"plain", "dataloader", "lightning"}, code
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in BUGS + LIT_BUGS])
