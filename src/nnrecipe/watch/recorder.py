@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from nnrecipe.watch import patches
 from nnrecipe.watch.records import (
     BATCHNORM,
     DROPOUT,
@@ -34,8 +35,6 @@ from nnrecipe.watch.records import (
     append_bounded,
     fingerprint,
     first_tensor,
-    is_initial_step,
-    lr_of,
     subclasses,
     unfrozen,
 )
@@ -129,13 +128,13 @@ class Recorder:
         self._handles.append(root.register_forward_hook(on_model, with_kwargs=True))
         self._handles.append(register_optimizer_step_post_hook(self._step_hook))
         self._patch(torch.Tensor, "backward", self._wrap_backward)
-        self._patch(torch.utils.data.DataLoader, "__iter__", self._wrap_iter)
+        self._patch(torch.utils.data.DataLoader, "__iter__", lambda f: patches.loader_iter(self, f))
         from torch.optim import lr_scheduler
 
         for cls in [lr_scheduler.LRScheduler, *subclasses(lr_scheduler.LRScheduler)]:
             if "step" in cls.__dict__:
-                self._patch(cls, "step", self._wrap_sched)
-        self._patch(torch.amp.GradScaler, "step", self._wrap_scaler)
+                self._patch(cls, "step", lambda f: patches.scheduler_step(self, f))
+        self._patch(torch.amp.GradScaler, "step", lambda f: patches.scaler_step(self, f))
 
     def detach(self) -> None:
         """Remove every hook and patch (in reverse order); safe to call twice."""
@@ -404,66 +403,3 @@ class Recorder:
 
     def _fingerprint(self, args: Any) -> Tensor | None:
         return fingerprint(first_tensor(args), self._fp_weights)
-
-    # -- schedulers, scalers, loaders ---------------------------------------------------------
-    def _wrap_sched(self, original: Any) -> Any:
-        def step(sched: Any, *args: Any, **kwargs: Any) -> Any:
-            early: list[dict[str, Any]] = []
-            # Not nested in another scheduler's step, nor the constructor's own step.
-            if self._live and not self._in_sched and not is_initial_step(sched):
-                try:
-                    self._on_scheduler(sched, early)
-                except Exception as e:  # noqa: BLE001 - see _fail
-                    self._fail(e)
-            self._in_sched += 1
-            try:
-                return original(sched, *args, **kwargs)
-            finally:
-                self._in_sched -= 1
-                for e in early:  # stepped before its optimizer's first step: the details
-                    e["lr_after"] = lr_of(sched)
-                    self.early_schedulers.append(e)
-
-        return step
-
-    def _on_scheduler(self, sched: Any, early: list[dict[str, Any]]) -> None:
-        key = id(sched)
-        rec = self._sched_opt.get(key, _UNSEEN)
-        if rec is _UNSEEN:
-            rec = self._opt(sched.optimizer) if hasattr(sched, "optimizer") else None
-            self._sched_opt[key] = rec
-            self._sched_keep.append(sched)  # keeps id(sched) unique for the block
-        if rec is None:
-            return
-        self._sched_count[key] = self._sched_count.get(key, 0) + 1
-        if not rec.steps and not rec.scaler_steps:
-            early.append(
-                {
-                    "scheduler": type(sched).__name__,
-                    "optimizer": rec.index,
-                    "lr_before": lr_of(sched),
-                }
-            )
-
-    def _wrap_scaler(self, original: Any) -> Any:
-        def step(scaler: Any, optimizer: Any, *args: Any, **kwargs: Any) -> Any:
-            if self._live:
-                try:
-                    self._on_scaler(optimizer)
-                except Exception as e:  # noqa: BLE001 - see _fail
-                    self._fail(e)
-            return original(scaler, optimizer, *args, **kwargs)
-
-        return step
-
-    def _on_scaler(self, optimizer: Any) -> None:
-        rec = self._opt(optimizer)
-        if rec is not None:
-            rec.scaler_steps += 1
-
-    def _wrap_iter(self, original: Any) -> Any:
-        def iterate(loader: Any) -> Any:
-            self.loader_starts.append((id(loader), self.steps, self.backwards))
-            return original(loader)
-
-        return iterate
