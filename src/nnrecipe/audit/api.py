@@ -15,6 +15,7 @@ def _checks() -> tuple[Any, ...]:
     from nnrecipe.audit.duplicates import duplicates, split_leakage
     from nnrecipe.audit.inputs import constant_feature, corrupt_sample, non_finite, outliers
     from nnrecipe.audit.labels import class_imbalance, label_noise
+    from nnrecipe.audit.leak import id_column, missing_target, target_leak
     from nnrecipe.audit.shift import distribution_shift
 
     # Files that could not be read come first: a run stopped by the audit names them.
@@ -28,6 +29,9 @@ def _checks() -> tuple[Any, ...]:
         outliers,
         constant_feature,
         distribution_shift,
+        target_leak,
+        id_column,
+        missing_target,
     )
 
 
@@ -38,7 +42,8 @@ def audit(
 
     Checks, one finding code each (``nnrecipe explain CODE``): ``duplicates``,
     ``split-leakage``, ``label-noise``, ``class-imbalance``, ``outliers``, ``corrupt-sample``,
-    ``non-finite``, ``constant-feature``, ``distribution-shift``. Each finding's evidence names
+    ``non-finite``, ``constant-feature``, ``distribution-shift``, ``target-leak``; for tables
+    read from a CSV also ``id-column`` and ``missing-target``. Each finding's evidence names
     the samples per split: ``evidence["samples"]["indices"][split]`` are positions in the
     source (``Split.index``), with ``["files"][split]`` for image folders.
 

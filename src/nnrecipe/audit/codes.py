@@ -96,5 +96,35 @@ CODES: dict[str, Code] = {
             "separates variance from mismatch; make the training data look like the target data, "
             "or check that every split is preprocessed the same way.",
         ),
+        Code(
+            "target-leak",
+            "One column alone predicts the target almost perfectly",
+            "A one-feature model (a small decision tree, cross-validated on training rows) that "
+            "predicts the target nearly without error on held-out folds means the column carries "
+            "the answer: an id assigned in target order, a value computed from the label, a field "
+            "filled in after the outcome. The model will learn the shortcut, score at 'human "
+            "level' on the validation split, and fail on new data where the column is not there "
+            "or means something else.",
+            "Find out how the column was made; drop it (or use it as --group COLUMN) and rerun. "
+            "If the column really is that predictive and available at prediction time, a neural "
+            "network is not needed.",
+        ),
+        Code(
+            "id-column",
+            "A column unique per row (an id) is left out of the model",
+            "A value that differs in every row cannot generalise: the model can only memorise it. "
+            "nnrecipe leaves such columns out of the inputs (and still tests them for "
+            "target-leak).",
+            "Nothing to do for a real id; use --categorical COLUMN to feed it anyway, or "
+            "--group COLUMN to keep the rows sharing a value in one split.",
+        ),
+        Code(
+            "missing-target",
+            "Rows whose target is missing were left out",
+            "A row without a target cannot be trained on nor scored; like every tabular tool, "
+            "nnrecipe leaves it out. Many such rows can mean a broken export or a join that "
+            "failed.",
+            "Fill in the known targets; check the export if many are missing.",
+        ),
     )
 }

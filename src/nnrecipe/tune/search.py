@@ -173,9 +173,9 @@ def tune(
     t0 = time.perf_counter()
     data = _resolve(data)
     if model is None or isinstance(model, str):
-        from nnrecipe.models import default_model_name
+        from nnrecipe.models import model_for
 
-        model = model or default_model_name(data.modality, data.task)
+        model = model or model_for(data)
         space = space if space is not None else default_space(model)
     elif space is None:
         raise ConfigError(
