@@ -54,3 +54,13 @@ def test_regression_leak():
 @pytest.mark.parametrize("name", ["digits", "wine", "breast_cancer", "penguins", "iris"])
 def test_quiet_on_clean_tables(name):
     assert target_leak(AuditContext.build(nr.datasets.load(name))) == []
+
+
+def test_a_clean_threshold_on_a_measurement_is_only_info():
+    rng = np.random.default_rng(2)
+    y = np.arange(400) % 2
+    x = rng.normal(size=(400, 3)).astype("float32")
+    x[:, 0] += 6 * y  # one real-valued measurement separates the classes
+    data = nr.Data.from_arrays(x, y)
+    found = target_leak(AuditContext.build(data))
+    assert [f.severity for f in found] == ["info"]

@@ -270,6 +270,13 @@ class Data:
         return from_folder(path, **kwargs)
 
     @classmethod
+    def from_ratings(cls, df: Any, *, users: str, items: str, ratings: str, **kwargs: Any) -> Data:
+        """(user, item, rating) rows for collaborative filtering; see `nnrecipe.data.ratings`."""
+        from nnrecipe.data.ratings import from_ratings
+
+        return from_ratings(df, users=users, items=items, ratings=ratings, **kwargs)
+
+    @classmethod
     def from_csv(cls, path: Any, *, target: str, **kwargs: Any) -> Data:
         """A table with a target column; see `nnrecipe.data.table`."""
         from nnrecipe.data.table import from_csv

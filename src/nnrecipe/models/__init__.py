@@ -108,4 +108,5 @@ def count_parameters(model: nn.Module) -> int:
 
 
 # Built-ins that live in their own modules register themselves on import.
+from nnrecipe.models import collab as _collab  # noqa: E402,F401
 from nnrecipe.models import tabular as _tabular  # noqa: E402,F401

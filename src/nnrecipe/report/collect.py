@@ -145,7 +145,8 @@ def collect(data: Any, learner: Any = None, model: nn.Module | None = None) -> d
     if data.modality == "tabular":
         out["features"] = _feature_summaries(data)
     if learner is not None:
-        out["results"] = _results(learner, data)
+        # What the task reads from the trained model itself (embeddings, biases, table rows).
+        out["results"] = {**_results(learner, data), **learner.task.inspect(learner.model, data)}
     if model is not None:
         out["first_conv"] = first_conv_weight(model)
     return out

@@ -13,6 +13,7 @@ from torch import Tensor
 from nnrecipe.errors import DataError
 from nnrecipe.tasks.base import LossFn, Task
 from nnrecipe.tasks.classification import Classification
+from nnrecipe.tasks.ratings import Ratings
 from nnrecipe.tasks.regression import Regression
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "Task",
     "Classification",
     "Regression",
+    "Ratings",
     "LossFn",
     "infer_task",
     "make_task",
@@ -30,9 +32,13 @@ __all__ = [
 ]
 
 # name -> Task subclass. A new task registers itself here (see README, "How to add a task").
-TASKS: dict[str, type[Task]] = {"classification": Classification, "regression": Regression}
+TASKS: dict[str, type[Task]] = {
+    "classification": Classification,
+    "regression": Regression,
+    "ratings": Ratings,
+}
 # Older names accepted on input.
-ALIASES = {"binary": "classification", "multiclass": "classification"}
+ALIASES = {"binary": "classification", "multiclass": "classification", "collab": "ratings"}
 
 _BCE_NAMES = (
     "BCEWithLogitsLoss",
