@@ -126,5 +126,31 @@ CODES: dict[str, Code] = {
             "failed.",
             "Fill in the known targets; check the export if many are missing.",
         ),
+        Code(
+            "cold-start",
+            "Held-out ratings by users or of items that train never saw",
+            "A user (item) without a training rating has no learned embedding: the model falls "
+            "back on the mean and the other side's bias, so these ratings score like a baseline "
+            "and pull the held-out RMSE up.",
+            "Expected for new users; to measure warm-start quality split by user; to serve cold "
+            "users, add side features (age, genre) or a popularity fallback.",
+            tasks=("ratings",),
+        ),
+        Code(
+            "duplicate-pair",
+            "The same (user, item) pair is rated more than once",
+            "Repeated pairs are over-weighted in the loss; a pair rated in train and again in a "
+            "held-out split is predicted from memory, inflating the held-out score.",
+            "Keep one rating per pair (the latest) or split by time.",
+            tasks=("ratings",),
+        ),
+        Code(
+            "rating-activity",
+            "Very active users or very popular items dominate the ratings",
+            "A handful of users or items holding a large share of the ratings dominate the loss "
+            "and the metrics; bots and test accounts look like this.",
+            "Look at them; drop bots, or cap the ratings per user.",
+            tasks=("ratings",),
+        ),
     )
 }

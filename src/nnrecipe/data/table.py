@@ -308,6 +308,8 @@ def from_csv(
     group: str | None = None,
     users: str | None = None,
     items: str | None = None,
+    split: str = "random",
+    y_range: tuple[float, float] | None = None,
     valid: float = 0.2,
     test: float = 0.1,
     train_dev: float = 0.0,
@@ -323,7 +325,8 @@ def from_csv(
         group: a column whose rows must stay in one split (a patient id); by default rows
             with identical features stay together.
         users, items: the user and item columns of a ratings table (collaborative filtering,
-            see `nnrecipe.data.ratings`); `target` is then the rating.
+            see `nnrecipe.data.ratings`); `target` is then the rating, `split` and `y_range`
+            that of `from_ratings`.
     """
     p = Path(path)
     df = read_table(p)
@@ -333,8 +336,8 @@ def from_csv(
         if users is None or items is None:
             raise DataError("A ratings table needs both --users COLUMN and --items COLUMN.")
         return from_ratings(
-            df, users=users, items=items, ratings=target, valid=valid, test=test,
-            train_dev=train_dev, seed=seed, name=name or p.stem,
+            df, users=users, items=items, ratings=target, split=split, y_range=y_range,
+            valid=valid, test=test, train_dev=train_dev, seed=seed, name=name or p.stem,
         )  # fmt: skip
     return from_frame(
         df,

@@ -6,7 +6,7 @@
 - `collab-nn`: ``z = MLP([p_u, q_i]) + b_u + b_i + b`` (embedding sizes from fastai's rule).
 
 Both regularise the embeddings the way matrix factorisation does (Funk 2006, Koren et al.
-2009): a penalty ``l2 * (|p_u|² + |q_i|²)`` per rating in the batch, i.e. only on the rows the
+2009): a penalty ``l2 * (|p_u|² + |q_i|² + b_u² + b_i²)`` per rating in the batch, only on the rows the
 batch looks up (weight decay shrinks every row at every step, rare users as much as active
 ones). The penalty is added to the embeddings' gradients in training mode (a tensor hook), so
 the loss the Learner reports stays the plain MSE. Measured on movielens-100k (valid RMSE, 20
