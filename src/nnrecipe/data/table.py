@@ -60,12 +60,14 @@ def read_table(path: str | Path) -> Any:
 
 
 def level_of(value: Any) -> str | None:
-    """The category name of one cell (None when missing): 2007 and 2007.0 are the same level,
-    so a column that gained a NaN (and became float) keeps its levels."""
+    """The category name of one cell (None when missing or blank): 2007 and 2007.0 are the
+    same level, so a column that gained a NaN (and became float) keeps its levels."""
     import pandas as pd
 
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
+    if isinstance(value, str) and not value.strip():
+        return None  # an empty (or blank) text cell is a missing value, not a level
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
     if isinstance(value, np.generic):
