@@ -15,8 +15,8 @@ def _checks() -> tuple[Any, ...]:
     from nnrecipe.audit.duplicates import duplicates, split_leakage
     from nnrecipe.audit.inputs import constant_feature, corrupt_sample, non_finite, outliers
     from nnrecipe.audit.labels import class_imbalance, label_noise
-    from nnrecipe.audit.leak import id_column, missing_target, target_leak
-    from nnrecipe.audit.ratings import cold_start, duplicate_pair, rating_activity
+    from nnrecipe.audit.leak import code_shift, id_column, missing_target, target_leak
+    from nnrecipe.audit.ratings import cold_start, duplicate_pair, rating_activity, rating_range
     from nnrecipe.audit.shift import distribution_shift
 
     # Files that could not be read come first: a run stopped by the audit names them.
@@ -33,6 +33,8 @@ def _checks() -> tuple[Any, ...]:
         target_leak,
         id_column,
         missing_target,
+        code_shift,
+        rating_range,
         cold_start,
         duplicate_pair,
         rating_activity,

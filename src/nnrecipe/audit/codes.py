@@ -152,5 +152,26 @@ CODES: dict[str, Code] = {
             "Look at them; drop bots, or cap the ratings per user.",
             tasks=("ratings",),
         ),
+        Code(
+            "code-shift",
+            "A coded column (category, user or item id) is distributed differently across splits",
+            "Integer codes mean something only through the encoder that made them. When a "
+            "held-out split was encoded separately (an encoder fitted per split re-assigns the "
+            "codes) or two id columns were swapped, code 3 means one level in train and another "
+            "in valid: the model's predictions there are noise, and nothing crashes. Measured as "
+            "the total-variation distance between the code frequencies, against a random re-split.",
+            "Encode every split with the encoder fitted on the training rows; check that each "
+            "input tensor gets the right column.",
+        ),
+        Code(
+            "rating-range",
+            "Ratings outside the model's y_range",
+            "The collaborative-filtering models squash their output into y_range with a "
+            "sigmoid: a rating outside it (ratings 0-100 with y_range 0-5.5) can never be "
+            "predicted, the loss stays huge, and the gradients vanish in the saturated sigmoid.",
+            "Leave y_range unset (it is inferred from the ratings) or set it slightly wider than "
+            "the rating scale.",
+            tasks=("ratings",),
+        ),
     )
 }

@@ -104,3 +104,29 @@ def rating_activity(ctx: AuditContext) -> list[Finding]:
             "Fine if real; if it is a bot or a test account, drop it, or cap ratings per user.",
         )
     ]
+
+
+def rating_range(ctx: AuditContext) -> list[Finding]:
+    """Ratings the model cannot output: outside the task's `y_range`."""
+    lo, hi = getattr(ctx.data.task, "y_range", (-np.inf, np.inf))
+    out = {}
+    for split, s in ctx.splits.items():
+        y = s.y.reshape(-1)
+        n = int(((y <= lo) | (y >= hi)).sum())
+        if n:
+            out[split] = {"count": n, "min": float(y.min()), "max": float(y.max())}
+    if not out:
+        return []
+    worst = max(out.values(), key=lambda v: v["count"])
+    return [
+        Finding(
+            "rating-range",
+            Severity.ERROR,
+            f"{sum(v['count'] for v in out.values())} ratings lie at or outside the model's "
+            f"y_range ({lo:g}, {hi:g}) (they range {worst['min']:g}..{worst['max']:g}): a "
+            "sigmoid squashed into y_range can never output them.",
+            {"y_range": [lo, hi], "splits": out},
+            "Set y_range slightly wider than the ratings (or leave it unset to infer it), or "
+            "rescale the ratings.",
+        )
+    ]

@@ -150,7 +150,7 @@ def from_ratings(
     train_rows = parts["train"].numpy()
     u, user_ids = _index(uid, train_rows)
     i, item_ids = _index(iid, train_rows)
-    yt = torch.from_numpy(y)
+    yt = torch.from_numpy(y.copy())
     x = {"user": torch.from_numpy(u), "item": torch.from_numpy(i)}
     splits = {
         k: Split({n: t[rows] for n, t in x.items()}, yt[rows], index=rows)
