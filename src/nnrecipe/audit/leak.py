@@ -231,7 +231,7 @@ def code_shift(ctx: AuditContext) -> list[Finding]:
     rng = np.random.default_rng(ctx.seed)
     for key, name, j in _coded_columns(ctx.data):
 
-        def codes(split: str) -> np.ndarray:
+        def codes(split: str, key: str = key, j: int = j) -> np.ndarray:
             t = ctx.data.splits[split].x[key]
             col = t if t.ndim == 1 else t[:, j]
             c = col.numpy().astype(np.int64)
