@@ -37,6 +37,8 @@ MAX_INT_CATEGORICAL = 20
 MAX_LEVELS = 100_000
 # Columns unique per row are ids only from this many rows on (a 5-row table proves nothing).
 MIN_ROWS_FOR_ID = 20
+# Group-aware splits need at least this many groups (distinct rows); fewer: rows are split.
+MIN_GROUPS = 20
 # The CSV line of a data row at position p (0-based) is p + LINE_OFFSET: header is line 1.
 LINE_OFFSET = 2
 UNSEEN, MISSING = 0, 1  # reserved categorical codes; training levels start at 2
@@ -268,7 +270,9 @@ def split_groups(
     exactly `split_indices` over rows."""
     n = len(groups)
     uniq, first = np.unique(groups, return_index=True)
-    if len(uniq) == n:
+    if len(uniq) == n or len(uniq) < MIN_GROUPS:
+        # Too few distinct rows to split by group (a table of copies): split the rows, and
+        # the audit reports the copies across splits.
         return split_indices(n, labels, valid=valid, test=test, train_dev=train_dev, seed=seed)
     glabels = labels[first] if labels is not None else None
     parts = split_indices(
