@@ -21,6 +21,7 @@ from nnrecipe.data import Data
 from nnrecipe.data.batch import batch_len, batch_take, batch_to, call_model
 from nnrecipe.findings import Finding, Severity
 from nnrecipe.tasks import Task
+from nnrecipe.train.optim import adamw
 
 # Fixed sample sizes: the check costs the same on 1,000 or 1,000,000 training samples.
 TRAIN_SAMPLE = 2048
@@ -135,7 +136,6 @@ class Context:
         optimizer and what it covers: ``missing`` trainable parameter names it does not hold,
         ``foreign`` the count of tensors that belong to neither model.
         """
-        from nnrecipe.train.optim import adamw
 
         params = [p for p in model.parameters() if p.requires_grad]
         factory = adamw() if self.factory_failed else self.factory

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from nnrecipe.data.core import Data
+from nnrecipe.data.split import Split
 from nnrecipe.errors import DataError
 
 
@@ -77,8 +78,6 @@ def _mnist1d(**kw: Any) -> Data:
     splits = dict(inner.splits)
     import torch
 
-    from nnrecipe.data.split import Split
-
     splits["test"] = Split(
         torch.from_numpy(x_test)[:, None], torch.from_numpy(y_test), index=torch.arange(len(x_test))
     )
@@ -126,7 +125,6 @@ def _torchvision(cls_name: str, **kw: Any) -> Data:
         classes=list(train.classes),
         task="classification",
     )
-    from nnrecipe.data.split import Split
 
     inner.splits["test"] = Split(
         torch.from_numpy(xt), torch.from_numpy(yt), index=torch.arange(len(xt))
