@@ -121,6 +121,9 @@ def run(
     y_range: Annotated[
         str | None, typer.Option(help="LO,HI output range of a ratings model")
     ] = None,
+    ratings_split: Annotated[
+        str | None, typer.Option(help="split a ratings table: random (default) or user")
+    ] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads (default: measured)")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or mps")] = None,
     human_error: Annotated[float | None, typer.Option(help="human-level error, if known")] = None,
@@ -165,6 +168,7 @@ def run(
         users=users,
         items=items,
         y_range=_columns(y_range),
+        ratings_split=ratings_split,
         threads=threads,
         device=device,
         human_error=human_error,
