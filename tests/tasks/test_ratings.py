@@ -47,12 +47,13 @@ def test_bias_baseline_beats_the_means():
 
 
 def test_ranking_metrics_small_example():
-    users = np.array([1, 1, 1, 2, 2])
-    y = np.array([5.0, 1.0, 4.0, 2.0, 5.0])
-    perfect = ranking(users, y.copy(), y, k=2)
-    assert perfect["ndcg@2"] == 1.0 and perfect["hit_rate@2"] == 1.0
-    worst = ranking(users, -y, y, k=1)  # the lowest-rated item ranked first
+    users = np.array([1, 1, 1, 2, 2, 2])
+    y = np.array([5.0, 1.0, 4.0, 2.0, 5.0, 1.0])
+    perfect = ranking(users, y.copy(), y, k=2, min_rated=3)
+    assert perfect["ndcg@2"] == 1.0 and perfect["hit_rate@2"] == 0.75  # user 2: 5 then 2
+    worst = ranking(users, -y, y, k=1, min_rated=3)  # the lowest-rated item ranked first
     assert worst["hit_rate@1"] == 0.0 and worst["ndcg@1"] == 0.0
+    assert ranking(users, y, y, k=2, min_rated=4)["users_ranked"] == 0
 
 
 def test_init_output_is_the_mean_through_the_sigmoid():

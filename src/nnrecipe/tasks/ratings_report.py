@@ -18,26 +18,27 @@ MAP_ITEMS = 300  # items drawn on the embedding map (the most rated)
 LABELLED = 40  # of which labelled with their names
 
 
-def ranking(users: np.ndarray, pred: np.ndarray, y: np.ndarray, k: int = TOP_K) -> dict:
-    """Hit rate and NDCG at `k` over each user's held-out ratings: a user's held-out items
-    ranked by predicted rating; relevant = rated at least 4 (or the top fifth of the scale)."""
+def ranking(
+    users: np.ndarray, pred: np.ndarray, y: np.ndarray, k: int = TOP_K, min_rated: int = 2 * TOP_K
+) -> dict:
+    """Hit rate and NDCG at `k` over each user's held-out ratings, for users with at least
+    `min_rated` of them (so that the top `k` is a real choice): a user's held-out items ranked
+    by predicted rating; hit rate@k is the fraction of the top k the user rated highly (in the
+    top quarter of the scale: 4 and 5 stars), NDCG@k uses the ratings as gains."""
     lo, hi = float(y.min()), float(y.max())
     relevant_from = lo + 0.75 * (hi - lo)
     hits, ndcgs = [], []
     order = np.argsort(users, kind="stable")
     bounds = np.flatnonzero(np.diff(users[order])) + 1
+    disc = 1.0 / np.log2(np.arange(2, k + 2))
     for rows in np.split(order, bounds):
-        if len(rows) < 2:
-            continue
-        rel = y[rows] >= relevant_from
-        if not rel.any():
+        if len(rows) < min_rated:
             continue
         ranked = rows[np.argsort(-pred[rows], kind="stable")][:k]
-        gains = (y[ranked] >= relevant_from).astype(float)
-        hits.append(float(gains.any()))
-        disc = 1.0 / np.log2(np.arange(2, len(ranked) + 2))
-        ideal = np.sort(rel.astype(float))[::-1][: len(ranked)]
-        ndcgs.append(float((gains * disc).sum() / max((ideal * disc).sum(), 1e-12)))
+        hits.append(float((y[ranked] >= relevant_from).mean()))
+        ideal = np.sort(y[rows])[::-1][:k]
+        gains = y[ranked] - lo
+        ndcgs.append(float((gains * disc).sum() / max(((ideal - lo) * disc).sum(), 1e-12)))
     return {
         f"hit_rate@{k}": float(np.mean(hits)) if hits else None,
         f"ndcg@{k}": float(np.mean(ndcgs)) if ndcgs else None,
@@ -124,8 +125,10 @@ def html(run: Any, results: dict[str, Any], plot_files: list[str]) -> str:
         parts.append(
             "<h3>Ranking (valid)</h3><p>"
             + esc(
-                f"Each user's held-out items ranked by predicted rating, over "
-                f"{rank.get('users_ranked', 0)} users: hit rate@{TOP_K} "
+                f"Each user's held-out items ranked by predicted rating, over the "
+                f"{rank.get('users_ranked', 0)} users with at least {2 * TOP_K} of them: "
+                f"hit rate@{TOP_K} (share of the top {TOP_K} rated in the top quarter of the "
+                f"scale) "
                 f"{fmt(rank.get(f'hit_rate@{TOP_K}'))}, NDCG@{TOP_K} {fmt(rank.get(f'ndcg@{TOP_K}'))}."
             )
             + "</p>"
@@ -159,7 +162,16 @@ def html(run: Any, results: dict[str, Any], plot_files: list[str]) -> str:
                 [[r["item"], "; ".join(r["nearest"])] for r in results["nearest_items"]],
             )  # fmt: skip
         )
-    pics = [f for f in plot_files if "item_map" in f or "predicted_vs_true" in f]
+    item_map = results.get("item_map")
+    if item_map:
+        from nnrecipe.tasks.table_report import scatter_svg
+
+        parts.append(
+            f"<h3>Item embeddings (PCA, the {len(item_map['x'])} most rated items; the "
+            f"{LABELLED} most rated labelled)</h3>"
+            + scatter_svg(item_map["x"], item_map["y"], item_map["labels"], size=520)
+        )
+    pics = [f for f in plot_files if "predicted_vs_true" in f]
     if pics:
         from nnrecipe.html import figure, png_img
 
