@@ -391,6 +391,11 @@ def from_frame(
     if features.shape[1] == 0:
         raise DataError(f"{source!r} has only the target column: there are no input features.")
     task, y, classes = _target(kept[target], target, task)
+    if classes is not None and len(classes) < 2:
+        raise DataError(
+            f"The target column {target!r} holds a single class ({classes[0]!r}): "
+            "classification needs at least two classes; check the labels."
+        )
     grouping = features.drop(columns=[group]) if group is not None else features
     cats, conts, ids = column_types(grouping, categorical=categorical, continuous=continuous)
     if not cats and not conts:
