@@ -11,7 +11,9 @@ batch looks up (weight decay shrinks every row at every step, rare users as much
 ones). The penalty is added to the embeddings' gradients in training mode (a tensor hook), so
 the loss the Learner reports stays the plain MSE. Measured on movielens-100k (valid RMSE, 20
 epochs one-cycle lr 3e-3, batch 256): without it 0.915 at its best epoch and 1.07 at the end;
-l2 0.05: 0.918; 0.07: 0.907; 0.1: 0.906.
+l2 0.05: 0.918; 0.07: 0.907; 0.1: 0.906; 0.15: 0.907. Tried and dropped (no gain): 100 or 200
+factors (0.911), y_range (0.8, 5.2) (0.905), SVD++ implicit factors (0.916), an MLP added to
+the dot product (0.92), four averaged dot products (0.944), embedding dropout 0.2 (0.909).
 """
 
 from __future__ import annotations
