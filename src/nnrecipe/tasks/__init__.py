@@ -14,6 +14,7 @@ from nnrecipe.errors import DataError
 from nnrecipe.tasks.base import LossFn, Task
 from nnrecipe.tasks.classification import Classification
 from nnrecipe.tasks.losses import _BCE_NAMES, _CE_NAMES, loss_name, wants_float_targets
+from nnrecipe.tasks.ratings import Ratings
 from nnrecipe.tasks.regression import Regression
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "Task",
     "Classification",
     "Regression",
+    "Ratings",
     "LossFn",
     "infer_task",
     "make_task",
@@ -31,9 +33,13 @@ __all__ = [
 ]
 
 # name -> Task subclass. A new task registers itself here (see README, "How to add a task").
-TASKS: dict[str, type[Task]] = {"classification": Classification, "regression": Regression}
+TASKS: dict[str, type[Task]] = {
+    "classification": Classification,
+    "regression": Regression,
+    "ratings": Ratings,
+}
 # Older names accepted on input.
-ALIASES = {"binary": "classification", "multiclass": "classification"}
+ALIASES = {"binary": "classification", "multiclass": "classification", "collab": "ratings"}
 
 
 def register(cls: type[Task]) -> type[Task]:
