@@ -17,6 +17,7 @@ from typing import Any
 CATALOG_MODULES = (
     "nnrecipe.audit.codes",
     "nnrecipe.checks.codes",
+    "nnrecipe.checks.distribution",
     "nnrecipe.train.codes",
     "nnrecipe.diagnose.codes",
     "nnrecipe.tune.codes",

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from nnrecipe.checks import data_checks, forward, gradients, training
+from nnrecipe.checks import distribution as distribution_checks
 from nnrecipe.checks.codes import CODES
 from nnrecipe.checks.context import TRAIN_SAMPLE, VALID_SAMPLE, Context, UserCodeError, _jsonable
 from nnrecipe.data import Data
@@ -39,6 +40,7 @@ TRAINING_CHECKS = [
     forward.output_is_probability,
     training.input_ignored,
     gradients.dead_units,
+    *distribution_checks.CHECKS,  # tasks=("distribution",): other tasks skip them
 ]
 
 

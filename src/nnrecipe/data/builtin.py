@@ -153,16 +153,43 @@ LOADERS: dict[str, Callable[..., Data]] = {
 }
 
 
+# Built-ins defined in their own modules; they take the test fraction too.
+_OWN_TEST: tuple[str, ...] = ()
+
+
+def register_loader(name: str, *, takes_test: bool = True) -> Callable[..., Any]:
+    """Register a built-in data set loader ``fn(**split) -> Data`` under `name`."""
+
+    def deco(fn: Callable[..., Data]) -> Callable[..., Data]:
+        global _OWN_TEST
+        LOADERS[name] = fn
+        if takes_test:
+            _OWN_TEST = (*_OWN_TEST, name)
+        return fn
+
+    return deco
+
+
 def names() -> list[str]:
     """Names of the built-in data sets."""
     return list(LOADERS)
 
 
 def load(
-    name: str, *, valid: float = 0.2, test: float = 0.1, train_dev: float = 0.0, seed: int = 0
+    name: str,
+    *,
+    valid: float = 0.2,
+    test: float = 0.1,
+    train_dev: float = 0.0,
+    seed: int = 0,
+    task: str | None = None,
+    task_options: dict[str, Any] | None = None,
 ) -> Data:
     """A built-in data set by name, split seeded and stratified, inputs standardised with
     training statistics.
+
+    `task` reads the samples as another task (``"distribution"``, ``"few-shot"``) with its
+    `task_options`.
 
     Offline: ``digits`` (8x8 images), ``mnist1d`` (1-D signals, generated locally; its own test
     split), ``breast_cancer``, ``wine``, ``iris`` (tables), ``diabetes`` (regression). With
@@ -178,6 +205,11 @@ def load(
     if key not in LOADERS:
         raise DataError(f"Unknown data set {name!r}: built-in ones are {', '.join(LOADERS)}.")
     kw: dict[str, Any] = {"valid": valid, "train_dev": train_dev, "seed": seed}
-    if key in ("digits", "breast_cancer", "wine", "iris", "diabetes"):
+    if key in ("digits", "breast_cancer", "wine", "iris", "diabetes", *_OWN_TEST):
         kw["test"] = test
-    return LOADERS[key](**kw)
+    data = LOADERS[key](**kw)
+    # Another reading of the same samples (`--task distribution` on diabetes, few-shot digits).
+    return data.with_task(task, **(task_options or {}))
+
+
+from nnrecipe.data import synthetic as _synthetic  # noqa: E402,F401  (registers its loaders)

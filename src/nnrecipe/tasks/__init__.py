@@ -13,12 +13,14 @@ from torch import Tensor
 from nnrecipe.errors import DataError
 from nnrecipe.tasks.base import LossFn, Task
 from nnrecipe.tasks.classification import Classification
+from nnrecipe.tasks.distribution import Distribution
 from nnrecipe.tasks.regression import Regression
 
 __all__ = [
     "TASKS",
     "Task",
     "Classification",
+    "Distribution",
     "Regression",
     "LossFn",
     "infer_task",
@@ -30,7 +32,11 @@ __all__ = [
 ]
 
 # name -> Task subclass. A new task registers itself here (see README, "How to add a task").
-TASKS: dict[str, type[Task]] = {"classification": Classification, "regression": Regression}
+TASKS: dict[str, type[Task]] = {
+    "classification": Classification,
+    "regression": Regression,
+    "distribution": Distribution,
+}
 # Older names accepted on input.
 ALIASES = {"binary": "classification", "multiclass": "classification"}
 

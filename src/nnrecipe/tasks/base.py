@@ -5,7 +5,7 @@ CRPS for predicted distributions, ...) is one module with a `Task` subclass regi
 `nnrecipe.tasks.TASKS`. The methods fall in groups, by the stage that asks:
 
 - data: `accepts` / `build` (which targets the task takes, and the task object for them),
-  `prepare_targets`, `validate`, `stratify`;
+  `prepare_targets`, `validate`, `stratify`, `arrange` (re-split, e.g. by class);
 - train: `output_size`, `default_loss`, `metrics`, `predict`, `per_sample_loss`, `augment`;
 - models: `init_output` (the built-in head's bias / scale from the prior or target mean);
 - checks: `expected_init_loss`, `prior_output`, `uniform_output`, `init_loss_limits`,
@@ -75,6 +75,11 @@ class Task:
     def stratify(self, y: Tensor) -> np.ndarray | None:
         """Labels to stratify splits on, or None."""
         return None
+
+    def arrange(self, splits: dict[str, Any], *, seed: int = 0) -> dict[str, Any]:
+        """The splits this task trains and scores on, from the splits made by sample (default:
+        unchanged). A task that holds out whole classes (few-shot) re-splits here."""
+        return splits
 
     # -- train --------------------------------------------------------------------------------
     def output_size(self) -> int:
