@@ -97,3 +97,7 @@ def build_model(name: str | None, data: Any, **options: Any) -> nn.Module:
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+# Task-specific built-ins register themselves on import.
+from nnrecipe.models import distribution as _distribution  # noqa: E402,F401
