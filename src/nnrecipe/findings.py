@@ -18,6 +18,7 @@ CATALOG_MODULES = (
     "nnrecipe.audit.codes",
     "nnrecipe.checks.codes",
     "nnrecipe.checks.distribution",
+    "nnrecipe.checks.fewshot",
     "nnrecipe.train.codes",
     "nnrecipe.diagnose.codes",
     "nnrecipe.tune.codes",

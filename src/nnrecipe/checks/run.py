@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from nnrecipe.checks import data_checks, forward, gradients, training
 from nnrecipe.checks import distribution as distribution_checks
+from nnrecipe.checks import fewshot as fewshot_checks
 from nnrecipe.checks.codes import CODES
 from nnrecipe.checks.context import TRAIN_SAMPLE, VALID_SAMPLE, Context, UserCodeError, _jsonable
 from nnrecipe.data import Data
@@ -41,6 +42,7 @@ TRAINING_CHECKS = [
     training.input_ignored,
     gradients.dead_units,
     *distribution_checks.CHECKS,  # tasks=("distribution",): other tasks skip them
+    *fewshot_checks.CHECKS,  # tasks=("few-shot",)
 ]
 
 

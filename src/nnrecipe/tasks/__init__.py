@@ -14,6 +14,7 @@ from nnrecipe.errors import DataError
 from nnrecipe.tasks.base import LossFn, Task
 from nnrecipe.tasks.classification import Classification
 from nnrecipe.tasks.distribution import Distribution
+from nnrecipe.tasks.fewshot import FewShot
 from nnrecipe.tasks.regression import Regression
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "Task",
     "Classification",
     "Distribution",
+    "FewShot",
     "Regression",
     "LossFn",
     "infer_task",
@@ -36,6 +38,7 @@ TASKS: dict[str, type[Task]] = {
     "classification": Classification,
     "regression": Regression,
     "distribution": Distribution,
+    "few-shot": FewShot,
 }
 # Older names accepted on input.
 ALIASES = {"binary": "classification", "multiclass": "classification"}

@@ -44,6 +44,9 @@ class Task:
     # Whether inference may pick this task without the user naming it, and in which order
     # (lower first). Tasks that cannot be told from the targets alone are never inferred.
     infer_order: ClassVar[int | None] = None
+    # True when the loss compares the samples of a batch with each other by design (pair and
+    # triplet losses): the check that a per-sample loss does not mix samples is then skipped.
+    loss_pairs_samples: ClassVar[bool] = False
 
     # -- data ---------------------------------------------------------------------------------
     @classmethod
