@@ -9,7 +9,7 @@ Three heads read the model's outputs (``--task-option head=...``):
 - ``gaussian``: two outputs, the mean and the log of the scale.
 
 The loss is the CRPS (closed form for the Gaussian, exact for the piecewise-linear CDF) or the
-NLL (``loss=nll``), divided by the training targets' std so that it is near 1 at init whatever
+NLL (``--task-option objective=nll``), divided by the training targets' std so that it is near 1 at init whatever
 the targets' units. Metrics are in the targets' own units.
 """
 
@@ -94,18 +94,20 @@ class Distribution(Task):
         loss: Any = None,
         **options: Any,
     ) -> Distribution:
-        unknown = set(options) - {"head", "loss", "bins", "range"}
+        unknown = set(options) - {"head", "objective", "bins", "range"}
         if unknown:
             raise DataError(
                 f"Unknown option(s) {', '.join(sorted(unknown))} for task 'distribution': it "
-                "takes head (bins, cdf, gaussian), loss (crps, nll), bins and range."
+                "takes head (bins, cdf, gaussian), objective (crps, nll), bins and range."
             )
         head = str(options.get("head", "bins"))
-        loss_name = str(options.get("loss", "crps"))
+        loss_name = str(options.get("objective", "crps"))
         if head not in HEADS:
             raise DataError(f"Unknown head {head!r} for task 'distribution': use {HEADS}.")
         if loss_name not in LOSSES:
-            raise DataError(f"Unknown loss {loss_name!r} for task 'distribution': use {LOSSES}.")
+            raise DataError(
+                f"Unknown objective {loss_name!r} for task 'distribution': use {LOSSES}."
+            )
         y = y_train.float().reshape(-1)
         n_bins = int(options.get("bins", DEFAULT_BINS))
         distinct = int(torch.unique(y).numel())
