@@ -19,6 +19,7 @@ CATALOG_MODULES = (
     "nnrecipe.checks.codes",
     "nnrecipe.checks.distribution",
     "nnrecipe.checks.fewshot",
+    "nnrecipe.checks.word_vectors",
     "nnrecipe.train.codes",
     "nnrecipe.diagnose.codes",
     "nnrecipe.tune.codes",

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from nnrecipe.checks import data_checks, forward, gradients, training
 from nnrecipe.checks import distribution as distribution_checks
 from nnrecipe.checks import fewshot as fewshot_checks
+from nnrecipe.checks import word_vectors as word_vector_checks
 from nnrecipe.checks.codes import CODES
 from nnrecipe.checks.context import TRAIN_SAMPLE, VALID_SAMPLE, Context, UserCodeError, _jsonable
 from nnrecipe.data import Data
@@ -43,6 +44,7 @@ TRAINING_CHECKS = [
     gradients.dead_units,
     *distribution_checks.CHECKS,  # tasks=("distribution",): other tasks skip them
     *fewshot_checks.CHECKS,  # tasks=("few-shot",)
+    *word_vector_checks.CHECKS,  # tasks=("word-vectors",)
 ]
 
 

@@ -153,18 +153,25 @@ LOADERS: dict[str, Callable[..., Data]] = {
 }
 
 
-# Built-ins defined in their own modules; they take the test fraction too.
+# Built-ins defined in their own modules that take the test fraction, or the task's options
+# (a corpus is read with the task's vocabulary settings).
 _OWN_TEST: tuple[str, ...] = ()
+_TAKE_OPTIONS: tuple[str, ...] = ()
 
 
-def register_loader(name: str, *, takes_test: bool = True) -> Callable[..., Any]:
-    """Register a built-in data set loader ``fn(**split) -> Data`` under `name`."""
+def register_loader(
+    name: str, *, takes_test: bool = True, takes_options: bool = False
+) -> Callable[..., Any]:
+    """Register a built-in data set loader ``fn(**split) -> Data`` under `name`; with
+    `takes_options` it also gets ``task_options=``."""
 
     def deco(fn: Callable[..., Data]) -> Callable[..., Data]:
-        global _OWN_TEST
+        global _OWN_TEST, _TAKE_OPTIONS
         LOADERS[name] = fn
         if takes_test:
             _OWN_TEST = (*_OWN_TEST, name)
+        if takes_options:
+            _TAKE_OPTIONS = (*_TAKE_OPTIONS, name)
         return fn
 
     return deco
@@ -207,9 +214,12 @@ def load(
     kw: dict[str, Any] = {"valid": valid, "train_dev": train_dev, "seed": seed}
     if key in ("digits", "breast_cancer", "wine", "iris", "diabetes", *_OWN_TEST):
         kw["test"] = test
+    if key in _TAKE_OPTIONS:
+        return LOADERS[key](task_options=task_options, **kw).with_task(task)
     data = LOADERS[key](**kw)
     # Another reading of the same samples (`--task distribution` on diabetes, few-shot digits).
     return data.with_task(task, **(task_options or {}))
 
 
 from nnrecipe.data import synthetic as _synthetic  # noqa: E402,F401  (registers its loaders)
+from nnrecipe.data import text as _text  # noqa: E402,F401

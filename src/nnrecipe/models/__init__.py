@@ -102,3 +102,4 @@ def count_parameters(model: nn.Module) -> int:
 # Task-specific built-ins register themselves on import.
 from nnrecipe.models import distribution as _distribution  # noqa: E402,F401
 from nnrecipe.models import fewshot as _fewshot  # noqa: E402,F401
+from nnrecipe.models import skipgram as _skipgram  # noqa: E402,F401

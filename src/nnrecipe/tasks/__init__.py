@@ -16,6 +16,7 @@ from nnrecipe.tasks.classification import Classification
 from nnrecipe.tasks.distribution import Distribution
 from nnrecipe.tasks.fewshot import FewShot
 from nnrecipe.tasks.regression import Regression
+from nnrecipe.tasks.word_vectors import WordVectors
 
 __all__ = [
     "TASKS",
@@ -24,6 +25,7 @@ __all__ = [
     "Distribution",
     "FewShot",
     "Regression",
+    "WordVectors",
     "LossFn",
     "infer_task",
     "make_task",
@@ -39,6 +41,7 @@ TASKS: dict[str, type[Task]] = {
     "regression": Regression,
     "distribution": Distribution,
     "few-shot": FewShot,
+    "word-vectors": WordVectors,
 }
 # Older names accepted on input.
 ALIASES = {"binary": "classification", "multiclass": "classification"}

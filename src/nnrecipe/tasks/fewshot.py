@@ -209,6 +209,7 @@ class FewShot(Task):
         return {
             "accuracy": float(acc.mean()),
             "accuracy_ci95": ci,
+            "error": 1.0 - float(acc.mean()),  # what Ng's table reads
             "mean_distance": float(d.sum() / max(1, d.numel() - len(d))),
         }
 
