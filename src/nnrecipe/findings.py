@@ -154,7 +154,7 @@ class Result:
         return capture.get()
 
     def _repr_html_(self) -> str:
-        from nnrecipe.report.notebook import result_html
+        from nnrecipe.notebook import result_html
 
         return result_html(self)
 
@@ -189,6 +189,7 @@ def explain(code: str) -> str:
     from nnrecipe.errors import ConfigError
 
     known = catalog()
+    code = code.strip().lower().replace("_", "-")  # LOSS_AT_INIT and Loss-At-Init work too
     if code not in known:
         raise ConfigError(
             f"Unknown finding code {code!r}: known codes are {', '.join(sorted(known))}."

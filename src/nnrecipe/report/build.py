@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
-from nnrecipe.html import document, esc, section
-from nnrecipe.report.folder import RunFolder
+from nnrecipe import plotting as plots
+from nnrecipe.html import badge, document, esc, section
+from nnrecipe.io import atomic_write_text
+from nnrecipe.report import diagnosis
+from nnrecipe.report import results as s2
+from nnrecipe.report import sections as s1
+from nnrecipe.report import verdict as top
+from nnrecipe.report.diagnosis import tuning_trials
+from nnrecipe.report.folder import RunFolder, display_name
 
 SECTIONS = (
     ("findings", "Findings"),
@@ -27,8 +32,6 @@ def _monitor_plots(run: RunFolder) -> dict[str, bytes]:
     saved under ``plots/`` when the folder is writable."""
     import tempfile
 
-    from nnrecipe import plotting as plots
-
     out: dict[str, bytes] = {}
     jobs: list[tuple[str, Any, Any]] = []
     rec = run.monitor
@@ -41,7 +44,6 @@ def _monitor_plots(run: RunFolder) -> dict[str, bytes]:
     rng = run.flat("checks").get("lr_range")
     if isinstance(rng, dict) and rng.get("lrs") and rng.get("losses"):
         jobs.append(("lr_range", plots.lr_range_test, rng))
-    from nnrecipe.report.diagnosis import tuning_trials
 
     trials = tuning_trials(run) if run.stage("tune") else []
     if trials:
@@ -88,14 +90,6 @@ def _first_conv(run: RunFolder) -> Any:
         return None
 
 
-def display_name(path: Path) -> str:
-    """A run folder's final name (the report is written while it is still ``.NAME.incomplete``)."""
-    name = path.name
-    if name.startswith(".") and name.endswith(".incomplete"):
-        return name[1 : -len(".incomplete")]
-    return name
-
-
 def _header(run: RunFolder) -> str:
     d, m = run.data, run.metric
     test = (run.summary.get("test") or {}).get(m)
@@ -133,10 +127,6 @@ def _guarded(name: str, fn: Any) -> str:
 
 def build_html(run_dir: str | Path) -> str:
     """The report of a run folder as one self-contained HTML string."""
-    from nnrecipe.report import diagnosis
-    from nnrecipe.report import results as s2
-    from nnrecipe.report import sections as s1
-    from nnrecipe.report import verdict as top
 
     run = RunFolder.load(run_dir)
     extra = _monitor_plots(run)
@@ -152,8 +142,11 @@ def build_html(run_dir: str | Path) -> str:
     }
     bodies = {name: _guarded(name, fn) for name, fn in builders.items()}
     strip = _guarded("verdict", lambda: top.verdict_strip(run))
+    damaged = "".join(
+        f"<p class='missing'>{badge('warning')} {esc(msg)}</p>" for msg in run.damaged.values()
+    )
     body = (
-        f"<section id='summary'><h2><span class='num'>1</span>Verdict</h2>{strip}</section>"
+        f"<section id='summary'><h2><span class='num'>1</span>Verdict</h2>{damaged}{strip}</section>"
         + "".join(section(a, i + 2, t, bodies[a]) for i, (a, t) in enumerate(SECTIONS))
     )
     nav = [("summary", "Verdict"), *SECTIONS]
@@ -163,14 +156,9 @@ def build_html(run_dir: str | Path) -> str:
 
 
 def write_report(run_dir: str | Path) -> Path:
-    from nnrecipe.train.checkpoint import atomic_write_text
 
     path = Path(run_dir) / "report.html"
-    atomic_write_text(path, build_html(run_dir))
-    # A page to share: readable like any file the user creates (the temporary file was 0600).
-    umask = os.umask(0)
-    os.umask(umask)
-    path.chmod(0o666 & ~umask)
+    atomic_write_text(path, build_html(run_dir))  # mode io.FILE_MODE, like every run file
     return path
 
 
@@ -178,24 +166,3 @@ def open_in_browser(path: Path) -> None:
     import webbrowser
 
     webbrowser.open(path.resolve().as_uri())
-
-
-def stage_report(ctx: Any) -> dict[str, Any]:
-    """Pipeline stage: save what needs the data and the model (``report/data.json``), then
-    write ``report.html`` from the run folder."""
-    from nnrecipe.report.collect import collect
-    from nnrecipe.train.checkpoint import atomic_write_text
-
-    extras = collect(ctx.data, ctx.learner, ctx.model)
-    atomic_write_text(ctx.dir / "report" / "data.json", json.dumps(extras))
-    # summary.json is written after the last stage: write what the report reads from it now.
-    summary = {
-        **ctx.summary,
-        "baselines": ctx.results.get("baselines", {}),
-        "findings": [f.to_dict() for f in ctx.findings],
-    }
-    atomic_write_text(ctx.dir / "summary.json", json.dumps(summary, indent=2, default=str))
-    path = write_report(ctx.dir)
-    size = path.stat().st_size
-    ctx.say(f"report written ({size / 1e6:.2f} MB)")
-    return {"file": "report.html", "bytes": size}

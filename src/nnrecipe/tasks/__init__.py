@@ -15,6 +15,7 @@ from nnrecipe.tasks.base import LossFn, Task
 from nnrecipe.tasks.classification import Classification
 from nnrecipe.tasks.distribution import Distribution
 from nnrecipe.tasks.fewshot import FewShot
+from nnrecipe.tasks.losses import _BCE_NAMES, _CE_NAMES, loss_name, wants_float_targets
 from nnrecipe.tasks.regression import Regression
 from nnrecipe.tasks.word_vectors import WordVectors
 
@@ -46,14 +47,6 @@ TASKS: dict[str, type[Task]] = {
 # Older names accepted on input.
 ALIASES = {"binary": "classification", "multiclass": "classification"}
 
-_BCE_NAMES = (
-    "BCEWithLogitsLoss",
-    "BCELoss",
-    "binary_cross_entropy",
-    "binary_cross_entropy_with_logits",
-)
-_CE_NAMES = ("CrossEntropyLoss", "cross_entropy", "NLLLoss", "nll_loss")
-
 
 def register(cls: type[Task]) -> type[Task]:
     """Add a Task subclass to the registry under its `name` (usable as a class decorator)."""
@@ -70,18 +63,6 @@ def _lookup(name: str) -> type[Task]:
     if key not in TASKS:
         raise DataError(f"Unknown task {name!r}: use one of {', '.join(TASKS)}.")
     return TASKS[key]
-
-
-def loss_name(loss: object) -> str:
-    """The class name of a loss module, or the name of a loss function ("" for None)."""
-    if loss is None:
-        return ""
-    return getattr(loss, "__name__", type(loss).__name__)
-
-
-def wants_float_targets(loss: object) -> bool:
-    """Binary cross-entropy losses take 0/1 float targets, not class indices."""
-    return loss_name(loss) in _BCE_NAMES
 
 
 def _refusal(name: str, x_shape: Any, y: Tensor, reason: str, loss: Any) -> DataError:
