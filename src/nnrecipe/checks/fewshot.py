@@ -13,12 +13,13 @@ from nnrecipe.findings import Code, Finding, Severity
 
 TASKS = ("few-shot",)
 TRAIN_STEPS = 60
-# embeddings-collapse: the built-in embedding nets start with a mean distance of 0.2-0.6
-# between unit embeddings of different samples (digits, mnist1d) and train to 0.7-1.2; a model
-# whose output ignores its input gives 0. Below 0.01 the embedding cannot tell samples apart.
+# embeddings-collapse: mean distance between unit embeddings of different held-out samples,
+# measured for the built-in embedding nets 0.196 at init / 0.215 after 60 steps (digits) and
+# 0.326 / 0.206 (mnist1d); a ReLU after a -50 bias (tests/zoo/fewshot.py) 0.0. Error below 0.01.
 COLLAPSE_DISTANCE = 0.01
 TINY_NORM = 1e-6  # raw embeddings this short are all noise once normalised
-# margin-never-active: at init 30-90% of the negative pairs are inside the default margin.
+# margin-never-active: share of negative pairs inside the margin, measured on digits 0.9996 at
+# init and 0.62 after 60 steps with the default 0.5; 0.0 and 0.0 with a margin of 0.001.
 ACTIVE_SHARE = 0.001
 
 CODES: dict[str, Code] = {
