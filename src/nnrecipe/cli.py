@@ -89,6 +89,25 @@ def load_data(values: dict[str, Any], *, skip_corrupt: bool = False) -> Any:
     return resolve_data(make_config(values), skip_corrupt=skip_corrupt)
 
 
+def _task_options(items: list[str] | None) -> dict[str, Any] | None:
+    """``["head=gaussian", "bins=16", "fewshot_classes=[0,1,2]"]`` -> a dict (JSON values when
+    they parse as JSON, else strings)."""
+    import json
+
+    if not items:
+        return None
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            _fail(f"--task-option takes KEY=VALUE, got {item!r}: e.g. --task-option head=gaussian.")
+        try:
+            options[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip()] = value
+    return options
+
+
 @app.callback()
 def _main(debug: Debug = False) -> None:
     DEBUG["on"] = debug
@@ -138,6 +157,10 @@ def run(
         int | None, typer.Option("--ensemble", help="average the top-K tuned models")
     ] = None,
     augment: Annotated[float | None, typer.Option(help="augmentation strength 0..1")] = None,
+    task_option: Annotated[
+        list[str] | None,
+        typer.Option(help="an option of the task, KEY=VALUE (repeatable): head=gaussian, bins=16"),
+    ] = None,
     seed: Seed = None,
     resume: Annotated[
         Path | None, typer.Option(help="continue the interrupted run in this folder")
@@ -182,6 +205,7 @@ def run(
         tune_trials=tune,
         ensemble=ensemble,
         augment=augment,
+        task_options=_task_options(task_option),
     )
     if resume is not None:
         values = {"force": force} if force else {}

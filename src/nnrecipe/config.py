@@ -33,6 +33,9 @@ class RunConfig(BaseModel):
     )
     target: str | None = Field(None, description="target column of a CSV file")
     task: str | None = Field(None, description="a name in nnrecipe.tasks.TASKS; default: inferred")
+    task_options: dict[str, Any] | None = Field(
+        None, description="the task's own options (e.g. head, bins, fewshot_classes, window)"
+    )
     valid: float = Field(0.2, gt=0, lt=0.9, description="fraction of the data for validation")
     test: float = Field(0.1, ge=0, lt=0.9, description="fraction for the test set (evaluated once)")
     train_dev: float = Field(0.0, ge=0, lt=0.5, description="slice of train held out as train-dev")

@@ -17,6 +17,9 @@ from typing import Any
 CATALOG_MODULES = (
     "nnrecipe.audit.codes",
     "nnrecipe.checks.codes",
+    "nnrecipe.checks.distribution",
+    "nnrecipe.checks.fewshot",
+    "nnrecipe.checks.word_vectors",
     "nnrecipe.train.codes",
     "nnrecipe.diagnose.codes",
     "nnrecipe.tune.codes",

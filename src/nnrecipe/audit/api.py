@@ -144,7 +144,12 @@ def write_pictures(ctx: Any, findings: list[Finding], out: Path) -> dict[str, st
         files["histograms"] = pictures.histograms(ctx, out / "histograms.png")
     else:
         files["samples"] = pictures.samples_per_class(ctx, out / "samples.png")
-    groups = near_groups(ctx)
+    from nnrecipe.findings import code_applies
+
+    task = ctx.data.task
+    # Pictures of codes that do not apply to the task are not drawn (nor their searches run).
+    dup = code_applies("duplicates", task) or code_applies("split-leakage", task)
+    groups = near_groups(ctx) if dup else []
     within = [[(s, p) for s, p, _ in g if s == split] for g in groups for split in ctx.splits]
     files["duplicates"] = pictures.groups(
         ctx,
@@ -158,5 +163,6 @@ def write_pictures(ctx: Any, findings: list[Finding], out: Path) -> dict[str, st
     )
     suspects = next((f.evidence["suspects"] for f in findings if f.code == "label-noise"), [])
     files["label_issues"] = pictures.label_issues(ctx, suspects, out / "label_issues.png")
-    files["outliers"] = pictures.outliers(ctx, outlier_scores(ctx), out / "outliers.png")
+    if code_applies("outliers", task):
+        files["outliers"] = pictures.outliers(ctx, outlier_scores(ctx), out / "outliers.png")
     return {k: str(p.relative_to(out)) for k, p in files.items() if p is not None}

@@ -95,7 +95,7 @@ def _loss_coupling(ctx: Context, out: Tensor, y: Tensor) -> float | None:
     """How much the loss gradient of the first half of a batch moves when the targets of the
     second half change (0 for any per-sample loss)."""
     n = out.shape[0]
-    if n < 4:
+    if n < 4 or ctx.task.loss_pairs_samples:
         return None
     h = n // 2
     y2 = ctx.task.perturb_targets(y, h)

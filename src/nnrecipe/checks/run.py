@@ -13,6 +13,9 @@ import torch
 from torch import Tensor, nn
 
 from nnrecipe.checks import data_checks, forward, gradients, training
+from nnrecipe.checks import distribution as distribution_checks
+from nnrecipe.checks import fewshot as fewshot_checks
+from nnrecipe.checks import word_vectors as word_vector_checks
 from nnrecipe.checks.codes import CODES
 from nnrecipe.checks.context import TRAIN_SAMPLE, VALID_SAMPLE, Context, UserCodeError, _jsonable
 from nnrecipe.data import Data
@@ -43,6 +46,9 @@ TRAINING_CHECKS = [
     forward.output_is_probability,
     training.input_ignored,
     gradients.dead_units,
+    *distribution_checks.CHECKS,  # tasks=("distribution",): other tasks skip them
+    *fewshot_checks.CHECKS,  # tasks=("few-shot",)
+    *word_vector_checks.CHECKS,  # tasks=("word-vectors",)
 ]
 
 

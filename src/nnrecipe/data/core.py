@@ -160,6 +160,35 @@ class Data:
                 h.update(repr(split.dataset).encode())
         return h.hexdigest()[:16]
 
+    def with_task(self, task: str | None = None, **options: Any) -> Data:
+        """The same samples read as another task (``--task``), or with the task's options
+        (``--task-option``). The task is built from the training targets and may re-split the
+        samples (`Task.arrange`: few-shot holds out whole classes).
+
+        Raises:
+            DataError: the task cannot take these targets, or an option is invalid.
+        """
+        from nnrecipe.tasks import ALIASES
+
+        name = ALIASES.get(task, task) if task else self.task.name
+        if name == self.task.name and not options:
+            return self
+        splits = {
+            k: Split(s.x, s.y, dataset=s.dataset, index=s.index, num_workers=s.num_workers)
+            for k, s in self.splits.items()
+        }
+        return _assemble(
+            splits,
+            task=name,
+            task_options=options,
+            loss=None,
+            modality=self.modality,
+            classes=self.classes,
+            feature_names=self.feature_names,
+            name=self.name,
+            meta=dict(self.meta),
+        )
+
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def coerce(cls, data: Any, *, task: str | None = None, loss: Any = None) -> Data:
@@ -223,6 +252,7 @@ class Data:
         classes: list[str] | None = None,
         feature_names: list[str] | None = None,
         name: str = "arrays",
+        task_options: dict[str, Any] | None = None,
     ) -> Data:
         """Split arrays/tensors into train / valid / test (and train-dev), seeded and stratified
         for classification. Inputs are used as given (no rescaling).
@@ -239,7 +269,7 @@ class Data:
             _refuse_integer_values(yt)
         elif task == "regression" and not torch.is_floating_point(yt):
             yt = yt.float()  # integer measurements (diabetes as int64) are values
-        stratify = _stratify_labels(xt, yt, task, loss, classes)
+        stratify = _stratify_labels(xt, yt, task, loss, classes, task_options)
         parts = split_indices(
             len(xt), stratify, valid=valid, test=test, train_dev=train_dev, seed=seed
         )
@@ -247,6 +277,7 @@ class Data:
         return _assemble(
             splits,
             task=task,
+            task_options=task_options,
             loss=loss,
             modality=modality,
             classes=classes,
@@ -357,12 +388,12 @@ def _check_pair(x: Any, y: Any, where: str) -> tuple[Tensor, Tensor]:
 
 
 def _stratify_labels(
-    x: Tensor, y: Tensor, task: str | None, loss: Any, classes: Any
+    x: Tensor, y: Tensor, task: str | None, loss: Any, classes: Any, options: Any = None
 ) -> np.ndarray | None:
     shape = sample_shape(x)
     if task is None:
         return infer_task(y, loss=loss, classes=classes, x_shape=shape).stratify(y)
-    return make_task(task, y, classes, x_shape=shape, loss=loss).stratify(y)
+    return make_task(task, y, classes, x_shape=shape, loss=loss, **(options or {})).stratify(y)
 
 
 def split_indices(
@@ -423,6 +454,7 @@ def _assemble(
     feature_names: list[str] | None,
     name: str,
     meta: dict[str, Any],
+    task_options: dict[str, Any] | None = None,
 ) -> Data:
     """Infer task and modality, fix input layout and target dtype, validate."""
     for k, s in splits.items():
@@ -435,7 +467,10 @@ def _assemble(
     elif task is None:
         task_obj = infer_task(y_train, loss=loss, classes=classes, x_shape=x_shape)
     else:
-        task_obj = make_task(task, y_train, classes, x_shape=x_shape, loss=loss)
+        task_obj = make_task(
+            task, y_train, classes, x_shape=x_shape, loss=loss, **(task_options or {})
+        )
+    splits = task_obj.arrange(splits, seed=int(meta.get("seed") or 0))
     if modality is None:
         modality = infer_modality(x_shape)
     if modality not in MODALITIES:

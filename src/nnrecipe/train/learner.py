@@ -169,7 +169,10 @@ class Learner:
             )
         if not self.lr > 0:
             raise ConfigError(f"The learning rate must be > 0, got {self.lr}.")
-        self.batch_size = self.batch_size or auto_batch_size(len(self.data.train))
+        n_examples = self.task.epoch_size(self.data.train)
+        self.batch_size = (
+            self.batch_size or self.task.batch_size(n_examples) or auto_batch_size(n_examples)
+        )
         if self.batch_size < 1:
             raise ConfigError(f"The batch size must be >= 1, got {self.batch_size}.")
         self.device_ = pick_device(self.device)
@@ -224,7 +227,7 @@ class Learner:
             raise ConfigError(f"epochs must be >= 1, got {epochs}.")
         self._setup()
         data, task = self.data, self.task
-        n_train = len(data.train)
+        n_train = task.epoch_size(data.train)
         drop_last = n_train % self.batch_size == 1  # a batch of one breaks BatchNorm
         steps_per_epoch = max(
             1, n_train // self.batch_size if drop_last else -(-n_train // self.batch_size)
@@ -267,9 +270,7 @@ class Learner:
             t0 = time.perf_counter()
             total_loss, seen = 0.0, 0
             for batch_i, (xb, yb) in enumerate(
-                data.train.batches(
-                    self.batch_size, shuffle=True, generator=gen, drop_last=drop_last
-                )
+                task.train_batches(data.train, self.batch_size, generator=gen, drop_last=drop_last)
             ):
                 # The schedule is a pure function of the step: nothing to save for resume.
                 factor = lr_factor(self.schedule, step, total_steps)
@@ -457,7 +458,8 @@ class Learner:
         with torch.no_grad():
             loss = float(self.loss_fn(out, y))
         extra = {name: float(fn(out, y)) for name, fn in self.metrics.items()}
-        return {"loss": loss, **self.task.metrics(out, y), **extra}
+        own = self.task.model_metrics(self.model)  # e.g. word vectors vs human judgements
+        return {"loss": loss, **own, **self.task.metrics(out, y), **extra}
 
     @torch.no_grad()
     def predict(self, x: Any, *, raw: bool = False) -> Tensor:
