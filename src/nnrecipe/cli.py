@@ -89,7 +89,10 @@ def run(
     task: Task = None,
     config: ConfigOpt = None,
     out: Annotated[str | None, typer.Option(help="run folder (default runs/<data>-<time>)")] = None,
-    model: Annotated[str | None, typer.Option(help="linear, mlp, cnn1d or cnn2d")] = None,
+    masks: Annotated[
+        str | None, typer.Option(help="segmentation: folder of masks named like the images")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="linear, mlp, cnn1d, cnn2d or unet")] = None,
     epochs: Annotated[int | None, typer.Option(help="maximum epochs")] = None,
     lr: Annotated[float | None, typer.Option(help="peak learning rate")] = None,
     batch_size: Annotated[int | None, typer.Option(help="batch size")] = None,
@@ -128,6 +131,7 @@ def run(
     flags = dict(
         target=target,
         task=task,
+        masks=masks,
         out=out,
         model=model,
         epochs=epochs,

@@ -25,6 +25,9 @@ class RunConfig(BaseModel):
         ..., description="built-in name (digits, mnist1d, ...), image folder or CSV file"
     )
     target: str | None = Field(None, description="target column of a CSV file")
+    masks: str | None = Field(
+        None, description="segmentation: folder of masks paired with the images by file stem"
+    )
     task: Literal["classification", "regression"] | None = Field(
         None, description="default: inferred"
     )
@@ -33,7 +36,7 @@ class RunConfig(BaseModel):
     train_dev: float = Field(0.0, ge=0, lt=0.5, description="slice of train held out as train-dev")
     image_size: int | None = Field(None, ge=4, le=1024, description="resize folder images to this")
     # -- model --
-    model: Literal["linear", "mlp", "cnn1d", "cnn2d"] | None = Field(
+    model: Literal["linear", "mlp", "cnn1d", "cnn2d", "unet"] | None = Field(
         None, description="default by modality"
     )
     width: int | None = Field(None, ge=1, le=8192, description="hidden units / base channels")

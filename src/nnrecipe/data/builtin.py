@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from nnrecipe.data.core import Data
+from nnrecipe.data.seg_builtin import nuclei, shapes
 from nnrecipe.errors import DataError
 
 
@@ -147,6 +148,8 @@ LOADERS: dict[str, Callable[..., Data]] = {
         "load_diabetes", "tabular", "regression", name="diabetes", **kw
     ),
     "mnist1d": _mnist1d,
+    "shapes": shapes,  # segmentation, synthetic (nnrecipe.data.seg_builtin)
+    "nuclei": nuclei,  # segmentation, stardist's microscopy image (nnrecipe.data.seg_builtin)
     "mnist": lambda **kw: _torchvision("MNIST", **kw),
     "fashion-mnist": lambda **kw: _torchvision("FashionMNIST", **kw),
     "cifar10": lambda **kw: _torchvision("CIFAR10", **kw),
@@ -165,7 +168,8 @@ def load(
     training statistics.
 
     Offline: ``digits`` (8x8 images), ``mnist1d`` (1-D signals, generated locally; its own test
-    split), ``breast_cancer``, ``wine``, ``iris`` (tables), ``diabetes`` (regression). With
+    split), ``breast_cancer``, ``wine``, ``iris`` (tables), ``diabetes`` (regression),
+    ``shapes`` and ``nuclei`` (segmentation, see `nnrecipe.data.seg_builtin`). With
     internet: ``mnist``, ``fashion-mnist``, ``cifar10`` (their own test splits).
 
     Example:
@@ -178,6 +182,6 @@ def load(
     if key not in LOADERS:
         raise DataError(f"Unknown data set {name!r}: built-in ones are {', '.join(LOADERS)}.")
     kw: dict[str, Any] = {"valid": valid, "train_dev": train_dev, "seed": seed}
-    if key in ("digits", "breast_cancer", "wine", "iris", "diabetes"):
+    if key in ("digits", "breast_cancer", "wine", "iris", "diabetes", "shapes", "nuclei"):
         kw["test"] = test
     return LOADERS[key](**kw)

@@ -84,7 +84,11 @@ class Split:
         for i, start in enumerate(range(0, stop, batch_size)):
             if limit is not None and i >= limit:
                 return
-            idx = slice(start, start + batch_size) if order is None else order[start : start + batch_size]
+            idx = (
+                slice(start, start + batch_size)
+                if order is None
+                else order[start : start + batch_size]
+            )
             yield batch_take(self.x, idx), self.y[idx]  # type: ignore[arg-type,index]
 
     def targets(self) -> Tensor:

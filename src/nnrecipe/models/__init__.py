@@ -9,19 +9,21 @@ from torch import nn
 
 from nnrecipe.errors import ConfigError
 from nnrecipe.models.builtin import CNN, MLP, Head, Linear
+from nnrecipe.models.unet import UNet
 
 __all__ = [
     "CNN",
     "MLP",
     "Head",
     "Linear",
+    "UNet",
     "build_model",
     "default_model_name",
     "MODEL_NAMES",
     "count_parameters",
 ]
 
-MODEL_NAMES = ("linear", "mlp", "cnn1d", "cnn2d")
+MODEL_NAMES = ("linear", "mlp", "cnn1d", "cnn2d", "unet")
 
 
 def default_model_name(modality: str) -> str:
@@ -52,6 +54,13 @@ def build_model(name: str | None, data: Any, **options: Any) -> nn.Module:
                 f"got {shape}: use model 'mlp' for tables or the model matching the data."
             )
         model = CNN(shape[0], out, dims=dims, **options)
+    elif name == "unet":
+        if len(shape) != 3:
+            raise ConfigError(
+                f"Model 'unet' needs images of shape (channels, height, width), got {shape}: "
+                "use it for segmentation of images."
+            )
+        model = UNet(shape[0], out, **options)
     else:
         raise ConfigError(f"Unknown model {name!r}: built-in models are {', '.join(MODEL_NAMES)}.")
     model.head.init_from(data.task, data.train.targets())  # type: ignore[union-attr, operator]
