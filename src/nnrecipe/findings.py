@@ -46,6 +46,8 @@ class Code:
     title: str
     why: str
     fix: str
+    # The tasks this code is for (their `Task.name`); None: every task that `applies` it.
+    tasks: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -164,6 +166,15 @@ def catalog() -> dict[str, Code]:
             continue
         codes.update(getattr(module, "CODES", {}))
     return codes
+
+
+def code_applies(code: str, task: Any) -> bool:
+    """Whether a stage should run the check for `code` on `task`: the code is for this task
+    (`Code.tasks`) and the task does not opt out (`Task.applies`)."""
+    entry = catalog().get(code)
+    if entry is not None and entry.tasks is not None and task.name not in entry.tasks:
+        return False
+    return bool(task.applies(code))
 
 
 def explain(code: str) -> str:

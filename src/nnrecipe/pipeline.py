@@ -283,7 +283,7 @@ def stage_evaluate(ctx: RunContext) -> dict[str, Any]:
 
 
 def stage_plots(ctx: RunContext) -> dict[str, Any]:
-    from nnrecipe.report import plots
+    from nnrecipe import plotting as plots
 
     L, task, plot_dir = ctx.learner, ctx.data.task, ctx.dir / "plots"
     metric = task.primary_metric
@@ -297,23 +297,7 @@ def stage_plots(ctx: RunContext) -> dict[str, Any]:
         plots.lr_curve(L.history, plot_dir / "lr.png"),
     ]
     out, y = L.outputs("valid")
-    pred = task.predict(out).numpy()
-    if task.kind == "classification":
-        files.append(
-            plots.confusion_matrix(
-                y.numpy().reshape(-1),
-                pred,
-                ctx.data.classes,
-                plot_dir / "confusion_valid.png",
-                title="Confusion matrix (valid)",
-            )
-        )
-    else:
-        files.append(
-            plots.predicted_vs_true(
-                y.numpy().reshape(-1), pred.reshape(-1), plot_dir / "predicted_vs_true_valid.png"
-            )
-        )
+    files += task.plots(out, y, ctx.data, plot_dir)
     return {"files": [str(f.relative_to(ctx.dir)) for f in files]}
 
 

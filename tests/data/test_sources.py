@@ -35,7 +35,7 @@ def test_from_arrays_splits_are_disjoint_complete_and_stratified() -> None:
     for s in data.splits.values():
         counts = torch.bincount(s.y, minlength=3)
         assert counts.max() - counts.min() <= 1  # stratified: classes stay balanced
-    assert data.task.kind == "classification" and data.task.num_classes == 3
+    assert data.task.name == "classification" and data.task.num_classes == 3
     assert data.modality == "tabular"
 
 
@@ -60,14 +60,14 @@ def test_from_arrays_is_seeded() -> None:
 def test_task_is_inferred_from_targets(y: np.ndarray, kind: str, name: str) -> None:
     x = np.random.default_rng(0).normal(size=(100, 3)).astype(np.float32)
     data = nr.Data.from_arrays(x, y)
-    assert (data.task.kind, data.task.name) == (kind, name)
+    assert (data.task.name, getattr(data.task, "kind_label", data.task.name)) == (kind, name)
 
 
 def test_bce_loss_with_float_targets_means_binary_classification() -> None:
     x = np.random.default_rng(0).normal(size=(100, 3)).astype(np.float32)
     y = (np.arange(100) % 2).astype(np.float32)
     data = nr.Data.coerce((x[:80], y[:80], x[80:], y[80:]), loss=torch.nn.BCEWithLogitsLoss())
-    assert data.task.kind == "classification"
+    assert data.task.name == "classification"
     assert data.task.num_classes == 2
 
 
@@ -101,7 +101,7 @@ def test_from_datasets_in_memory_and_streamed_agree() -> None:
     assert len(mem.train) + len(mem.valid) == 120 == len(stream.train) + len(stream.valid)
     xb, yb = next(stream.train.batches(16))
     assert xb.shape == (16, 5) and yb.shape == (16,)
-    assert stream.task.kind == mem.task.kind == "classification"
+    assert stream.task.name == mem.task.name == "classification"
 
 
 def _write_images(root, classes=("cat", "dog"), per_class=12, size=(10, 12)) -> None:
@@ -162,7 +162,7 @@ def test_from_csv_encodes_and_standardizes_with_train_statistics(tmp_path) -> No
     path = tmp_path / "t.csv"
     df.to_csv(path, index=False)
     data = nr.Data.from_csv(path, target="label", seed=0)
-    assert data.task.kind == "classification" and data.classes == ["no", "yes"]
+    assert data.task.name == "classification" and data.classes == ["no", "yes"]
     assert data.feature_names == ["size", "size__missing", "color=blue", "color=green", "color=red"]
     train_size = data.train.x[:, 0]
     assert abs(float(train_size.mean())) < 1e-4 and abs(float(train_size.std()) - 1) < 0.01
@@ -181,7 +181,7 @@ def test_from_csv_regression_and_errors(tmp_path) -> None:
     pd.DataFrame({"a": np.arange(50.0), "y": np.arange(50.0) * 0.5 + 0.25}).to_csv(
         path, index=False
     )
-    assert nr.Data.from_csv(path, target="y").task.kind == "regression"
+    assert nr.Data.from_csv(path, target="y").task.name == "regression"
     with pytest.raises(DataError, match="no column 'label'"):
         nr.Data.from_csv(path, target="label")
     with pytest.raises(DataError, match="does not exist"):

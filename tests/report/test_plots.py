@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nnrecipe.report import plots
+from nnrecipe import plotting as plots
 
 
 def _opens(path: Path) -> tuple[int, int]:

@@ -237,7 +237,8 @@ class _Counting(torch.utils.data.Dataset):
 
 
 def test_collect_reads_only_the_shown_samples_of_a_streamed_split() -> None:
-    from nnrecipe.report.collect import SAMPLES_PER_CLASS, collect
+    from nnrecipe.report.collect import collect
+    from nnrecipe.tasks.classification import SAMPLES_PER_CLASS
 
     train, valid = _Counting(400, 0), _Counting(100, 1)
     data = nr.Data.from_datasets(train, valid, in_memory=False)

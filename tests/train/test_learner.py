@@ -48,7 +48,7 @@ def test_tuple_data_and_regression() -> None:
         nn.Linear(4, 1), (x[:240], y[:240], x[240:], y[240:]), quiet=True, threads=1, lr=0.05
     )
     learner.fit(epochs=30)
-    assert learner.task.kind == "regression"
+    assert learner.task.name == "regression"
     assert learner.evaluate("valid")["rmse"] < 0.3
 
 
@@ -185,6 +185,6 @@ def test_binary_cross_entropy_losses_keep_float_targets(loss: nn.Module) -> None
         model, (x[:160], y[:160], x[160:], y[160:]), loss=bce, quiet=True, threads=1, lr=0.05
     )
     learner.fit(epochs=10)
-    assert learner.task.kind == "classification"
+    assert learner.task.name == "classification"
     assert learner.data.train.y.dtype == torch.float32
     assert learner.evaluate("valid")["accuracy"] > 0.9

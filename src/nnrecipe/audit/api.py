@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from nnrecipe.findings import Finding, Result
+from nnrecipe.findings import Finding, Result, code_applies
 
 
 def _checks() -> tuple[Any, ...]:
@@ -73,7 +73,11 @@ def audit(
     ctx = AuditContext.build(data, seed=seed)
     findings: list[Finding] = []
     seconds: dict[str, float] = {}
+    not_applicable = []
     for check in _checks():
+        if not code_applies(check.__name__.replace("_", "-"), data.task):
+            not_applicable.append(check.__name__.replace("_", "-"))
+            continue
         t = time.perf_counter()
         findings.extend(check(ctx))
         seconds[check.__name__] = round(time.perf_counter() - t, 3)
@@ -86,6 +90,7 @@ def audit(
         seconds["pictures"] = round(time.perf_counter() - t, 3)
     seconds["total"] = round(time.perf_counter() - start, 3)
     stats["seconds"] = seconds
+    stats["not_applicable"] = not_applicable  # codes that make no sense for this task
     findings.sort(key=lambda f: -f.severity.rank)  # stable: check order within a severity
     return Result(findings, stage="audit", stats=stats, artifacts=artifacts)
 

@@ -82,8 +82,10 @@ class AuditContext:
 
     # -- basic facts -----------------------------------------------------------------------------
     @property
-    def classification(self) -> bool:
-        return self.data.task.kind == "classification"
+    def has_labels(self) -> bool:
+        """Whether the task gives one class label per sample (label noise, class imbalance)."""
+        probe = self.data.train.targets()[:1]
+        return self.data.task.labels_for_audit(probe) is not None
 
     @property
     def num_classes(self) -> int:

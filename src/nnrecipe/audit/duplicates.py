@@ -218,7 +218,7 @@ def _group_json(ctx: AuditContext, group: list[tuple[str, int, bool]]) -> list[d
     for split, pos, exact in group:
         ref = ctx.ref(split, pos)
         ref["exact"] = exact
-        if ctx.classification:
+        if ctx.has_labels:
             ref["label"] = ctx.class_names[int(ctx.labels(split)[pos])] if ctx.num_classes else None
         out.append(ref)
     return out
@@ -236,7 +236,7 @@ def duplicates(ctx: AuditContext) -> list[Finding]:
         redundant = sum(len(g) - 1 for g in groups)
         frac = redundant / n
         conflicting = []
-        if ctx.classification:
+        if ctx.has_labels:
             y = ctx.labels(split)
             conflicting = [g for g in groups if len({int(y[p]) for _, p, _ in g}) > 1]
         # copies that contradict each other are a labelling error; in a table, near (not exact)

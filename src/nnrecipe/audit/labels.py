@@ -64,7 +64,7 @@ def label_scan(ctx: AuditContext) -> dict[str, Any] | None:
     """Confident learning over all labelled splits: suspects, estimated rate, model accuracy."""
     if "labels" in ctx.cache:
         return ctx.cache["labels"]
-    if not ctx.classification or ctx.num_classes < 2:
+    if not ctx.has_labels or ctx.num_classes < 2:
         return None
     from cleanlab.count import num_label_issues
     from cleanlab.filter import find_label_issues
@@ -175,7 +175,7 @@ def label_noise(ctx: AuditContext) -> list[Finding]:
 
 def class_imbalance(ctx: AuditContext) -> list[Finding]:
     """Rare classes in train, and classes missing from a held-out split."""
-    if not ctx.classification or ctx.num_classes < 2:
+    if not ctx.has_labels or ctx.num_classes < 2:
         return []
     k, names = ctx.num_classes, ctx.class_names
     counts = np.bincount(ctx.labels("train"), minlength=k)

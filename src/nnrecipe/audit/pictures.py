@@ -20,13 +20,13 @@ MAX_BARS = 30
 
 
 def _plt() -> Any:
-    from nnrecipe.report.plots import _plt as plt
+    from nnrecipe.plotting import _plt as plt
 
     return plt()
 
 
 def _save(fig: Any, path: Path) -> Path:
-    from nnrecipe.report.plots import _save as save
+    from nnrecipe.plotting import _save as save
 
     return save(fig, path)
 
@@ -104,7 +104,7 @@ def _rect(x: float, y: float) -> Any:
 
 
 def _label(ctx: AuditContext, split: str, pos: int) -> str:
-    if ctx.classification:
+    if ctx.has_labels:
         return ctx.class_names[int(ctx.labels(split)[pos])]
     return f"{float(ctx.splits[split].y.reshape(len(ctx.splits[split].y), -1)[pos, 0]):.3g}"
 
@@ -115,14 +115,14 @@ def samples_per_class(ctx: AuditContext, path: Path) -> Path | None:
         return histograms(ctx, path.with_name("histograms.png"))
     rng = np.random.default_rng(ctx.seed)
     n_train = len(ctx.splits["train"].x)
-    if ctx.classification:
+    if ctx.has_labels:
         y = ctx.labels("train")
         classes = [c for c in range(ctx.num_classes) if (y == c).any()][:MAX_CLASS_ROWS]
         rows = [rng.permutation(np.flatnonzero(y == c))[:SAMPLES_PER_CLASS] for c in classes]
     else:
         picks = rng.permutation(n_train)[: 4 * SAMPLES_PER_CLASS]
         rows = [picks[i : i + SAMPLES_PER_CLASS] for i in range(0, len(picks), SAMPLES_PER_CLASS)]
-    title = "Random training samples" + (" (one row per class)" if ctx.classification else "")
+    title = "Random training samples" + (" (one row per class)" if ctx.has_labels else "")
     m = _Mosaic(ctx, len(rows) * SAMPLES_PER_CLASS, SAMPLES_PER_CLASS, title=title)
     for r, picks in enumerate(rows):
         for j, pos in enumerate(picks):
@@ -209,7 +209,7 @@ def histograms(ctx: AuditContext, path: Path) -> Path | None:
         lo, hi = np.percentile(x[:, i], [0.5, 99.5])
         bins = np.linspace(lo, hi if hi > lo else lo + 1, 31)
 
-        if ctx.classification and ctx.num_classes <= 6:
+        if ctx.has_labels and ctx.num_classes <= 6:
             y = ctx.labels("train")
             for c in range(ctx.num_classes):
                 if (y == c).any():

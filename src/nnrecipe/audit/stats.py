@@ -63,7 +63,7 @@ def input_stats(ctx: AuditContext) -> dict[str, Any]:
             }
             for i in range(min(x.shape[1], MAX_FEATURES))
         ]
-    if ctx.classification:
+    if ctx.has_labels:
         names = ctx.class_names
         stats["classes"] = {
             k: {

@@ -176,38 +176,13 @@ class Context:
 
     def prior_output(self, out: Tensor) -> Tensor | None:
         """The output a well-initialised model gives: log(prior) logits, or the target mean."""
-        if self.task.kind == "classification":
-            p = torch.tensor(self.task.prior(self.y), dtype=torch.float32).clamp_min(1e-6)
-            if out.ndim == 2 and out.shape[1] == len(p):
-                return torch.log(p).expand_as(out).to(out.device).clone()
-            if out.ndim == 1 or (out.ndim == 2 and out.shape[1] == 1):
-                return torch.full_like(out, float(torch.log(p[1] / p[0])) if len(p) > 1 else 0.0)
-            return None
-        mean = self.y.float().mean(0)
-        if mean.numel() == 1:
-            return torch.full_like(out, float(mean))
-        if out.ndim >= 2 and out[0].numel() == mean.numel():
-            return mean.reshape(out.shape[1:]).expand_as(out).to(out.device).clone()
-        return None
+        return self.task.prior_output(out, self.y)
 
     def loss_floor(self, out: Tensor, y: Tensor) -> float:
         """The lowest loss a perfect model reaches on (out-shaped) outputs for targets `y`:
         0 for cross-entropy and MSE, more with label smoothing (scanned over logit margins)."""
-        # Candidates valid for every loss of the task's kind: log-softmax of confident logits
-        # is both a logit and a log-probability encoding (CrossEntropy and NLL); one binary
-        # output gets logits (BCE-with-logits) and sigmoid probabilities (BCELoss).
-        if self.task.kind == "classification":
-            yl = y.reshape(-1).long()
-            ks = (0.5, 1, 2, 4, 8, 16, 32)
-            if out.ndim == 2 and out.shape[1] >= 2:
-                onehot = torch.nn.functional.one_hot(yl.clamp(0, out.shape[1] - 1), out.shape[1])
-                candidates = [torch.log_softmax(k * (2 * onehot.float() - 1), 1) for k in ks]
-            else:
-                sign = (2 * yl.float() - 1).reshape(out.shape)
-                candidates = [sign * k for k in ks] + [torch.sigmoid(sign * k) for k in ks]
-        elif y.numel() == out.numel():
-            candidates = [y.float().reshape(out.shape)]
-        else:
+        candidates = self.task.floor_candidates(out, y)
+        if not candidates:
             return 0.0
         values = []
         for c in candidates:

@@ -121,7 +121,7 @@ def input_scale(ctx: Context) -> list[Finding]:
 
 def target_scale(ctx: Context) -> list[Finding]:
     """Regression targets far from unit scale, when the model's outputs at init are not."""
-    if ctx.task.kind != "regression":
+    if not ctx.task.applies("target-scale"):
         return []
     y = ctx.y.float().reshape(len(ctx.y), -1)
     y_rms = float(y.pow(2).mean().sqrt())

@@ -19,21 +19,8 @@ from nnrecipe.findings import Finding
 # with per-sample losses (cross-entropy, NLL, BCE-with-logits, MSE, L1, label smoothing):
 # exactly 0.0; the (N,1)-vs-(N,) broadcasts in the zoo: 1.15 and 2.5.
 COUPLING_TOL = 1e-4
-# loss-at-init, classification: healthy between the loss of predicting the class prior and of
-# uniform (zero) logits, plus a margin. Measured over 85 models (MLPs depth 1-8 with
-# ReLU/tanh/GELU in PyTorch default and kaiming-everywhere inits on 2/3/10-class data; built-in
-# and hand-written CNNs 1-D/2-D): excess over uniform -0.15..+0.86 nats, ratio at most 1.79,
-# the top ones being kaiming init on the *last* layer too (logit std ~1.5, mild). Planted: last
-# layer x20 +2.0 (1.87x), temperature 1/0.05 +6.0 (3.6x), raw pixels +7.9 (4.4x).
-# Warning above both +1.0 nats and 1.5x; error above both +2 nats and 3x.
-CLS_MARGIN_NATS = 1.0
-CLS_MARGIN_RATIO = 1.5
-# loss-at-init, regression (MSE-like): measured 0.99-1.14x the loss of predicting the mean for
-# default-init MLPs/CNNs and built-ins, 1.8-4.1x with kaiming init on the last layer too;
-# planted bias 4 on standardised targets 18.5x. Warning above 5x, error above 10x.
-REG_HIGH_RATIO = 5.0
-ERROR_RATIO = 3.0
-REG_ERROR_RATIO = 10.0
+# loss-at-init: the warning and error limits are the task's (`Task.init_loss_limits`, with
+# their measurements next to them in tasks/).
 # Below half the prior loss before any training is impossible for an honest loss (measured
 # minimum over the 85 classification + 16 regression models above: 0.82x, a 2-class kaiming MLP
 # at 0.547 vs 0.670; planted softmax into NLLLoss: negative).
@@ -66,21 +53,21 @@ def shape_mismatch(ctx: Context) -> list[Finding]:
             )
         ]
     found = []
-    if ctx.task.kind == "classification" and out.ndim == 2 and out.shape[1] > 1:
-        c, k = int(out.shape[1]), int(ctx.task.num_classes)
-        if c != k:
-            sev = "error" if c < k else "warning"
-            what = "cannot predict classes" if c < k else "has outputs for classes that never occur"
-            found.append(
-                ctx.finding(
-                    "shape-mismatch",
-                    sev,
-                    f"The model has {c} outputs but the labels define {k} classes (0..{k - 1}): it "
-                    f"{what}.",
-                    {**ev, "outputs": c, "classes": k},
-                    f"Give the last layer {k} outputs (nn.Linear(..., {k})).",
-                )
+    mismatch = ctx.task.output_mismatch(out, y)
+    if mismatch is not None:
+        c, k = mismatch
+        sev = "error" if c < k else "warning"
+        what = "cannot predict classes" if c < k else "has outputs for classes that never occur"
+        found.append(
+            ctx.finding(
+                "shape-mismatch",
+                sev,
+                f"The model has {c} outputs but the labels define {k} classes (0..{k - 1}): it "
+                f"{what}.",
+                {**ev, "outputs": c, "classes": k},
+                f"Give the last layer {k} outputs (e.g. nn.Linear(..., {k})).",
             )
+        )
     coupling = _loss_coupling(ctx, out, y)
     if coupling is not None and coupling > COUPLING_TOL:
         try:
@@ -110,13 +97,7 @@ def _loss_coupling(ctx: Context, out: Tensor, y: Tensor) -> float | None:
     if n < 4:
         return None
     h = n // 2
-    y2 = y.clone()
-    if ctx.task.kind == "classification" and not torch.is_floating_point(y):
-        y2[h:] = (y[h:] + 1) % int(ctx.task.num_classes)
-    elif ctx.task.kind == "classification":
-        y2[h:] = 1 - y[h:]
-    else:
-        y2[h:] = y[h:].flip(0) + y.float().std().clamp_min(1e-3)
+    y2 = ctx.task.perturb_targets(y, h)
     grads = []
     for target in (y, y2):
         leaf = out.detach().clone().requires_grad_(True)
@@ -146,26 +127,20 @@ def loss_at_init(ctx: Context) -> list[Finding]:
     if not math.isfinite(ref):
         ref = ctx.task.expected_init_loss(ctx.y)
     hi = ref
-    if ctx.task.kind == "classification":
-        try:  # uniform logits: what a model with a zero last bias gives; also healthy
-            hi = max(ref, float(ctx.loss(torch.zeros_like(init["out"]), init["y"])))
+    uniform = ctx.task.uniform_output(init["out"])
+    if uniform is not None:
+        try:  # e.g. uniform logits: what a model with a zero last bias gives; also healthy
+            hi = max(ref, float(ctx.loss(uniform, init["y"])))
         except UserCodeError:
             hi = ref
     ctx.stats["loss_at_init"] = {"loss": loss, "prior_loss": ref, "uniform_loss": hi}
     ev = {"loss": loss, "expected": ref, "healthy_upper": hi, "batches": len(init["losses"])}
     if not math.isfinite(loss) or not math.isfinite(ref) or ref <= 0:
         return []  # non-finite losses are reported by non-finite
-    if ctx.task.kind == "classification":
-        limit = max(hi + CLS_MARGIN_NATS, hi * CLS_MARGIN_RATIO)
-    else:
-        limit = ref * REG_HIGH_RATIO
+    limit, severe_limit = ctx.task.init_loss_limits(ref, hi)
     if loss > limit:
-        if ctx.task.kind == "classification":
-            severe = loss > ERROR_RATIO * max(hi, 1e-8) and loss - hi > 2
-        else:
-            severe = loss > REG_ERROR_RATIO * ref
-        sev = "error" if severe else "warning"
-        kind = "log(class prior) logits" if ctx.task.kind == "classification" else "the target mean"
+        sev = "error" if loss > severe_limit else "warning"
+        kind = ctx.task.prior_name
         return [
             ctx.finding(
                 "loss-at-init",
@@ -193,7 +168,7 @@ def loss_at_init(ctx: Context) -> list[Finding]:
 def output_is_probability(ctx: Context) -> list[Finding]:
     """Outputs that are probabilities (softmax rows, or sigmoid values that stay in [0, 1]
     even after training) given to a loss that expects logits or log-probabilities."""
-    if ctx.task.kind != "classification":
+    if not ctx.task.applies("output-is-probability"):
         return []
     init = probes.init(ctx)
     out, y = init["out"].float(), init["y"]

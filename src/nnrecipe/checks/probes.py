@@ -23,6 +23,7 @@ from nnrecipe.checks.context import (
     user_call,
 )
 from nnrecipe.checks.hooks import OutputGrads, relu_activity
+from nnrecipe.data.batch import batch_zeros
 
 STEPS = 5  # optimizer steps for params-not-updated and the gradient profile
 LR_STEPS_PER_DECADE = 12
@@ -310,26 +311,26 @@ def _inputs(ctx: Context) -> dict[str, Any]:
     lr = good_lr(ctx)
     results = {}
     trained = None
-    for kind in ("real", "zero"):
+    for variant in ("real", "zero"):
         m = ctx.fresh()
         opt, _ = ctx.optimizer(m, lr=lr)
         best: list[float] | None = None
         every = INPUT_STEPS // INPUT_EVALS
         for i in range(1, INPUT_STEPS + 1):
             xb, yb = ctx.batch(i, INPUT_BATCH)
-            if kind == "zero":
-                xb = torch.zeros_like(xb)
+            if variant == "zero":
+                xb = batch_zeros(xb)
             opt.zero_grad(set_to_none=True)
             loss = ctx.loss(ctx.forward(m, xb), yb)
             if loss.requires_grad:
                 user_call("loss", loss.backward)
             user_call("optimizer", opt.step)
             if i % every == 0:
-                chunks = _heldout_losses(ctx, m, zero=kind == "zero")
+                chunks = _heldout_losses(ctx, m, zero=variant == "zero")
                 if best is None or _mean(chunks) < _mean(best):
                     best = chunks
-        results[kind] = best
-        if kind == "real":
+        results[variant] = best
+        if variant == "real":
             trained = m
     real, zero = results["real"], results["zero"]
     # The zero-input model can only learn the prior, and may learn it badly in few steps: the
@@ -361,7 +362,7 @@ def _heldout_losses(
         for s in range(0, len(ctx.xv), 256):
             xb = ctx.xv[s : s + 256].to(ctx.device)
             yb = ctx.yv[s : s + 256].to(ctx.device)
-            o = ctx.forward(model, torch.zeros_like(xb) if zero else xb)
+            o = ctx.forward(model, batch_zeros(xb) if zero else xb)
             if prior:
                 o = ctx.prior_output(o)
                 if o is None:

@@ -17,7 +17,7 @@ from nnrecipe.checks.codes import CODES
 from nnrecipe.checks.context import TRAIN_SAMPLE, VALID_SAMPLE, Context, UserCodeError, _jsonable
 from nnrecipe.data import Data
 from nnrecipe.errors import DataError, ModelError
-from nnrecipe.findings import Finding, Result, Severity
+from nnrecipe.findings import Finding, Result, Severity, code_applies
 
 # Order matters: cheap checks on one forward pass first; checks that train copies of the model
 # last, and only when the forward pass works and its outputs fit the targets.
@@ -149,6 +149,9 @@ def _run(ctx: Context, checks: list[Callable[[Context], list[Finding]]], result:
     for fn in checks:
         if ctx.broken and fn not in (data_checks.input_scale, data_checks.target_scale):
             continue
+        if not code_applies(fn.__name__.replace("_", "-"), ctx.task):
+            ctx.stats.setdefault("not_applicable", []).append(fn.__name__.replace("_", "-"))
+            continue
         t = time.perf_counter()
         try:
             result.extend(fn(ctx))
@@ -206,16 +209,15 @@ def _context(
     optimizer: Any,
     seed: int,
 ) -> Context:
-    from nnrecipe.tasks import infer_task, make_task
+    from nnrecipe.tasks import ALIASES, make_task, reconcile
     from nnrecipe.train.optim import adamw
 
     dropped: dict[str, int] = {}
     data = Data.coerce(_drop_nonfinite_targets(data, dropped), task=task, loss=loss)
-    y_train = data.train.tensors(max_samples=TRAIN_SAMPLE)[1]
-    if task is not None and task != data.task.kind:
-        task_obj = make_task(task, data.train.targets())
-    elif loss is not None and data.task.kind == "regression" and task is None:
-        task_obj = infer_task(data.train.targets(), loss=loss)
+    if task is not None and ALIASES.get(task, task) != data.task.name:
+        task_obj = make_task(task, data.train.targets(), x_shape=data.input_shape, loss=loss)
+    elif task is None:
+        task_obj = reconcile(data.task, data.train.targets(), loss, x_shape=data.input_shape)
     else:
         task_obj = data.task
     gen = torch.Generator().manual_seed(seed)
@@ -226,12 +228,8 @@ def _context(
     xv, yv, bad_v = _sample(valid, VALID_SAMPLE, gen)
     if bad_v:
         dropped["valid inputs"] = bad_v
-    if task_obj.kind == "classification" and not torch.is_floating_point(y_train):
-        y, yv = y.long(), yv.long()
-    if task_obj.kind == "classification" and _is_bce(loss):
-        # Binary cross-entropy losses want float 0/1 targets; Data keeps them float only for
-        # BCEWithLogitsLoss, so restore the dtype the user's loss expects.
-        y, yv = y.float(), yv.float()
+    # The dtype the loss expects (binary cross-entropy wants float 0/1 targets).
+    y, yv = task_obj.prepare_targets(y, loss=loss), task_obj.prepare_targets(yv, loss=loss)
     try:
         device = next(pristine.parameters()).device
     except StopIteration:
@@ -255,16 +253,6 @@ def _context(
     )
     ctx.lr = _configured_lr(ctx)
     return ctx
-
-
-def _is_bce(loss: Any) -> bool:
-    name = getattr(loss, "__name__", type(loss).__name__)
-    return name in (
-        "BCELoss",
-        "BCEWithLogitsLoss",
-        "binary_cross_entropy",
-        "binary_cross_entropy_with_logits",
-    )
 
 
 def _configured_lr(ctx: Context) -> float:

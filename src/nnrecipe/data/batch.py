@@ -91,3 +91,8 @@ def call_model(model: Any, x: Inputs) -> Any:
     if isinstance(x, dict):
         return model(**x)
     return model(*x)
+
+
+def batch_zeros(x: Inputs) -> Inputs:
+    """Inputs of the same shapes with every floating tensor zeroed (integer ids kept)."""
+    return _apply(x, lambda t: torch.zeros_like(t) if t.is_floating_point() else t)

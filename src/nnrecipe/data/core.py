@@ -9,9 +9,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from nnrecipe.data.batch import sample_shape, tensors_of
 from nnrecipe.data.split import Split
 from nnrecipe.errors import DataError
-from nnrecipe.tasks import Task, infer_task, make_task, wants_float_targets
+from nnrecipe.tasks import Task, infer_task, make_task
 
 MODALITIES = ("image", "sequence", "tabular")
 SPLIT_NAMES = ("train", "valid", "test", "train_dev")
@@ -41,16 +42,22 @@ def as_tensor(a: Any, name: str) -> Tensor:
     return t
 
 
-def infer_modality(x_shape: tuple[int, ...]) -> str:
-    """(N, F) → tabular; (N, C, L) → sequence; (N, C, H, W) → image."""
-    if len(x_shape) == 2:
+def infer_modality(x_shape: Any) -> str:
+    """Per-sample shape (F,) → tabular; (C, L) → sequence; (C, H, W) → image; several named
+    or paired inputs → tabular when each is at most 1-D (columns, ids), else by the first."""
+    if isinstance(x_shape, dict | list) or (x_shape and isinstance(x_shape[0], tuple)):
+        shapes = list(x_shape.values()) if isinstance(x_shape, dict) else list(x_shape)
+        if all(len(s) <= 1 for s in shapes):
+            return "tabular"
+        return infer_modality(shapes[0])
+    if len(x_shape) == 1:
         return "tabular"
-    if len(x_shape) == 3:
+    if len(x_shape) == 2:
         return "sequence"
-    if len(x_shape) == 4:
+    if len(x_shape) == 3:
         return "image"
     raise DataError(
-        f"Inputs of shape {tuple(x_shape)} are not understood: use (N, features) for tables, "
+        f"Inputs of shape (N, {', '.join(map(str, x_shape))}) are not understood: use (N, features) for tables, "
         "(N, channels, length) for signals or (N, channels, height, width) for images."
     )
 
@@ -118,7 +125,7 @@ class Data:
     def input_shape(self) -> tuple[int, ...]:
         """Shape of one input sample, e.g. (1, 8, 8)."""
         x, _ = self.train.tensors(max_samples=1)
-        return tuple(x.shape[1:])
+        return sample_shape(x)
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={len(v)}" for k, v in self.splits.items())
@@ -130,7 +137,7 @@ class Data:
             "name": self.name,
             "modality": self.modality,
             "task": self.task.describe(),
-            "input_shape": list(self.input_shape),
+            "input_shape": _jsonable_shape(self.input_shape),
             "sizes": {k: len(v) for k, v in self.splits.items()},
             "feature_names": self.feature_names,
             "fingerprint": self.fingerprint(),
@@ -146,7 +153,7 @@ class Data:
                 continue
             h.update(name.encode())
             if split.in_memory:
-                for t in (split.x, split.y):
+                for t in [*tensors_of(split.x), split.y]:  # type: ignore[arg-type]
                     h.update(t.contiguous().numpy().tobytes())  # type: ignore[union-attr]
             else:
                 h.update(str(len(split)).encode())
@@ -227,7 +234,7 @@ class Data:
             torch.Size([20, 3])
         """
         xt, yt = _check_pair(x, y, "data")
-        stratify = _stratify_labels(yt, task, loss, classes)
+        stratify = _stratify_labels(xt, yt, task, loss, classes)
         parts = split_indices(
             len(xt), stratify, valid=valid, test=test, train_dev=train_dev, seed=seed
         )
@@ -275,6 +282,12 @@ class Data:
         return from_csv(path, target=target, **kwargs)
 
 
+def _jsonable_shape(shape: Any) -> Any:
+    if isinstance(shape, dict):
+        return {k: list(v) for k, v in shape.items()}
+    return [list(v) if isinstance(v, tuple) else v for v in shape]
+
+
 def _jsonable(v: Any) -> bool:
     return isinstance(v, str | int | float | bool | list | dict | type(None))
 
@@ -300,11 +313,13 @@ def _check_pair(x: Any, y: Any, where: str) -> tuple[Tensor, Tensor]:
     return xt, yt
 
 
-def _stratify_labels(y: Tensor, task: str | None, loss: Any, classes: Any) -> np.ndarray | None:
-    kind = task or infer_task(y, loss=loss, classes=classes).kind
-    if kind == "regression":
-        return None
-    return y.reshape(len(y), -1)[:, 0].round().long().numpy()
+def _stratify_labels(
+    x: Tensor, y: Tensor, task: str | None, loss: Any, classes: Any
+) -> np.ndarray | None:
+    shape = sample_shape(x)
+    if task is None:
+        return infer_task(y, loss=loss, classes=classes, x_shape=shape).stratify(y)
+    return make_task(task, y, classes, x_shape=shape, loss=loss).stratify(y)
 
 
 def split_indices(
@@ -371,50 +386,26 @@ def _assemble(
         if len(s) == 0:
             raise DataError(f"The {k} split is empty: give more samples or a larger {k} fraction.")
     y_train = splits["train"].targets()
+    x_shape = sample_shape(splits["train"].tensors(max_samples=1)[0])
     if isinstance(task, Task):
         task_obj = task
     elif task is None:
-        task_obj = infer_task(y_train, loss=loss, classes=classes)
+        task_obj = infer_task(y_train, loss=loss, classes=classes, x_shape=x_shape)
     else:
-        task_obj = make_task(task, y_train, classes)
-    if task_obj.kind == "classification":
-        n_present = len(torch.unique(y_train.reshape(-1).round()))
-        if n_present < 2:
-            raise DataError(
-                f"The training targets hold a single class ({int(y_train.reshape(-1)[0])}): "
-                "classification needs at least two classes; check the labels or the split."
-            )
-    x_shape = splits["train"].tensors(max_samples=1)[0].shape
+        task_obj = make_task(task, y_train, classes, x_shape=x_shape, loss=loss)
     if modality is None:
-        modality = infer_modality(tuple(x_shape))
+        modality = infer_modality(x_shape)
     if modality not in MODALITIES:
         raise DataError(f"Unknown modality {modality!r}: use one of {', '.join(MODALITIES)}.")
     for s in splits.values():
         if not s.in_memory:
             continue
-        if modality == "image" and s.x.ndim == 3:  # type: ignore[union-attr]
+        if isinstance(s.x, Tensor) and modality == "image" and s.x.ndim == 3:
             s.x = s.x[:, None]  # (N, H, W) -> (N, 1, H, W)
-        if modality == "sequence" and s.x.ndim == 2:  # type: ignore[union-attr]
+        if isinstance(s.x, Tensor) and modality == "sequence" and s.x.ndim == 2:
             s.x = s.x[:, None]  # (N, L) -> (N, 1, L)
-        if task_obj.kind == "classification" and torch.is_floating_point(s.y):  # type: ignore[arg-type]
-            s.y = s.y.round()  # type: ignore[union-attr]
-        if task_obj.kind == "classification" and not wants_float_targets(loss):
-            s.y = s.y.long()  # type: ignore[union-attr]
-    if task_obj.kind == "classification":
-        _check_label_range(splits, task_obj)
+        s.y = task_obj.prepare_targets(s.y, loss=loss)  # type: ignore[arg-type]
+    task_obj.validate(splits)
     return Data(
         splits, task=task_obj, modality=modality, name=name, feature_names=feature_names, meta=meta
     )
-
-
-def _check_label_range(splits: dict[str, Split], task: Task) -> None:
-    c = task.num_classes  # type: ignore[attr-defined]
-    for k, s in splits.items():
-        if not s.in_memory:
-            continue
-        y = s.y.reshape(-1)  # type: ignore[union-attr]
-        if int(y.min()) < 0 or int(y.max()) >= c:
-            raise DataError(
-                f"The {k} split has labels in [{int(y.min())}, {int(y.max())}] but the training "
-                f"split defines {c} classes (0..{c - 1}): make every split use the same labels."
-            )

@@ -11,6 +11,7 @@ from nnrecipe.diagnose.checks import CHECKS, DiagnosisContext, gap_rows, verdict
 from nnrecipe.diagnose.codes import NEXT_STEP
 from nnrecipe.errors import ConfigError
 from nnrecipe.findings import Result
+from nnrecipe.tasks import task_from_description
 
 LEVELS = ("human", "train", "train_dev", "valid", "test")
 
@@ -42,7 +43,8 @@ def _from_run(
     summary = json.loads(summary_path.read_text())
     config = json.loads((run_dir / "config.json").read_text())
     sizes = config.get("data", {}).get("sizes", {})
-    regression = config.get("data", {}).get("task", {}).get("kind") == "regression"
+    task = task_from_description(config.get("data", {}).get("task"))
+    regression = task.error_in_target_units
     scores = {
         k: summary[k]
         for k in ("train", "train_dev", "valid", "test")
@@ -136,7 +138,7 @@ def diagnose(
             if s in learner.data.splits
         }
         sizes = {k: len(v) for k, v in learner.data.splits.items()}
-        regression = learner.task.kind == "regression"
+        regression = learner.task.error_in_target_units
     else:
         raise ConfigError(
             f"diagnose() takes a run folder, a Learner or a dict of errors, got {type(source).__name__}."

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from nnrecipe.html import document, esc, section
 from nnrecipe.report.folder import RunFolder
-from nnrecipe.report.page import document, esc, section
 
 SECTIONS = (
     ("findings", "Findings"),
@@ -27,7 +27,7 @@ def _monitor_plots(run: RunFolder) -> dict[str, bytes]:
     saved under ``plots/`` when the folder is writable."""
     import tempfile
 
-    from nnrecipe.report import plots
+    from nnrecipe import plotting as plots
 
     out: dict[str, bytes] = {}
     jobs: list[tuple[str, Any, Any]] = []

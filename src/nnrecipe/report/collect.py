@@ -18,9 +18,6 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-SAMPLES_PER_CLASS = 8
-MAX_CLASSES_SHOWN = 20
-TOP_LOSSES = 12
 THUMB_MAX_SIDE = 64  # thumbnails are at most 64 px; the page scales them up, pixelated
 SERIES_POINTS = 96  # signals are down-sampled to this many points per channel
 MAX_FEATURES = 60
@@ -62,38 +59,6 @@ def _inputs_at(split: Any, positions: list[int]) -> Tensor:
     return torch.stack([torch.as_tensor(split.dataset[i][0]) for i in positions])
 
 
-def _class_counts(data: Any) -> dict[str, list[int]]:
-    c = data.num_classes
-    return {
-        name: np.bincount(_targets(s).reshape(-1).long().numpy(), minlength=c).tolist()
-        for name, s in data.splits.items()
-    }
-
-
-def _target_histograms(data: Any) -> dict[str, Any]:
-    ys = {n: _targets(s).reshape(-1).float().numpy() for n, s in data.splits.items()}
-    lo = min(float(v.min()) for v in ys.values())
-    hi = max(float(v.max()) for v in ys.values())
-    edges = np.linspace(lo, hi if hi > lo else lo + 1, HIST_BINS + 1)
-    return {
-        "edges": edges.tolist(),
-        "counts": {n: np.histogram(v, edges)[0].tolist() for n, v in ys.items()},
-    }
-
-
-def _samples_per_class(data: Any) -> list[dict[str, Any]]:
-    """The first few training samples of each class (deterministic: split order)."""
-    labels = _targets(data.train).reshape(-1).long()
-    rows = []
-    for c in range(min(data.num_classes, MAX_CLASSES_SHOWN)):
-        idx = (labels == c).nonzero().reshape(-1)[:SAMPLES_PER_CLASS].tolist()
-        x = _inputs_at(data.train, idx) if idx else []
-        rows.append(
-            {"class": c, "items": [{"position": i, **thumbnail(x[k])} for k, i in enumerate(idx)]}
-        )
-    return rows
-
-
 def _file_of(data: Any, split: str, position: int) -> str | None:
     files = (data.meta.get("files") or {}).get(split)
     if files and 0 <= position < len(files):
@@ -102,67 +67,21 @@ def _file_of(data: Any, split: str, position: int) -> str | None:
 
 
 def _results(learner: Any, data: Any) -> dict[str, Any]:
-    """Per-class metrics, confusion matrix and top losses on the validation split."""
-    task = learner.task
+    """The task's results on the validation split (`Task.collect`: per-class metrics,
+    confusion matrix, top losses ...), each shown sample with its index, file and thumbnail."""
     out, y = learner.outputs("valid")
     images = data.modality != "tabular"
-    res: dict[str, Any] = {}
-    if task.kind == "classification":
-        from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-
-        probs = task.probabilities(out)
-        yy = y.reshape(-1).long()
-        pred = probs.argmax(1)
-        labels = list(range(task.num_classes))
-        p, r, f, s = precision_recall_fscore_support(
-            yy.numpy(), pred.numpy(), labels=labels, zero_division=0
-        )
-        res["per_class"] = [
-            {
-                "class": c,
-                "precision": float(p[c]),
-                "recall": float(r[c]),
-                "f1": float(f[c]),
-                "support": int(s[c]),
-            }
-            for c in labels
-        ]
-        res["confusion"] = confusion_matrix(yy.numpy(), pred.numpy(), labels=labels).tolist()
-        given_p = probs.gather(1, yy.clamp(0, probs.shape[1] - 1)[:, None]).squeeze(1)
-        losses = -torch.log(given_p.clamp_min(1e-12))
-        order = torch.argsort(losses, descending=True)[:TOP_LOSSES].tolist()
-        res["top_losses"] = [
-            {
-                "position": i,
-                "given": int(yy[i]),
-                "predicted": int(pred[i]),
-                "p_given": float(given_p[i]),
-                "p_predicted": float(probs[i, pred[i]]),
-                "loss": float(losses[i]),
-                "file": _file_of(data, "valid", i),
-                **(thumbnail(_inputs_at(data.valid, [i])[0]) if images else {}),
-            }
-            for i in order
-        ]
-    else:
-        pv, yv = out.reshape(len(out), -1)[:, 0], y.reshape(len(y), -1)[:, 0].float()
-        err = (pv - yv).abs()
-        order = torch.argsort(err, descending=True)[:TOP_LOSSES].tolist()
-        res["top_losses"] = [
-            {
-                "position": i,
-                "given": float(yv[i]),
-                "predicted": float(pv[i]),
-                "loss": float(err[i] ** 2),
-                "file": _file_of(data, "valid", i),
-                **(thumbnail(_inputs_at(data.valid, [i])[0]) if images else {}),
-            }
-            for i in order
-        ]
     index = data.valid.index
-    for row in res["top_losses"]:
-        row["index"] = int(index[row["position"]]) if index is not None else row["position"]
-    return res
+
+    def sample(position: int) -> dict[str, Any]:
+        return {
+            "position": position,
+            "index": int(index[position]) if index is not None else position,
+            "file": _file_of(data, "valid", position),
+            **(thumbnail(_inputs_at(data.valid, [position])[0]) if images else {}),
+        }
+
+    return learner.task.collect(out, y, data, sample)
 
 
 def _feature_summaries(data: Any) -> list[dict[str, Any]]:
@@ -209,17 +128,17 @@ def collect(data: Any, learner: Any = None, model: nn.Module | None = None) -> d
     """Everything the report shows that needs the data or the trained model (JSON-able)."""
     out: dict[str, Any] = {
         "modality": data.modality,
-        "task": data.task.kind,
+        "task": data.task.name,
         "classes": data.classes,
         "feature_names": data.feature_names,
         "sizes": {k: len(v) for k, v in data.splits.items()},
     }
-    if data.task.kind == "classification":
-        out["class_counts"] = _class_counts(data)
-        if data.modality != "tabular":
-            out["samples"] = _samples_per_class(data)
-    else:
-        out["target_hist"] = _target_histograms(data)
+
+    def show(positions: list[int]) -> list[dict[str, Any]]:
+        x = _inputs_at(data.train, positions) if positions else []
+        return [{"position": i, **thumbnail(x[k])} for k, i in enumerate(positions)]
+
+    out.update(data.task.data_summary(data, show))
     if data.modality == "tabular":
         out["features"] = _feature_summaries(data)
     if learner is not None:

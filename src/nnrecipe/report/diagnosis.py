@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from nnrecipe.html import absent, bars, esc, figure, fmt, kv_table, png_img, pre_json, table
 from nnrecipe.report.folder import RunFolder
-from nnrecipe.report.page import absent, bars, esc, figure, fmt, kv_table, png_img, pre_json, table
 from nnrecipe.report.sections import artifacts_html
 
 # -- 8. diagnosis and tuning ---------------------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from nnrecipe.errors import ConfigError
+from nnrecipe.tasks import Task, task_from_description
 
 
 def _json(path: Path) -> Any:
@@ -136,14 +137,13 @@ class RunFolder:
         return [str(c) for c in names]
 
     @property
-    def metric(self) -> str:
-        return self.task.get("primary_metric") or (
-            "accuracy" if self.task.get("kind") == "classification" else "rmse"
-        )
+    def task_object(self) -> Task:
+        """The run's task, rebuilt from its description in config.json."""
+        return task_from_description(self.task or {"name": self.extras.get("task")})
 
     @property
-    def is_classification(self) -> bool:
-        return self.task.get("kind", self.extras.get("task")) == "classification"
+    def metric(self) -> str:
+        return self.task.get("primary_metric") or self.task_object.primary_metric
 
     def class_name(self, c: Any) -> str:
         try:

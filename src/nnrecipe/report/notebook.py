@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nnrecipe.report.page import CSS, esc, fmt, table
+from nnrecipe.html import CSS, esc, fmt, table
 
 # Notebook output is embedded in the notebook's page: scope the report's CSS to one class.
 _SCOPE = "nnrecipe"

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from nnrecipe.report.folder import RunFolder
-from nnrecipe.report.page import (
+from nnrecipe.html import (
     absent,
     esc,
     figure,
-    fmt,
-    heat,
     kv_grid,
     kv_table,
     note,
     png_img,
     table,
 )
-from nnrecipe.report.sections import thumb_html
+from nnrecipe.report.folder import RunFolder
 
 # A confusion matrix with more classes than this is shown as the plots stage's PNG.
 MAX_HTML_CONFUSION = 30
@@ -101,21 +98,6 @@ def model_section(run: RunFolder, extra_plots: dict[str, bytes]) -> str:
 # -- 7. results ----------------------------------------------------------------------------------
 
 
-def _confusion_html(run: RunFolder, m: list[list[int]]) -> str:
-    top = max((v for row in m for v in row), default=0)
-    head = "".join(
-        f"<th title='{esc(run.class_name(j))}'>{esc(run.class_name(j))}</th>" for j in range(len(m))
-    )
-    rows = []
-    for i, row in enumerate(m):
-        cells = "".join(f"<td class='cm' style='{heat(v, top)}'>{v}</td>" for v in row)
-        rows.append(f"<tr><th>{esc(run.class_name(i))}</th>{cells}</tr>")
-    return (
-        f"<div class='scroll'><table class='confusion'><thead><tr><th>true \\ predicted</th>{head}</tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
-    )
-
-
 def results_section(run: RunFolder) -> str:
     parts = []
     splits = [(s, run.summary.get(s)) for s in ("train", "train_dev", "valid", "test")]
@@ -127,72 +109,7 @@ def results_section(run: RunFolder) -> str:
     if not res and not rows:
         return absent("No results: training or evaluation did not run.")
     plot_files = (run.stage("plots") or {}).get("files") or []
-    if run.is_classification:
-        cm = res.get("confusion")
-        parts.append("<h3>Confusion matrix (valid)</h3>")
-        if cm and len(cm) <= MAX_HTML_CONFUSION:
-            parts.append(_confusion_html(run, cm))
-        else:
-            pics = [
-                figure(png_img(b, alt=f))
-                for f in plot_files
-                if "confusion" in f and (b := run.file(f))
-            ]
-            parts.append("".join(pics) or absent("Not recorded."))
-        if res.get("per_class"):
-            rows = [
-                (
-                    esc(run.class_name(r["class"])),
-                    fmt(r["precision"]),
-                    fmt(r["recall"]),
-                    f"<div class='bar' style='width:{120 * float(r['recall']):.0f}px'></div>",
-                    fmt(r["f1"]),
-                    fmt(r["support"]),
-                )
-                for r in res["per_class"]
-            ]
-            parts.append(
-                "<h3>Per-class metrics (valid)</h3>"
-                + table(
-                    ["class", "precision", "recall", "", "F1", "support"], rows, cls="num", raw=True
-                )
-            )
-    else:
-        pics = [
-            figure(png_img(b, alt=f), "predicted vs true (valid)")
-            for f in plot_files
-            if "predicted_vs_true" in f and (b := run.file(f))
-        ]
-        parts.append(
-            "<h3>Predicted vs true (valid)</h3>" + ("".join(pics) or absent("Not recorded."))
-        )
-    tops = res.get("top_losses") or []
-    parts.append("<h3>Top losses (valid): input, given and predicted label</h3>")
-    if tops:
-        tiles = []
-        for t in tops:
-            if run.is_classification:
-                given, pred = run.class_name(t["given"]), run.class_name(t["predicted"])
-                text = (
-                    f"<div>given <b>{esc(given)}</b></div><div class='bad'>predicted <b>{esc(pred)}</b> "
-                    f"({fmt(t.get('p_predicted'), 2)})</div>"
-                )
-            else:
-                text = f"<div>true <b>{fmt(t['given'])}</b></div><div class='bad'>predicted <b>{fmt(t['predicted'])}</b></div>"
-            file = f"<div class='file'>{esc(t['file'])}</div>" if t.get("file") else ""
-            tiles.append(
-                f"<div class='tile'>{thumb_html(t, 'valid sample')}<div>valid #{esc(t.get('index'))} · loss "
-                f"{fmt(t.get('loss'), 3)}</div>{text}{file}</div>"
-            )
-        parts.append(f"<div class='grid'>{''.join(tiles)}</div>")
-        parts.append(
-            note(
-                "The samples the model gets most wrong: wrong labels, ambiguous inputs or a "
-                "blind spot of the model. Fix the labels or collect more samples like these."
-            )
-        )
-    else:
-        parts.append(absent("Not recorded."))
+    parts.append(run.task_object.report_results(run, res, plot_files))
     return "".join(parts)
 
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nnrecipe.report.folder import RunFolder, valid_metric
-from nnrecipe.report.page import (
+from nnrecipe.html import (
     absent,
     badge,
     bars,
@@ -21,19 +20,10 @@ from nnrecipe.report.page import (
     note,
     png_img,
     pre_json,
-    sparkline,
     table,
+    thumb_html,
 )
-
-
-def thumb_html(item: dict[str, Any], alt: str) -> str:
-    if item.get("png"):
-        import base64
-
-        return png_img(base64.b64decode(item["png"]), alt=alt, cls="thumb")
-    if item.get("series"):
-        return sparkline(item["series"][0], width=96, height=40)
-    return ""
+from nnrecipe.report.folder import RunFolder, valid_metric
 
 
 def artifacts_html(

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from nnrecipe.html import badge, esc, note, pre_json
 from nnrecipe.report.folder import RunFolder, first_of, valid_metric
-from nnrecipe.report.page import badge, esc, note, pre_json
 
 VERDICT_STAGES = ("audit", "baselines", "checks", "training", "diagnosis", "tuning", "test")
 

@@ -1,14 +1,29 @@
-"""What a task is: how outputs are scored, predicted, initialised and compared with baselines.
+"""What a task is: everything a stage needs to know about "what is predicted".
 
-A new task (segmentation with Dice, CRPS for predicted distributions, ...) is one small module
-with a `Task` subclass, registered in `nnrecipe.tasks.REGISTRY`.
+Every stage asks the data's `Task`; none tests its kind. A new task (segmentation with Dice,
+CRPS for predicted distributions, ...) is one module with a `Task` subclass registered in
+`nnrecipe.tasks.TASKS`. The methods fall in groups, by the stage that asks:
+
+- data: `accepts` / `build` (which targets the task takes, and the task object for them),
+  `prepare_targets`, `validate`, `stratify`;
+- train: `output_size`, `default_loss`, `metrics`, `predict`, `per_sample_loss`, `augment`;
+- models: `init_output` (the built-in head's bias / scale from the prior or target mean);
+- checks: `expected_init_loss`, `prior_output`, `uniform_output`, `init_loss_limits`,
+  `floor_candidates`, `perturb_targets`, `output_mismatch`, `applies`;
+- baselines: `baselines`; monitor: `record`; ensemble: `average`; diagnose: `error`;
+- report: `describe` / `from_description`, `collect` (what the report stores while the model
+  is in memory), `plots`, `report_results` (the task's own results section).
+
+Defaults here suit a task whose targets are one value per sample; subclasses override.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -16,19 +31,54 @@ LossFn = Callable[[Tensor, Tensor], Tensor]
 
 
 class Task:
-    """Base class: a task knows its loss, metrics, predictions and expected loss at init.
-
-    Subclasses set `name`, `kind`, `primary_metric` and `higher_is_better`, and implement the
-    methods below. Constructors only store.
-    """
+    """Base class of the tasks. Subclasses set `name`, `primary_metric`, `higher_is_better`
+    and implement the methods below. Constructors only store."""
 
     name: ClassVar[str] = "task"
-    kind: ClassVar[str] = "task"  # "classification" | "regression" | ...
     primary_metric: ClassVar[str] = "loss"
     higher_is_better: ClassVar[bool] = False
+    # What a model "predicting the prior" outputs, for messages: "log(class prior) logits".
+    prior_name: ClassVar[str] = "the prior"
+    # One line for error messages and the CLI help: which targets the task takes.
+    targets_doc: ClassVar[str] = ""
+    # Whether inference may pick this task without the user naming it, and in which order
+    # (lower first). Tasks that cannot be told from the targets alone are never inferred.
+    infer_order: ClassVar[int | None] = None
 
+    # -- data ---------------------------------------------------------------------------------
+    @classmethod
+    def accepts(cls, x_shape: Any, y: Tensor, *, loss: Any = None) -> str | None:
+        """None if this task can take targets `y` for inputs of per-sample shape `x_shape`,
+        else the reason it cannot (one clause, for error messages)."""
+        return None
+
+    @classmethod
+    def build(
+        cls,
+        y_train: Tensor,
+        *,
+        x_shape: Any = None,
+        classes: list[str] | None = None,
+        loss: Any = None,
+        **options: Any,
+    ) -> Task:
+        """The task object for these training targets (raises `DataError` when it cannot)."""
+        raise NotImplementedError
+
+    def prepare_targets(self, y: Tensor, *, loss: Any = None) -> Tensor:
+        """Targets in the dtype and layout the loss wants (e.g. long class indices)."""
+        return y
+
+    def validate(self, splits: dict[str, Any]) -> None:
+        """Raise `DataError` when a split's targets do not fit the task built from train."""
+
+    def stratify(self, y: Tensor) -> np.ndarray | None:
+        """Labels to stratify splits on, or None."""
+        return None
+
+    # -- train --------------------------------------------------------------------------------
     def output_size(self) -> int:
-        """Number of outputs a built-in model should produce per sample."""
+        """Number of outputs (channels) a built-in model produces per sample (or per pixel)."""
         raise NotImplementedError
 
     def default_loss(self) -> LossFn:
@@ -43,20 +93,118 @@ class Task:
         raise NotImplementedError
 
     def predict(self, output: Tensor) -> Tensor:
-        """Predictions (class labels or values) from raw outputs."""
+        """Predictions (class labels, values, masks) from raw outputs."""
         raise NotImplementedError
 
-    def expected_init_loss(self, y_train: Tensor) -> float:
-        """The loss a well-initialised model has before training (what `loss-at-init` compares)."""
+    def per_sample_loss(self, output: Tensor, target: Tensor) -> Tensor:
+        """(N,) loss of each sample under the task's default loss (top losses, probes)."""
         raise NotImplementedError
 
+    def augment(self, x: Any, y: Tensor, generator: torch.Generator) -> tuple[Any, Tensor]:
+        """Default augmentation of a training batch (none); tasks whose targets move with the
+        input (masks) transform both together."""
+        return x, y
+
+    # -- models -------------------------------------------------------------------------------
     def init_output(self, y_train: Tensor) -> dict[str, Tensor]:
         """How to set a built-in model's last layer: ``{"bias": ...}`` and/or ``{"scale": ...}``."""
         raise NotImplementedError
 
+    # -- checks -------------------------------------------------------------------------------
+    def expected_init_loss(self, y_train: Tensor) -> float:
+        """The loss a well-initialised model has before training (what `loss-at-init` compares)."""
+        raise NotImplementedError
+
+    def prior_output(self, out: Tensor, y_train: Tensor) -> Tensor | None:
+        """The output a well-initialised model gives, shaped like `out` (None: unknown)."""
+        return None
+
+    def uniform_output(self, out: Tensor) -> Tensor | None:
+        """Another healthy output at init (zero logits), or None."""
+        return None
+
+    def init_loss_limits(self, ref: float, healthy_upper: float) -> tuple[float, float]:
+        """(warning, error) limits for the loss at init, given the prior's loss `ref` and the
+        highest loss of a healthy init."""
+        return 3.0 * ref, 100.0 * ref
+
+    def floor_candidates(self, out: Tensor, y: Tensor) -> list[Tensor]:
+        """Outputs a perfect model could give (the lowest loss any of them reaches is the
+        floor `cannot-overfit-batch` compares with)."""
+        if y.numel() == out.numel():
+            return [y.float().reshape(out.shape)]
+        return []
+
+    def perturb_targets(self, y: Tensor, start: int) -> Tensor:
+        """`y` with the targets from `start` on changed to other valid targets."""
+        y2 = y.clone().float()
+        y2[start:] = y[start:].float().flip(0) + y.float().std().clamp_min(1e-3)
+        return y2
+
+    def output_mismatch(self, out: Tensor, y: Tensor) -> tuple[int, int] | None:
+        """(outputs, expected) when the model's output count cannot fit the targets."""
+        return None
+
+    def applies(self, code: str) -> bool:
+        """Whether an audit or check code makes sense for this task (others say so, not run)."""
+        return True
+
+    def labels_for_audit(self, y: Tensor) -> Tensor | None:
+        """One class label per sample for the label audits (noise, imbalance), or None."""
+        return None
+
+    # -- baselines ----------------------------------------------------------------------------
+    def baselines(self) -> dict[str, Any]:
+        """Baseline estimators ``{name: estimator}``: `fit(x, y)` on flattened numpy train
+        arrays, `output(x) -> Tensor` of raw outputs the task's `metrics` can score."""
+        return {}
+
+    # -- monitor / ensemble / diagnose --------------------------------------------------------
+    def record(self, out: Tensor, y: Tensor) -> dict[str, Any]:
+        """Prediction dynamics on the monitor's fixed batch: ``{"predicted": [...], ...}``."""
+        return {}
+
+    def average(self, outputs: list[Tensor]) -> Tensor:
+        """Combine ensemble members' raw outputs into one raw output."""
+        return torch.stack([o.float() for o in outputs]).mean(0)
+
+    def error(self, metrics: dict[str, float]) -> float:
+        """The single error (lower is better) that Ng's table and the tuner work on."""
+        value = float(metrics[self.primary_metric])
+        return 1.0 - value if self.higher_is_better else value
+
+    @property
+    def error_in_target_units(self) -> bool:
+        """True when `error` is in the targets' own units (rmse), not a rate in [0, 1]."""
+        return False
+
+    # -- report -------------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "primary_metric": self.primary_metric}
+
+    @classmethod
+    def from_description(cls, desc: dict[str, Any]) -> Task:
+        """The task back from `describe()` (the run folder's config), for the report."""
+        raise NotImplementedError
+
+    def data_summary(self, data: Any) -> dict[str, Any]:
+        """What the report's data section shows about the targets (class counts, histograms)."""
+        return {}
+
+    def collect(self, out: Tensor, y: Tensor, data: Any, sample: Callable[..., Any]) -> dict:
+        """Results the report stores while the model is in memory (valid split): per-class
+        metrics, top losses... `sample(position)` returns the row for one valid sample (its
+        index, file and thumbnail)."""
+        return {}
+
+    def plots(self, out: Tensor, y: Tensor, data: Any, folder: Path) -> list[Path]:
+        """The task's result plots for the valid split, written into `folder`."""
+        return []
+
+    def report_results(self, run: Any, results: dict[str, Any], plot_files: list[str]) -> str:
+        """HTML of the task's own results section (escaped), from what `collect` stored."""
+        return ""
+
     def better(self, a: float, b: float) -> bool:
         """True if metric value `a` is better than `b` for the primary metric."""
         return a > b if self.higher_is_better else a < b
-
-    def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "primary_metric": self.primary_metric}

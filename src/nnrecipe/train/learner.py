@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from nnrecipe.data import Data
 from nnrecipe.data.batch import batch_len, batch_to, call_model, describe_shape
 from nnrecipe.errors import ConfigError, ModelError, TrainingError
-from nnrecipe.tasks import LossFn, Task, infer_task, make_task
+from nnrecipe.tasks import ALIASES, LossFn, Task, make_task, reconcile
 from nnrecipe.train import checkpoint as ckpt
 from nnrecipe.train.callbacks import Callback, ProgressCallback
 from nnrecipe.train.optim import OptimizerFactory, adamw, trainable
@@ -135,19 +135,14 @@ class Learner:
         )
         y_train = self.data.train.targets()
         if isinstance(self.task, str):
+            same = _lookup_name(self.task) == self.data.task.name
             self.task = (
                 self.data.task
-                if self.task == self.data.task.kind
-                else make_task(self.task, y_train)
+                if same
+                else make_task(self.task, y_train, x_shape=self.data.input_shape, loss=self.loss)
             )
         elif self.task is None:
-            self.task = (
-                self.data.task
-                if self.loss is None
-                else infer_task(y_train, loss=self.loss)
-                if (self.data.task.kind == "regression")
-                else self.data.task
-            )
+            self.task = reconcile(self.data.task, y_train, self.loss, x_shape=self.data.input_shape)
         self.loss_fn: LossFn = self.loss or self.task.default_loss()
         if self.schedule not in SCHEDULES:
             raise ConfigError(
@@ -467,6 +462,10 @@ class Learner:
         from nnrecipe.report.notebook import learner_html
 
         return learner_html(self)
+
+
+def _lookup_name(name: str) -> str:
+    return ALIASES.get(name, name)
 
 
 def _jsonable_random_state() -> list[Any]:

@@ -25,6 +25,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from nnrecipe.data.batch import batch_take, batch_to, call_model
+
 # Size of the fixed validation batch whose predictions are followed across epochs.
 DYNAMICS_SAMPLES = 20
 # At most this many layers get activation statistics / gradient norms (evenly spaced).
@@ -50,18 +52,20 @@ def _spread(items: list[Any], k: int) -> list[Any]:
     return [items[round(i * step)] for i in range(k)]
 
 
-def fixed_positions(y: Tensor, kind: str, n: int = DYNAMICS_SAMPLES) -> list[int]:
+def fixed_positions(
+    labels_t: Tensor | None, n_samples: int, n: int = DYNAMICS_SAMPLES
+) -> list[int]:
     """Positions of the followed validation samples: a few of each class, in split order
-    (deterministic, no RNG); the first `n` for regression."""
-    if kind != "classification":
-        return list(range(min(n, len(y))))
-    labels = y.reshape(-1).tolist()
+    (deterministic, no RNG); the first `n` when the task has no per-sample labels."""
+    if labels_t is None:
+        return list(range(min(n, n_samples)))
+    labels = labels_t.reshape(-1).tolist()
     classes = sorted(set(labels))
     per_class = max(1, n // max(len(classes), 1))
     picked: list[int] = []
     for c in classes:
         picked += [i for i, v in enumerate(labels) if v == c][:per_class]
-    return sorted(picked[:n]) if len(classes) <= n else list(range(min(n, len(y))))
+    return sorted(picked[:n]) if len(classes) <= n else list(range(min(n, n_samples)))
 
 
 class Monitor:
@@ -121,8 +125,9 @@ class Monitor:
         split = learner.data.valid
         # A streamed split is read only up to its first 1000 samples.
         x, y = split.tensors() if split.in_memory else split.tensors(1000)
-        positions = fixed_positions(y, task.kind, self.samples)
-        self._x, self._y = x[positions], y[positions]
+        positions = fixed_positions(task.labels_for_audit(y), len(y), self.samples)
+        index = torch.tensor(positions, dtype=torch.long)
+        self._x, self._y = batch_take(x, index), y[index]
         model = learner.model
         acts = [(n, m) for n, m in model.named_modules() if isinstance(m, ACTIVATIONS)]
         if not acts:  # functional activations: follow the linear / conv layers' outputs
@@ -139,7 +144,7 @@ class Monitor:
             "positions": positions,
             "index": [int(index[i]) for i in positions] if index is not None else positions,
             "targets": self._y.reshape(len(positions), -1)[:, 0].tolist(),
-            "kind": task.kind,
+            "task": task.name,
             "layers": [n or "(model)" for n, _ in self._layers],
             "weights": [n for n, _ in self._weights],
             "epochs": [],
@@ -158,7 +163,7 @@ class Monitor:
         rng = torch.get_rng_state()
         model.eval()
         try:
-            out = model(self._x.to(learner.device_)).float().cpu()
+            out = call_model(model, batch_to(self._x, learner.device_)).float().cpu()
         except Exception as e:  # noqa: BLE001 - a record is never worth stopping training for
             self.record.setdefault("errors", []).append(f"epoch {epoch}: {type(e).__name__}: {e}")
             self._save()
@@ -170,15 +175,7 @@ class Monitor:
                 h.remove()
         entry: dict[str, Any] = {"epoch": epoch, "activations": stats, "grad_norms": grads}
         try:
-            if task.kind == "classification":
-                probs = task.probabilities(out)
-                y = self._y.reshape(-1).long().clamp(0, probs.shape[1] - 1)
-                entry["p_true"] = [
-                    round(float(v), 5) for v in probs.gather(1, y[:, None]).squeeze(1)
-                ]
-                entry["predicted"] = probs.argmax(1).tolist()
-            else:
-                entry["predicted"] = [round(float(v), 5) for v in out.reshape(len(out), -1)[:, 0]]
+            entry.update(task.record(out, self._y))
         except Exception as e:  # noqa: BLE001 - an output this record cannot read
             self.record.setdefault("errors", []).append(f"epoch {epoch}: {type(e).__name__}: {e}")
         self.record["epochs"].append(entry)

@@ -17,24 +17,23 @@ import torch
 from torch import Tensor, nn
 
 from nnrecipe.data import Data
+from nnrecipe.data.batch import call_model
 from nnrecipe.errors import ConfigError
+from nnrecipe.tasks import Task
 
 
 class EnsembleModel(nn.Module):
-    """Averages its members: log of the mean class probabilities (so ``softmax`` of the output
-    gives them back and the task's metrics apply unchanged), or the mean output."""
+    """Averages its members the task's way (`Task.average`): for classification the log of the
+    mean class probabilities (so ``softmax`` of the output gives them back and the task's
+    metrics apply unchanged), for regression the mean output."""
 
-    def __init__(self, models: list[nn.Module], *, classification: bool) -> None:
+    def __init__(self, models: list[nn.Module], *, task: Task) -> None:
         super().__init__()
         self.members = nn.ModuleList(models)
-        self.classification = classification
+        self.task = task
 
-    def forward(self, x: Tensor) -> Tensor:
-        outs = [m(x) for m in self.members]
-        if self.classification:
-            probs = torch.stack([torch.softmax(o.float(), dim=1) for o in outs]).mean(0)
-            return torch.log(probs.clamp_min(1e-12))
-        return torch.stack(outs).mean(0)
+    def forward(self, *x: Any, **named: Any) -> Tensor:
+        return self.task.average([m(*x, **named) for m in self.members])
 
 
 @dataclass
@@ -103,7 +102,7 @@ def score_model(model: nn.Module, data: Data, split: str) -> dict[str, float]:
     s = data.splits[split]
     outs, ys = [], []
     for xb, yb in s.batches(512):
-        outs.append(model(xb).float())
+        outs.append(call_model(model, xb).float())
         ys.append(yb)
     metrics = data.task.metrics(torch.cat(outs), torch.cat(ys))
     metrics["error"] = error_of(data.task, metrics)
@@ -155,7 +154,7 @@ def ensemble(
             f"No trained trial model found in {str(folder / 'trials')!r}: "
             "the search has no complete, feasible trial on this machine."
         )
-    ens = EnsembleModel(models, classification=data.task.kind == "classification").eval()
+    ens = EnsembleModel(models, task=data.task).eval()
     scores: dict[str, dict[str, dict[str, float]]] = {}
     gain: dict[str, float] = {}
     for split in splits:

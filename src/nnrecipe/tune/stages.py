@@ -120,7 +120,7 @@ def stage_ensemble(ctx: Any) -> dict[str, Any] | None:
         json.dumps(
             {
                 "members": [f"trial-{n:04d}.safetensors" for n in res.members],
-                "average": "probabilities" if ctx.data.task.kind == "classification" else "outputs",
+                "average": ctx.data.task.name,  # members combine by Task.average
             },
             indent=2,
         ),

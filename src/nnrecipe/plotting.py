@@ -131,11 +131,13 @@ def prediction_dynamics(record: dict[str, Any], path: Path) -> Path:
     """A heat map: followed validation samples (rows) x epochs (columns); the colour is the
     probability of the true class (classification) or the prediction error (regression)."""
     plt = _plt()
-    key = "p_true" if record["kind"] == "classification" else "predicted"
+    # Tasks record "p_true" (probability of the true label) or "predicted" values.
+    probabilities = any(e.get("p_true") is not None for e in record["epochs"])
+    key = "p_true" if probabilities else "predicted"
     rows_ = [e for e in record["epochs"] if e.get(key) is not None]
     epochs = [e["epoch"] for e in rows_]
     n = len(record["positions"])
-    if record["kind"] == "classification":
+    if probabilities:
         m = np.array([e["p_true"] for e in rows_]).T
         cmap, vmin, vmax, label = "RdYlGn", 0.0, 1.0, "p(true class)"
         rows = [

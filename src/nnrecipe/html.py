@@ -229,7 +229,7 @@ img.thumb{image-rendering:pixelated;width:48px;height:48px;object-fit:contain;bo
 background:#000}
 .tile{width:150px;font-size:12px;border:1px solid var(--line);border-radius:6px;padding:6px;background:#fff}
 .tile img.thumb{width:64px;height:64px}
-.tile .bad{color:var(--error)}.tile .file{color:var(--muted);overflow-wrap:anywhere;font-size:11px}
+.tile .bad{color:var(--error)}.tile .good{color:var(--pass)}.tile .file{color:var(--muted);overflow-wrap:anywhere;font-size:11px}
 .barchart{max-width:820px;margin:4px 0}
 .barrow{display:grid;align-items:center;gap:10px;margin:1px 0}
 .barhead{font-size:12px;color:var(--muted);font-weight:600}
@@ -262,4 +262,48 @@ def document(*, title: str, header: str, nav: Sequence[tuple[str, str]], body: s
         f"<header>{header}</header><nav>{links}</nav><main>{body}"
         "<footer>Made by nnrecipe from the run folder alone. Self-contained: no script, no "
         "network.</footer></main></body></html>"
+    )
+
+
+def thumb_html(item: dict[str, Any], alt: str) -> str:
+    if item.get("png"):
+        return png_img(base64.b64decode(item["png"]), alt=alt, cls="thumb")
+    if item.get("series"):
+        return sparkline(item["series"][0], width=96, height=40)
+    return ""
+
+
+def confusion_html(m: list[list[int]], names: list[str]) -> str:
+    """A confusion matrix as a heat-mapped table (rows: true, columns: predicted)."""
+    top = max((v for row in m for v in row), default=0)
+    head = "".join(f"<th title='{esc(names[j])}'>{esc(names[j])}</th>" for j in range(len(m)))
+    rows = []
+    for i, row in enumerate(m):
+        cells = "".join(f"<td class='cm' style='{heat(v, top)}'>{v}</td>" for v in row)
+        rows.append(f"<tr><th>{esc(names[i])}</th>{cells}</tr>")
+    return (
+        f"<div class='scroll'><table class='confusion'><thead><tr><th>true \\ predicted</th>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def top_loss_tiles(tops: list[dict[str, Any]], text: Any, what: str) -> str:
+    """The top-losses grid: one tile per sample (thumbnail, index, loss, `text(tile)` HTML)."""
+    head = f"<h3>Top losses (valid): {esc(what)}</h3>"
+    if not tops:
+        return head + absent("Not recorded.")
+    tiles = []
+    for t in tops:
+        file = f"<div class='file'>{esc(t['file'])}</div>" if t.get("file") else ""
+        tiles.append(
+            f"<div class='tile'>{thumb_html(t, 'valid sample')}<div>valid #{esc(t.get('index'))}"
+            f" · loss {fmt(t.get('loss'), 3)}</div>{text(t)}{file}</div>"
+        )
+    return (
+        head
+        + f"<div class='grid'>{''.join(tiles)}</div>"
+        + note(
+            "The samples the model gets most wrong: wrong labels, ambiguous inputs or a "
+            "blind spot of the model. Fix the labels or collect more samples like these."
+        )
     )
