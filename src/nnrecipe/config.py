@@ -28,7 +28,7 @@ class RunConfig(BaseModel):
     masks: str | None = Field(
         None, description="segmentation: folder of masks paired with the images by file stem"
     )
-    task: Literal["classification", "regression"] | None = Field(
+    task: Literal["classification", "regression", "segmentation"] | None = Field(
         None, description="default: inferred"
     )
     valid: float = Field(0.2, gt=0, lt=0.9, description="fraction of the data for validation")

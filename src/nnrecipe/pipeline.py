@@ -123,6 +123,13 @@ def resolve_data(config: RunConfig, *, skip_corrupt: bool = False) -> Data:
         and not path.exists()
     ):
         return load(spec, **split)
+    if config.masks is not None:
+        if not path.is_dir():
+            raise ConfigError(
+                f"--masks needs a folder of images as the data, got {spec!r}: pass the images "
+                "folder and the masks folder (files paired by stem)."
+            )
+        return Data.from_folder(path, masks=config.masks, size=config.image_size, **split)
     if path.is_dir():
         return Data.from_folder(path, size=config.image_size, skip_corrupt=skip_corrupt, **split)
     if path.suffix.lower() in (".csv", ".tsv", ".txt") or path.is_file():
@@ -214,7 +221,7 @@ def stage_train(ctx: RunContext) -> dict[str, Any]:
         lr=tuned["lr"],
         weight_decay=tuned["weight_decay"],
         batch_size=tuned["batch_size"],
-        augment=make_augment(ctx.data.modality, tuned["augment"]),
+        augment=make_augment(ctx.data.modality, tuned["augment"], task=ctx.data.task),
         schedule=tuned["schedule"],
         clip=tuned["clip"],
         patience=tuned["patience"],

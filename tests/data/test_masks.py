@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 
 import nnrecipe as nr
-from nnrecipe.data.seg_augment import joint_augment
 from nnrecipe.errors import DataError
+from nnrecipe.tasks.seg_augment import joint_augment
 
 
 def _write(root, n=12, size=(20, 16), binary=False, classes=3, suffix=".png"):

@@ -9,12 +9,10 @@ are no class at all.
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from nnrecipe.data.core import Data, _assemble, split_indices
 from nnrecipe.data.folder import IMAGE_SUFFIXES, _choose_size_and_mode
@@ -214,8 +212,9 @@ def from_mask_folder(
     hw, mode = _choose_size_and_mode([p for p, _ in pairs], size, grayscale)
     x = torch.from_numpy(np.stack([_read_image(p, hw, mode) for p, _ in pairs]))
     y = torch.from_numpy(np.stack([resize_mask(m, hw) for m in mask_list]))
+    task = Segmentation(k, classes)
     parts = split_indices(
-        len(pairs), _dominant_class(y), valid=valid, test=test, train_dev=train_dev, seed=seed
+        len(pairs), task.stratify(y), valid=valid, test=test, train_dev=train_dev, seed=seed
     )
     x_train = x[parts["train"]]
     mean = x_train.mean(dim=(0, 2, 3), keepdim=True)
@@ -232,7 +231,7 @@ def from_mask_folder(
     }
     return _assemble(
         splits,
-        task=Segmentation(k, classes),
+        task=task,
         loss=None,
         modality="image",
         classes=classes,
@@ -240,14 +239,3 @@ def from_mask_folder(
         name=name or Path(images).name,
         meta=meta,
     )
-
-
-def _dominant_class(y: Tensor) -> np.ndarray | None:
-    """The most frequent foreground class of each mask (0 if none), to stratify the split."""
-    flat = y.reshape(len(y), -1)
-    k = int(flat.max()) + 1
-    counts = torch.stack([(flat == c).sum(1) for c in range(1, k)], 1) if k > 1 else None
-    if counts is None:
-        return None
-    labels = torch.where(counts.sum(1) > 0, counts.argmax(1) + 1, 0).numpy()
-    return labels if len(Counter(labels.tolist())) > 1 else None

@@ -1,9 +1,10 @@
 """Built-in segmentation data sets, offline: `shapes` (synthetic) and `nuclei` (microscopy).
 
-- ``shapes``: generated in about a second from a seed: 800 RGB images of 32x32 pixels, each
-  with one to three shapes (circle, square, triangle; random size, rotation and colour, later
-  shapes occluding earlier ones) on a textured, noisy background. Four classes: background,
-  circle, square, triangle. Split at random into train / valid / test.
+- ``shapes``: generated in a second or two from a fixed seed: 800 RGB images of 32x32 pixels,
+  each with one or two shapes (circle, square, triangle; random size, rotation and colour;
+  never overlapping or touching) on a textured, noisy background (a random colour, two plane
+  waves, pixel noise). Four classes: background, circle, square, triangle. Split at random
+  (seeded, stratified by each image's main shape) into train / valid / test.
 - ``nuclei``: the 512x512 fluorescence microscopy image of cell nuclei and its hand-made
   instance annotation that ship with the `stardist` package (``stardist/data/images/img2d.tif``
   and ``mask2d.tif``, Schmidt et al. 2018). Only the two files are read (``pip install
@@ -31,6 +32,8 @@ from nnrecipe.tasks.segmentation import Segmentation
 SHAPE_CLASSES = ["background", "circle", "square", "triangle"]
 SHAPES_N = 800
 SHAPES_SIZE = 32
+SHAPES_MAX = 2  # shapes per image, at most
+SHAPES_RADIUS = (0.2, 0.3)  # of the image side
 
 
 def _standardize_splits(splits: dict[str, Split]) -> dict[str, list[float]]:
@@ -56,46 +59,63 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     return img + rng.normal(0, 0.08, (3, size, size)).astype(np.float32)
 
 
-def _shape_mask(rng: np.random.Generator, kind: int, size: int) -> np.ndarray:
+def _shape_mask(rng: np.random.Generator, shape_id: int, size: int) -> np.ndarray:
     """(H, W) boolean mask of one circle (1), square (2) or triangle (3)."""
-    r = rng.uniform(0.14, 0.26) * size
-    cy, cx = rng.uniform(r * 0.6, size - r * 0.6, 2)
+    r = rng.uniform(SHAPES_RADIUS[0], SHAPES_RADIUS[1]) * size
+    cy, cx = rng.uniform(r * 0.7, size - r * 0.7, 2)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
     dy, dx = yy - cy, xx - cx
     theta = rng.uniform(0, 2 * np.pi)
     u = np.cos(theta) * dx + np.sin(theta) * dy
     v = -np.sin(theta) * dx + np.cos(theta) * dy
-    if kind == 1:
+    if shape_id == 1:
         return dx**2 + dy**2 <= r**2
-    if kind == 2:
+    if shape_id == 2:
         half = r * 0.85  # about the same area as the circle
         return (np.abs(u) <= half) & (np.abs(v) <= half)
-    # Equilateral triangle of circumradius 1.25 r: inside the three edges' half-planes.
+    # Equilateral triangle of circumradius 1.3 r: inside the three edges' half-planes.
     inside = np.ones_like(u, dtype=bool)
     for k in range(3):
         a = theta + 2 * np.pi * k / 3
-        inside &= np.cos(a) * dx + np.sin(a) * dy <= 0.625 * r
+        inside &= np.cos(a) * dx + np.sin(a) * dy <= 0.65 * r
     return inside
 
 
+def _dilate(mask: np.ndarray) -> np.ndarray:
+    out = mask.copy()
+    out[1:] |= mask[:-1]
+    out[:-1] |= mask[1:]
+    out[:, 1:] |= mask[:, :-1]
+    out[:, :-1] |= mask[:, 1:]
+    return out
+
+
 def make_shapes(n: int = 800, *, size: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Images ``(n, 3, size, size)`` float32 in about [0, 1] and masks ``(n, size, size)`` int64."""
+    """Images ``(n, 3, size, size)`` float32 in about [0, 1] and masks ``(n, size, size)`` int64.
+
+    One to `SHAPES_MAX` shapes per image, placed so that they neither overlap nor touch (a
+    placement that would is redrawn, up to 20 times, then the shape is left out)."""
     rng = np.random.default_rng(seed)
     x = np.empty((n, 3, size, size), dtype=np.float32)
     y = np.zeros((n, size, size), dtype=np.int64)
     for i in range(n):
         img = _background(rng, size)
         mask = np.zeros((size, size), dtype=np.int64)
-        for _ in range(rng.integers(1, 4)):
-            kind = int(rng.integers(1, 4))
-            inside = _shape_mask(rng, kind, size)
+        for _ in range(rng.integers(1, SHAPES_MAX + 1)):
+            shape_id = int(rng.integers(1, 4))
+            for _attempt in range(20):
+                inside = _shape_mask(rng, shape_id, size)
+                if not (_dilate(inside) & (mask > 0)).any():
+                    break
+            else:
+                continue
             colour = rng.uniform(0, 1, (3, 1, 1)).astype(np.float32)
             # Keep every shape visible: push its colour away from the background's mean.
             bg = img.mean(axis=(1, 2), keepdims=True)
             colour = np.where(np.abs(colour - bg) < 0.25, (colour + 0.5) % 1.0, colour)
             texture = rng.normal(0, 0.08, (3, size, size)).astype(np.float32)
             img = np.where(inside[None], colour + texture, img)
-            mask[inside] = kind
+            mask[inside] = shape_id
         x[i], y[i] = img, mask
     return x, y
 
@@ -106,14 +126,22 @@ def shapes(
     """The synthetic `shapes` set (see the module docstring); the images do not depend on
     `seed` (always generated with seed 0), the split does."""
     x, y = make_shapes(SHAPES_N, size=SHAPES_SIZE, seed=0)
-    parts = split_indices(len(x), None, valid=valid, test=test, train_dev=train_dev, seed=seed)
+    task = Segmentation(4, SHAPE_CLASSES)
+    parts = split_indices(
+        len(x),
+        task.stratify(torch.from_numpy(y)),
+        valid=valid,
+        test=test,
+        train_dev=train_dev,
+        seed=seed,
+    )
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     splits = {k: Split(xt[i], yt[i], index=i) for k, i in parts.items()}
     norm = _standardize_splits(splits)
     meta = {"source": f"nnrecipe.data.seg_builtin.make_shapes({SHAPES_N}, size={SHAPES_SIZE})"}
     return _assemble(
         splits,
-        task=Segmentation(4, SHAPE_CLASSES),
+        task=task,
         loss=None,
         modality="image",
         classes=SHAPE_CLASSES,

@@ -26,8 +26,11 @@ __all__ = [
 MODEL_NAMES = ("linear", "mlp", "cnn1d", "cnn2d", "unet")
 
 
-def default_model_name(modality: str) -> str:
-    """The built-in model for a modality: cnn2d for images, cnn1d for signals, mlp for tables."""
+def default_model_name(modality: str, task: Any = None) -> str:
+    """The task's built-in model if it names one (unet for segmentation), else the modality's:
+    cnn2d for images, cnn1d for signals, mlp for tables."""
+    if task is not None and getattr(task, "default_model", None):
+        return str(task.default_model)
     return {"image": "cnn2d", "sequence": "cnn1d", "tabular": "mlp"}[modality]
 
 
@@ -39,7 +42,7 @@ def build_model(name: str | None, data: Any, **options: Any) -> nn.Module:
         data: the `nr.Data` the model will be trained on.
         **options: width, depth, dropout (and kernel for CNNs).
     """
-    name = name or default_model_name(data.modality)
+    name = name or default_model_name(data.modality, data.task)
     shape = data.input_shape
     out = data.task.output_size()
     if name == "linear":

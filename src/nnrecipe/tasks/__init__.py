@@ -14,12 +14,14 @@ from nnrecipe.errors import DataError
 from nnrecipe.tasks.base import LossFn, Task
 from nnrecipe.tasks.classification import Classification
 from nnrecipe.tasks.regression import Regression
+from nnrecipe.tasks.segmentation import Segmentation
 
 __all__ = [
     "TASKS",
     "Task",
     "Classification",
     "Regression",
+    "Segmentation",
     "LossFn",
     "infer_task",
     "make_task",
@@ -30,7 +32,11 @@ __all__ = [
 ]
 
 # name -> Task subclass. A new task registers itself here (see README, "How to add a task").
-TASKS: dict[str, type[Task]] = {"classification": Classification, "regression": Regression}
+TASKS: dict[str, type[Task]] = {
+    "classification": Classification,
+    "regression": Regression,
+    "segmentation": Segmentation,
+}
 # Older names accepted on input.
 ALIASES = {"binary": "classification", "multiclass": "classification"}
 

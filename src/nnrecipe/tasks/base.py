@@ -44,6 +44,9 @@ class Task:
     # Whether inference may pick this task without the user naming it, and in which order
     # (lower first). Tasks that cannot be told from the targets alone are never inferred.
     infer_order: ClassVar[int | None] = None
+    # The built-in model (`nnrecipe.models.MODEL_NAMES`) for this task when the user names
+    # none; None: the modality's default (cnn2d for images, cnn1d for signals, mlp for tables).
+    default_model: ClassVar[str | None] = None
 
     # -- data ---------------------------------------------------------------------------------
     @classmethod

@@ -175,7 +175,7 @@ def tune(
     if model is None or isinstance(model, str):
         from nnrecipe.models import default_model_name
 
-        model = model or default_model_name(data.modality)
+        model = model or default_model_name(data.modality, data.task)
         space = space if space is not None else default_space(model)
     elif space is None:
         raise ConfigError(

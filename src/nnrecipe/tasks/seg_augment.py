@@ -63,16 +63,3 @@ def joint_augment(
         xs.append(image.as_subclass(Tensor))
         ys.append(mask.as_subclass(Tensor))
     return torch.stack(xs), torch.stack(ys)
-
-
-class PairAugment:
-    """`joint_augment` at a fixed strength: ``aug(x, y, generator) -> (x, y)``."""
-
-    def __init__(self, strength: float) -> None:
-        self.strength = strength
-
-    def __call__(self, x: Tensor, y: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        return joint_augment(x, y, generator, strength=self.strength)
-
-    def __repr__(self) -> str:
-        return f"PairAugment(strength={self.strength:g})"
