@@ -86,19 +86,20 @@ def _oracle_soft_dice(logits: np.ndarray, y: np.ndarray, eps: float) -> float:
     e = np.exp(logits - logits.max(1, keepdims=True))
     p = e / e.sum(1, keepdims=True)
     terms = []
-    for c in range(k):
-        inter = size = 0.0
-        for n in range(y.shape[0]):
+    for n in range(y.shape[0]):
+        for c in range(k):
+            inter = size = 0.0
             for i in range(y.shape[1]):
                 for j in range(y.shape[2]):
                     t = 1.0 if y[n, i, j] == c else 0.0
                     inter += p[n, c, i, j] * t
                     size += p[n, c, i, j] + t
-        terms.append((2 * inter + eps) / (size + eps))
-    return 1 - sum(terms) / k
+            terms.append((2 * inter + eps) / (size + eps))
+    return 1 - sum(terms) / len(terms)
 
 
 def test_dice_loss_matches_loops_and_is_zero_when_perfect() -> None:
+    # Per image: an image's loss does not depend on its batch-mates.
     rng = np.random.default_rng(4)
     logits = rng.normal(size=(3, 3, 5, 4)).astype(np.float32)
     y = rng.choice(3, size=(3, 5, 4))
@@ -130,3 +131,12 @@ def test_expected_init_loss_is_the_pixel_prior_entropy() -> None:
     logits = bias[None, :, None, None].expand(2, 2, 4, 4)
     ce = torch.nn.functional.cross_entropy(logits, y)
     assert float(ce) == pytest.approx(task.expected_init_loss(y), rel=1e-5)
+
+
+def test_dice_loss_of_one_image_does_not_depend_on_its_batch_mates() -> None:
+    rng = np.random.default_rng(6)
+    logits = torch.from_numpy(rng.normal(size=(4, 3, 5, 5)).astype(np.float32))
+    y = torch.from_numpy(rng.choice(3, size=(4, 5, 5)))
+    whole = float(dice_loss(logits, y))
+    alone = sum(float(dice_loss(logits[i : i + 1], y[i : i + 1])) for i in range(4)) / 4
+    assert whole == pytest.approx(alone, rel=1e-6)

@@ -15,6 +15,12 @@ def _checks() -> tuple[Any, ...]:
     from nnrecipe.audit.duplicates import duplicates, split_leakage
     from nnrecipe.audit.inputs import constant_feature, corrupt_sample, non_finite, outliers
     from nnrecipe.audit.labels import class_imbalance, label_noise
+    from nnrecipe.audit.masks import (
+        empty_masks,
+        mask_interpolated,
+        mask_misaligned,
+        pixel_imbalance,
+    )
     from nnrecipe.audit.shift import distribution_shift
 
     # Files that could not be read come first: a run stopped by the audit names them.
@@ -28,6 +34,11 @@ def _checks() -> tuple[Any, ...]:
         outliers,
         constant_feature,
         distribution_shift,
+        # Segmentation masks (find nothing on other targets).
+        pixel_imbalance,
+        empty_masks,
+        mask_misaligned,
+        mask_interpolated,
     )
 
 

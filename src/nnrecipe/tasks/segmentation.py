@@ -82,17 +82,20 @@ def per_sample_dice(pred: Tensor, target: Tensor, num_classes: int) -> Tensor:
 
 
 def dice_loss(output: Tensor, target: Tensor, *, eps: float = 1.0) -> Tensor:
-    """Soft Dice loss: 1 - mean over classes of ``(2 Σ p·t + eps) / (Σ p + Σ t + eps)``.
+    """Soft Dice loss per image: 1 - mean over images and classes of
+    ``(2 Σ p·t + eps) / (Σ p + Σ t + eps)``.
 
-    `output` are logits ``(N, K, H, W)``, `target` class indices ``(N, H, W)``; sums run over the
-    batch and the pixels, `p` the softmax probabilities and `t` the one-hot masks. `eps` keeps a
-    class absent from the batch at a loss near 0 instead of 0/0.
+    `output` are logits ``(N, K, H, W)``, `target` class indices ``(N, H, W)``; sums run over
+    each image's pixels, `p` the softmax probabilities and `t` the one-hot mask. `eps` makes a
+    class absent from an image and not predicted there score 1 instead of 0/0. Per image, so an
+    image's loss does not depend on its batch-mates (a Dice summed over the whole batch does,
+    and changes with the batch size).
     """
     k = output.shape[1]
     p = torch.softmax(output.float(), dim=1)
     t = F.one_hot(target.long().clamp(0, k - 1), k).movedim(-1, 1).to(p.dtype)  # (N, K, H, W)
-    dims = (0, *range(2, p.ndim))
-    inter = (p * t).sum(dims)
+    dims = tuple(range(2, p.ndim))
+    inter = (p * t).sum(dims)  # (N, K)
     size = p.sum(dims) + t.sum(dims)
     return 1 - ((2 * inter + eps) / (size + eps)).mean()
 

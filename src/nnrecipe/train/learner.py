@@ -152,7 +152,10 @@ class Learner:
             )
         if not self.lr > 0:
             raise ConfigError(f"The learning rate must be > 0, got {self.lr}.")
-        self.batch_size = self.batch_size or auto_batch_size(len(self.data.train))
+        n_train = len(self.data.train)
+        self.batch_size = (
+            self.batch_size or self.task.default_batch_size(n_train) or auto_batch_size(n_train)
+        )
         if self.batch_size < 1:
             raise ConfigError(f"The batch size must be >= 1, got {self.batch_size}.")
         self.device_ = pick_device(self.device)
