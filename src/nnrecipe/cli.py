@@ -25,7 +25,10 @@ DataArg = Annotated[
     str | None, typer.Argument(help="built-in data set (digits, mnist1d, ...), image folder or CSV")
 ]
 Target = Annotated[str | None, typer.Option(help="target column of a CSV file")]
-Task = Annotated[str | None, typer.Option(help="classification or regression (default: inferred)")]
+Task = Annotated[
+    str | None,
+    typer.Option(help="what is predicted: classification, regression, ... (default: inferred)"),
+]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML or JSON file of settings")]
 Seed = Annotated[int | None, typer.Option(help="random seed")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")]
@@ -72,7 +75,7 @@ def load_data(values: dict[str, Any], *, skip_corrupt: bool = False) -> Any:
     """The `Data` that a set of run settings names (for commands other than `run`); with
     `skip_corrupt`, unreadable images are skipped and listed in ``data.meta["corrupt_files"]``."""
     from nnrecipe.config import make_config
-    from nnrecipe.pipeline import resolve_data
+    from nnrecipe.data.resolve import resolve_data
 
     return resolve_data(make_config(values), skip_corrupt=skip_corrupt)
 
@@ -92,7 +95,10 @@ def run(
     masks: Annotated[
         str | None, typer.Option(help="segmentation: folder of masks named like the images")
     ] = None,
-    model: Annotated[str | None, typer.Option(help="linear, mlp, cnn1d, cnn2d or unet")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="built-in model: linear, mlp, cnn1d, cnn2d, ... (default: the data's)"),
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="maximum epochs")] = None,
     lr: Annotated[float | None, typer.Option(help="peak learning rate")] = None,
     batch_size: Annotated[int | None, typer.Option(help="batch size")] = None,
@@ -126,7 +132,7 @@ def run(
 ) -> None:
     """Run the whole recipe: audit, baselines, checks, training, evaluation, plots, report."""
     DEBUG["on"] = DEBUG["on"] or debug
-    from nnrecipe.pipeline import run as run_recipe
+    from nnrecipe.recipe import run as run_recipe
 
     flags = dict(
         target=target,
@@ -223,7 +229,10 @@ def check_cmd(
     target: Target = None,
     task: Task = None,
     config: ConfigOpt = None,
-    model: Annotated[str | None, typer.Option(help="linear, mlp, cnn1d or cnn2d")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="built-in model: linear, mlp, cnn1d, cnn2d, ... (default: the data's)"),
+    ] = None,
     lr: Annotated[float | None, typer.Option(help="learning rate to check")] = None,
     weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay")] = None,
     image_size: Annotated[
@@ -294,7 +303,10 @@ def tune_cmd(
     ] = None,
     study: Annotated[str | None, typer.Option(help="study name in the storage")] = None,
     out: Annotated[str | None, typer.Option(help="tune folder; the same folder resumes")] = None,
-    model: Annotated[str | None, typer.Option(help="linear, mlp, cnn1d or cnn2d")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="built-in model: linear, mlp, cnn1d, cnn2d, ... (default: the data's)"),
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="maximum epochs per trial")] = None,
     max_params: Annotated[
         int | None, typer.Option(help="satisficing: at most this many parameters")
@@ -388,7 +400,7 @@ def env() -> None:
 
     import torch
 
-    from nnrecipe.pipeline import _versions
+    from nnrecipe.pipeline import versions as _versions
     from nnrecipe.threads import cpu_count, pick_device
 
     for k, v in _versions().items():

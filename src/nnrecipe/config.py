@@ -10,7 +10,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from nnrecipe.errors import ConfigError
 
@@ -28,16 +35,14 @@ class RunConfig(BaseModel):
     masks: str | None = Field(
         None, description="segmentation: folder of masks paired with the images by file stem"
     )
-    task: Literal["classification", "regression", "segmentation"] | None = Field(
-        None, description="default: inferred"
-    )
+    task: str | None = Field(None, description="a name in nnrecipe.tasks.TASKS; default: inferred")
     valid: float = Field(0.2, gt=0, lt=0.9, description="fraction of the data for validation")
     test: float = Field(0.1, ge=0, lt=0.9, description="fraction for the test set (evaluated once)")
     train_dev: float = Field(0.0, ge=0, lt=0.5, description="slice of train held out as train-dev")
     image_size: int | None = Field(None, ge=4, le=1024, description="resize folder images to this")
     # -- model --
-    model: Literal["linear", "mlp", "cnn1d", "cnn2d", "unet"] | None = Field(
-        None, description="default by modality"
+    model: str | None = Field(
+        None, description="a name in nnrecipe.models.MODELS; default: the task's / modality's"
     )
     width: int | None = Field(None, ge=1, le=8192, description="hidden units / base channels")
     depth: int | None = Field(None, ge=1, le=64, description="hidden layers / residual blocks")
@@ -93,6 +98,25 @@ class RunConfig(BaseModel):
     ensemble: int | None = Field(
         None, ge=1, description="average the top-K tuned models (needs tune)"
     )
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, v: str | None) -> str | None:
+        # The registry lives in nnrecipe.tasks (it imports torch, so only when a task is named).
+        from nnrecipe.tasks import ALIASES, TASKS
+
+        if v is not None and ALIASES.get(v, v) not in TASKS:
+            raise ValueError(f"unknown task {v!r}: use one of {', '.join(TASKS)}")
+        return v
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, v: str | None) -> str | None:
+        from nnrecipe.models import MODELS
+
+        if v is not None and v not in MODELS:
+            raise ValueError(f"unknown model {v!r}: built-in models are {', '.join(MODELS)}")
+        return v
 
     @model_validator(mode="after")
     def _ensemble_needs_tune(self) -> RunConfig:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -20,53 +21,92 @@ __all__ = [
     "build_model",
     "default_model_name",
     "MODEL_NAMES",
+    "MODELS",
+    "register_model",
     "count_parameters",
 ]
 
-MODEL_NAMES = ("linear", "mlp", "cnn1d", "cnn2d", "unet")
+# name -> builder(data, **options) -> nn.Module. A task that brings a model registers it here
+# with `register_model` (from its models/NAME.py); `build_model` initialises its head.
+MODELS: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_model(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Register a built-in model builder ``fn(data, **options) -> nn.Module`` under `name`."""
+
+    def deco(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        MODELS[name] = fn
+        return fn
+
+    return deco
+
+
+@register_model("linear")
+def _linear(data: Any, **options: Any) -> nn.Module:
+    return Linear(int(np.prod(data.input_shape)), data.task.output_size())
+
+
+@register_model("mlp")
+def _mlp(data: Any, **options: Any) -> nn.Module:
+    return MLP(int(np.prod(data.input_shape)), data.task.output_size(), **options)
+
+
+def _cnn(dims: int) -> Callable[..., nn.Module]:
+    def build(data: Any, **options: Any) -> nn.Module:
+        shape = data.input_shape
+        if len(shape) != dims + 1:
+            name = f"cnn{dims}d"
+            raise ConfigError(
+                f"Model {name!r} needs inputs of shape (channels, {'length' if dims == 1 else 'height, width'}), "
+                f"got {shape}: use model 'mlp' for tables or the model matching the data."
+            )
+        return CNN(shape[0], data.task.output_size(), dims=dims, **options)
+
+    return build
+
+
+MODELS["cnn1d"] = _cnn(1)
+MODELS["cnn2d"] = _cnn(2)
+
+
+@register_model("unet")
+def _unet(data: Any, **options: Any) -> nn.Module:
+    """Segmentation (nnrecipe.models.unet): K logits per pixel, any height and width."""
+    shape = data.input_shape
+    if len(shape) != 3:
+        raise ConfigError(
+            f"Model 'unet' needs images of shape (channels, height, width), got {shape}: use it "
+            "for segmentation of images."
+        )
+    return UNet(shape[0], data.task.output_size(), **options)
+
+
+MODEL_NAMES = tuple(MODELS)  # the names known at import; MODELS grows as models register
 
 
 def default_model_name(modality: str, task: Any = None) -> str:
-    """The task's built-in model if it names one (unet for segmentation), else the modality's:
-    cnn2d for images, cnn1d for signals, mlp for tables."""
-    if task is not None and getattr(task, "default_model", None):
-        return str(task.default_model)
-    return {"image": "cnn2d", "sequence": "cnn1d", "tabular": "mlp"}[modality]
+    """The built-in model for the data: the task's own (`Task.default_model`), else cnn2d for
+    images, cnn1d for signals, mlp for tables."""
+    own = task.default_model(modality) if task is not None else None
+    return own or {"image": "cnn2d", "sequence": "cnn1d", "tabular": "mlp"}[modality]
 
 
 def build_model(name: str | None, data: Any, **options: Any) -> nn.Module:
     """A built-in model for `data` (an `nr.Data`), its head initialised from the training targets.
 
     Args:
-        name: ``"linear"``, ``"mlp"``, ``"cnn1d"``, ``"cnn2d"`` or None for the modality's default.
+        name: a name in `MODELS` (``"linear"``, ``"mlp"``, ``"cnn1d"``, ``"cnn2d"``, ...) or None
+            for the data's default.
         data: the `nr.Data` the model will be trained on.
         **options: width, depth, dropout (and kernel for CNNs).
     """
     name = name or default_model_name(data.modality, data.task)
-    shape = data.input_shape
-    out = data.task.output_size()
-    if name == "linear":
-        model: nn.Module = Linear(int(np.prod(shape)), out)
-    elif name == "mlp":
-        model = MLP(int(np.prod(shape)), out, **options)
-    elif name in ("cnn1d", "cnn2d"):
-        dims = 1 if name == "cnn1d" else 2
-        if len(shape) != dims + 1:
-            raise ConfigError(
-                f"Model {name!r} needs inputs of shape (channels, {'length' if dims == 1 else 'height, width'}), "
-                f"got {shape}: use model 'mlp' for tables or the model matching the data."
-            )
-        model = CNN(shape[0], out, dims=dims, **options)
-    elif name == "unet":
-        if len(shape) != 3:
-            raise ConfigError(
-                f"Model 'unet' needs images of shape (channels, height, width), got {shape}: "
-                "use it for segmentation of images."
-            )
-        model = UNet(shape[0], out, **options)
-    else:
-        raise ConfigError(f"Unknown model {name!r}: built-in models are {', '.join(MODEL_NAMES)}.")
-    model.head.init_from(data.task, data.train.targets())  # type: ignore[union-attr, operator]
+    if name not in MODELS:
+        raise ConfigError(f"Unknown model {name!r}: built-in models are {', '.join(MODELS)}.")
+    model = MODELS[name](data, **options)
+    head = getattr(model, "head", None)
+    if head is not None and hasattr(head, "init_from"):
+        head.init_from(data.task, data.train.targets())
     return model
 
 

@@ -44,9 +44,6 @@ class Task:
     # Whether inference may pick this task without the user naming it, and in which order
     # (lower first). Tasks that cannot be told from the targets alone are never inferred.
     infer_order: ClassVar[int | None] = None
-    # The built-in model (`nnrecipe.models.MODEL_NAMES`) for this task when the user names
-    # none; None: the modality's default (cnn2d for images, cnn1d for signals, mlp for tables).
-    default_model: ClassVar[str | None] = None
 
     # -- data ---------------------------------------------------------------------------------
     @classmethod
@@ -118,6 +115,11 @@ class Task:
         return None
 
     # -- models -------------------------------------------------------------------------------
+    def default_model(self, modality: str) -> str | None:
+        """The built-in model (a name in `nnrecipe.models.MODELS`) for this task, or None for
+        the modality's default (mlp / cnn1d / cnn2d)."""
+        return None
+
     def init_output(self, y_train: Tensor) -> dict[str, Tensor]:
         """How to set a built-in model's last layer: ``{"bias": ...}`` and/or ``{"scale": ...}``."""
         raise NotImplementedError

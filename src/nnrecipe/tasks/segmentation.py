@@ -203,7 +203,6 @@ class Segmentation(Task):
         "one integer class per pixel, masks of shape (N, H, W) for images (N, C, H, W)"
     )
     infer_order: ClassVar[int | None] = 10  # masks before class labels
-    default_model: ClassVar[str | None] = "unet"
 
     def __init__(
         self, num_classes: int, classes: list[str] | None = None, *, loss: str = "cross-entropy"
@@ -313,6 +312,9 @@ class Segmentation(Task):
         return joint_augment(x, y, generator, strength=strength)
 
     # -- models -------------------------------------------------------------------------------
+    def default_model(self, modality: str) -> str | None:
+        return "unet"
+
     def prior(self, y_train: Tensor) -> np.ndarray:
         """Fraction of training pixels in each class."""
         counts = np.bincount(
