@@ -206,16 +206,10 @@ CASES: list[Case] = [
 HEALTHY: list[Case] = [
     Case("builtin-unet-shapes", "check", None, _builtin_unet(shapes)),
     Case(
-        "small-unet-groupnorm-ce-dice",
+        "small-unet-ce-dice",
         "check",
         None,
-        seeded(
-            lambda: {
-                "model": SmallUNet(norm="gn"),
-                "data": shapes(),
-                "loss": cross_entropy_dice,
-            }
-        ),
+        seeded(lambda: {"model": SmallUNet(), "data": shapes(), "loss": cross_entropy_dice}),
     ),
     Case(
         "small-unet-dice-loss",
