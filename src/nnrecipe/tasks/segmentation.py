@@ -145,7 +145,7 @@ class _MajorityPixel:
         self.task = task
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> _MajorityPixel:
-        self.log_prior = torch.tensor(self.task.init_output(torch.from_numpy(y))["bias"])
+        self.log_prior = self.task.init_output(torch.from_numpy(y))["bias"].clone()
         self.hw = y.shape[1:]
         return self
 
