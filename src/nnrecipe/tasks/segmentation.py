@@ -28,6 +28,7 @@ from nnrecipe.tasks import seg_report
 from nnrecipe.tasks.base import LossFn, Task
 from nnrecipe.tasks.classification import is_integral
 from nnrecipe.tasks.seg_augment import joint_augment
+from nnrecipe.tasks.seg_baselines import MajorityPixel, PixelLinear
 
 LOSSES = ("cross-entropy", "dice", "cross-entropy+dice")
 
@@ -136,54 +137,6 @@ def _dominant_class(y: Tensor) -> np.ndarray:
         return np.zeros(len(y), dtype=np.int64)
     counts = torch.stack([(flat == c).sum(1) for c in range(1, k)], 1)
     return torch.where(counts.sum(1) > 0, counts.argmax(1) + 1, 0).numpy()
-
-
-class _MajorityPixel:
-    """Baseline: the training pixel-class prior at every pixel (input-free)."""
-
-    def __init__(self, task: Segmentation) -> None:
-        self.task = task
-
-    def fit(self, x: np.ndarray, y: np.ndarray) -> _MajorityPixel:
-        self.log_prior = self.task.init_output(torch.from_numpy(y))["bias"].clone()
-        self.hw = y.shape[1:]
-        return self
-
-    def output(self, x: np.ndarray) -> Tensor:
-        return self.log_prior[None, :, None, None].expand(len(x), -1, *self.hw).clone()
-
-
-class _PixelLinear:
-    """Baseline: multinomial logistic regression on each pixel's channel values alone (a 1x1
-    convolution), fitted on at most `max_pixels` training pixels."""
-
-    def __init__(self, task: Segmentation, *, max_pixels: int = 50_000, seed: int = 0) -> None:
-        self.task, self.max_pixels, self.seed = task, max_pixels, seed
-
-    def _pixels(self, x: np.ndarray) -> np.ndarray:
-        n = len(x)
-        c = x.shape[1] // int(np.prod(self.hw))
-        # (N, C*H*W) -> (N, C, H*W) -> (N*H*W, C)
-        return x.reshape(n, c, -1).transpose(0, 2, 1).reshape(-1, c)
-
-    def fit(self, x: np.ndarray, y: np.ndarray) -> _PixelLinear:
-        from sklearn.linear_model import LogisticRegression
-
-        self.hw = y.shape[1:]
-        px, py = self._pixels(x), y.reshape(-1).astype(int)
-        if len(px) > self.max_pixels:
-            pick = np.random.default_rng(self.seed).choice(len(px), self.max_pixels, replace=False)
-            px, py = px[pick], py[pick]
-        self.model = LogisticRegression(max_iter=300).fit(px, py)
-        return self
-
-    def output(self, x: np.ndarray) -> Tensor:
-        k = self.task.num_classes
-        n = len(x)
-        proba = np.full((n * int(np.prod(self.hw)), k), 1e-12)
-        proba[:, self.model.classes_] = self.model.predict_proba(self._pixels(x))
-        logp = torch.log(torch.from_numpy(proba).float().clamp_min(1e-12))
-        return logp.reshape(n, *self.hw, k).movedim(-1, 1)  # (N, H, W, K) -> (N, K, H, W)
 
 
 class Segmentation(Task):
@@ -392,7 +345,7 @@ class Segmentation(Task):
 
     # -- baselines / monitor / ensemble -------------------------------------------------------
     def baselines(self) -> dict[str, Any]:
-        return {"majority": _MajorityPixel(self), "linear": _PixelLinear(self)}
+        return {"majority": MajorityPixel(self), "linear": PixelLinear(self)}
 
     def record(self, out: Tensor, y: Tensor) -> dict[str, Any]:
         """Per followed image: its mean Dice and the predicted fraction of each class."""
