@@ -94,3 +94,16 @@ def test_mask_checks_find_nothing_on_class_labels() -> None:
     result = nr.audit(nr.datasets.load("digits"))
     mask_codes = {"pixel-imbalance", "empty-masks", "mask-misaligned", "mask-interpolated"}
     assert not mask_codes & set(result.codes)
+
+
+def test_unet_search_space_is_valid_and_builds_models() -> None:
+    from nnrecipe.models import build_model
+    from nnrecipe.tune.space import default_space, grid, split_params
+
+    space = default_space("unet")
+    combos = grid(space)
+    assert {"lr", "width", "depth", "augment", "weight_decay"} <= set(combos)
+    _, options = split_params({k: v[-1] for k, v in combos.items()})
+    net = build_model("unet", _small(), **options)
+    with torch.no_grad():
+        assert net(torch.zeros(2, 3, 16, 16)).shape == (2, 4, 16, 16)
