@@ -52,6 +52,19 @@ def _images(ctx: AuditContext, split: str) -> np.ndarray:
     return s.x.reshape(len(s.x), *ctx.data.input_shape)  # (N, D) -> (N, C, H, W)
 
 
+def pixel_counts(ctx: AuditContext) -> dict[str, dict[str, int]] | None:
+    """Pixels per class name and split when the targets are masks (None otherwise)."""
+    if _masks(ctx, "train") is None:
+        return None
+    k = max(ctx.num_classes, 1)
+    names = ctx.class_names
+    out = {}
+    for split in ctx.splits:
+        counts = np.bincount(_masks(ctx, split).reshape(-1).clip(0, k - 1), minlength=k)  # type: ignore[union-attr]
+        out[split] = {names[c] if c < len(names) else str(c): int(counts[c]) for c in range(k)}
+    return out
+
+
 def pixel_imbalance(ctx: AuditContext) -> list[Finding]:
     """Classes with few training pixels, or missing from a split."""
     train = _masks(ctx, "train")
