@@ -25,6 +25,12 @@ def test_masks_without_task_are_segmentation_and_wrong_sizes_are_refused() -> No
         nr.Data.from_arrays(x, y[:, :, :8])
 
 
+def test_binary_masks_as_0_255_arrays_are_refused_not_read_as_256_classes() -> None:
+    x, y = make_shapes(20, size=16, seed=0)
+    with pytest.raises(nr.DataError, match="only 0 and 255"):
+        nr.Data.from_arrays(x, (y > 0).astype(np.uint8) * 255)
+
+
 def test_image_augmentation_of_a_segmentation_task_moves_the_masks_too() -> None:
     data = _small()
     aug = make_augment("image", 0.5, task=data.task)
@@ -54,9 +60,9 @@ def test_augmented_training_resumes_bit_identical(tmp_path) -> None:
     nr.Learner(full, data, augment=aug, out=tmp_path / "a", **kw).fit(epochs=3)
     part = _unet()
     with pytest.raises(KeyboardInterrupt):
-        nr.Learner(
-            part, data, augment=aug, out=tmp_path / "b", callbacks=[_StopAt(2)], **kw
-        ).fit(epochs=3)
+        nr.Learner(part, data, augment=aug, out=tmp_path / "b", callbacks=[_StopAt(2)], **kw).fit(
+            epochs=3
+        )
     fresh = UNet(3, 4, width=4, depth=2)
     nr.Learner(fresh, data, augment=aug, out=tmp_path / "b", **kw).fit(epochs=3, resume=True)
     a, b = full.state_dict(), fresh.state_dict()

@@ -196,6 +196,12 @@ class Segmentation(Task):
                 f"Mask values must be class indices 0..K-1, but the smallest is {int(y.min())}: "
                 "map the mask values to 0..K-1 first."
             )
+        values = torch.unique(y)
+        if classes is None and len(values) <= 2 and int(values.max()) == 255:
+            raise DataError(
+                "The masks hold only 0 and 255, which would make 256 classes: pass binary "
+                "masks as 0/1 (masks // 255), or class names with classes=[...]."
+            )
         k = max(int(y.max()) + 1 if y.numel() else 0, len(classes or []), 2)
         return cls(k, classes, **options)
 
