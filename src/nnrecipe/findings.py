@@ -151,7 +151,7 @@ class Result:
         return capture.get()
 
     def _repr_html_(self) -> str:
-        from nnrecipe.report.notebook import result_html
+        from nnrecipe.notebook import result_html
 
         return result_html(self)
 

@@ -27,6 +27,7 @@ from nnrecipe.data import Data
 from nnrecipe.data.resolve import resolve_data
 from nnrecipe.errors import ConfigError, TrainingError
 from nnrecipe.findings import Finding
+from nnrecipe.html import run_iframe
 from nnrecipe.io import atomic_write_json, read_json
 from nnrecipe.progress import set_quiet
 from nnrecipe.schema import (
@@ -56,7 +57,6 @@ class RunResult:
         return f"RunResult({str(self.path)!r}, {len(self.findings)} findings: {worst[:5]})"
 
     def _repr_html_(self) -> str:
-        from nnrecipe.html import run_iframe
 
         return run_iframe(self.path)  # the run's report page, in an isolated iframe
 

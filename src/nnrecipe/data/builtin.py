@@ -11,6 +11,7 @@ import numpy as np
 
 from nnrecipe.data.core import Data
 from nnrecipe.data.seg_builtin import nuclei, shapes
+from nnrecipe.data.split import Split
 from nnrecipe.errors import DataError
 
 
@@ -78,8 +79,6 @@ def _mnist1d(**kw: Any) -> Data:
     splits = dict(inner.splits)
     import torch
 
-    from nnrecipe.data.split import Split
-
     splits["test"] = Split(
         torch.from_numpy(x_test)[:, None], torch.from_numpy(y_test), index=torch.arange(len(x_test))
     )
@@ -127,7 +126,6 @@ def _torchvision(cls_name: str, **kw: Any) -> Data:
         classes=list(train.classes),
         task="classification",
     )
-    from nnrecipe.data.split import Split
 
     inner.splits["test"] = Split(
         torch.from_numpy(xt), torch.from_numpy(yt), index=torch.arange(len(xt))

@@ -8,9 +8,12 @@ from typing import Any
 
 from nnrecipe.diagnose.checks import CHECKS, DiagnosisContext, gap_rows, verdict
 from nnrecipe.diagnose.codes import NEXT_STEP
+from nnrecipe.diagnose.curve import run_learning_curve
 from nnrecipe.diagnose.testset import record_test_evaluation
+from nnrecipe.diagnose.testset import test_evaluations as recorded
 from nnrecipe.errors import ConfigError
 from nnrecipe.findings import Result
+from nnrecipe.io import atomic_write_text
 from nnrecipe.schema import Summary, read_typed
 from nnrecipe.tasks import task_from_description
 from nnrecipe.train import Learner
@@ -117,7 +120,6 @@ def diagnose(
         >>> r.stats["verdict"]
         'avoidable-bias'
     """
-    from nnrecipe.diagnose.testset import test_evaluations as recorded
 
     n_test = test_evaluations
     sizes = dict(sizes or {})
@@ -177,15 +179,12 @@ def diagnose(
                 "learning_curve=True needs a run folder; for your own model call "
                 "nnrecipe.diagnose.curve.learning_curve(...)."
             )
-        from nnrecipe.diagnose.curve import run_learning_curve
 
         stats["learning_curve"], artifacts["learning_curve"] = run_learning_curve(
             run_dir, epochs=epochs, model=model, data=data
         )
     result = Result(findings, stage="diagnose", stats=stats, artifacts=artifacts)
     if run_dir is not None:
-        from nnrecipe.io import atomic_write_text
-
         atomic_write_text(run_dir / "diagnosis.json", result.to_json())
     return result
 

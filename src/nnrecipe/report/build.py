@@ -5,8 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from nnrecipe import plotting as plots
 from nnrecipe.html import badge, document, esc, section
-from nnrecipe.report.folder import RunFolder
+from nnrecipe.io import atomic_write_text
+from nnrecipe.report import diagnosis
+from nnrecipe.report import results as s2
+from nnrecipe.report import sections as s1
+from nnrecipe.report import verdict as top
+from nnrecipe.report.diagnosis import tuning_trials
+from nnrecipe.report.folder import RunFolder, display_name
 
 SECTIONS = (
     ("findings", "Findings"),
@@ -25,8 +32,6 @@ def _monitor_plots(run: RunFolder) -> dict[str, bytes]:
     saved under ``plots/`` when the folder is writable."""
     import tempfile
 
-    from nnrecipe import plotting as plots
-
     out: dict[str, bytes] = {}
     jobs: list[tuple[str, Any, Any]] = []
     rec = run.monitor
@@ -39,7 +44,6 @@ def _monitor_plots(run: RunFolder) -> dict[str, bytes]:
     rng = run.flat("checks").get("lr_range")
     if isinstance(rng, dict) and rng.get("lrs") and rng.get("losses"):
         jobs.append(("lr_range", plots.lr_range_test, rng))
-    from nnrecipe.report.diagnosis import tuning_trials
 
     trials = tuning_trials(run) if run.stage("tune") else []
     if trials:
@@ -86,14 +90,6 @@ def _first_conv(run: RunFolder) -> Any:
         return None
 
 
-def display_name(path: Path) -> str:
-    """A run folder's final name (the report is written while it is still ``.NAME.incomplete``)."""
-    name = path.name
-    if name.startswith(".") and name.endswith(".incomplete"):
-        return name[1 : -len(".incomplete")]
-    return name
-
-
 def _header(run: RunFolder) -> str:
     d, m = run.data, run.metric
     test = (run.summary.get("test") or {}).get(m)
@@ -131,10 +127,6 @@ def _guarded(name: str, fn: Any) -> str:
 
 def build_html(run_dir: str | Path) -> str:
     """The report of a run folder as one self-contained HTML string."""
-    from nnrecipe.report import diagnosis
-    from nnrecipe.report import results as s2
-    from nnrecipe.report import sections as s1
-    from nnrecipe.report import verdict as top
 
     run = RunFolder.load(run_dir)
     extra = _monitor_plots(run)
@@ -164,7 +156,6 @@ def build_html(run_dir: str | Path) -> str:
 
 
 def write_report(run_dir: str | Path) -> Path:
-    from nnrecipe.io import atomic_write_text
 
     path = Path(run_dir) / "report.html"
     atomic_write_text(path, build_html(run_dir))  # mode io.FILE_MODE, like every run file

@@ -12,8 +12,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from nnrecipe import plotting
 from nnrecipe.errors import DataError
+from nnrecipe.html import absent, confusion_html, esc, figure, fmt, png_img, table, top_loss_tiles
 from nnrecipe.tasks.base import LossFn, Task
+from nnrecipe.tasks.losses import wants_float_targets
 
 # loss-at-init: healthy between the loss of predicting the class prior and of uniform (zero)
 # logits, plus a margin. Measured over 85 models (MLPs depth 1-8 with ReLU/tanh/GELU in
@@ -100,7 +103,6 @@ class Classification(Task):
         return cls(num_classes, classes, **options)
 
     def prepare_targets(self, y: Tensor, *, loss: Any = None) -> Tensor:
-        from nnrecipe.tasks import wants_float_targets
 
         if torch.is_floating_point(y):
             y = y.round()
@@ -357,7 +359,6 @@ class Classification(Task):
         return res
 
     def plots(self, out: Tensor, y: Tensor, data: Any, folder: Path) -> list[Path]:
-        from nnrecipe import plotting
 
         names = data.classes or self.classes
         return [
@@ -371,16 +372,6 @@ class Classification(Task):
         ]
 
     def report_results(self, run: Any, results: dict[str, Any], plot_files: list[str]) -> str:
-        from nnrecipe.html import (
-            absent,
-            confusion_html,
-            esc,
-            figure,
-            fmt,
-            png_img,
-            table,
-            top_loss_tiles,
-        )
 
         names = [run.class_name(i) for i in range(self.num_classes)]
         parts = ["<h3>Confusion matrix (valid)</h3>"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from nnrecipe.progress import enabled
+
 EVENTS = ("on_fit_start", "on_epoch_start", "on_epoch_end", "on_fit_end")
 
 
@@ -19,7 +21,6 @@ class ProgressCallback:
     """A rich progress bar with the loss and metric per epoch; silent when not on a TTY."""
 
     def __init__(self, epochs: int, steps_per_epoch: int, metric: str) -> None:
-        from nnrecipe.progress import enabled
 
         self.epochs, self.steps, self.metric = epochs, steps_per_epoch, metric
         self.active = enabled()

@@ -19,9 +19,12 @@ from torch import Tensor, nn
 
 from nnrecipe.data import Data
 from nnrecipe.data.batch import batch_len, batch_to, call_model, describe_shape
+from nnrecipe.data.core import as_tensor
 from nnrecipe.errors import ConfigError, ModelError, TrainingError
 from nnrecipe.io import atomic_write_text
+from nnrecipe.notebook import learner_html
 from nnrecipe.tasks import ALIASES, LossFn, Task, make_task, reconcile
+from nnrecipe.threads import choose_threads, pick_device
 from nnrecipe.train import checkpoint as ckpt
 from nnrecipe.train.callbacks import Callback, ProgressCallback
 from nnrecipe.train.optim import OptimizerFactory, adamw, trainable
@@ -127,7 +130,6 @@ class Learner:
         """Validate and resolve everything once, before the first batch."""
         if self._ready:
             return
-        from nnrecipe.threads import pick_device
 
         if not isinstance(self.model, nn.Module):
             raise ModelError(
@@ -171,7 +173,6 @@ class Learner:
         self._ready = True
 
     def _choose_threads(self) -> int:
-        from nnrecipe.threads import choose_threads
 
         if self.threads is not None:
             torch.set_num_threads(int(self.threads))
@@ -451,7 +452,6 @@ class Learner:
     def predict(self, x: Any, *, raw: bool = False) -> Tensor:
         """Predictions for inputs `x` (array or tensor shaped like the training inputs): class
         labels or values; ``raw=True`` gives the model's outputs (logits)."""
-        from nnrecipe.data.core import as_tensor
 
         self._setup()
         xt = as_tensor(x, "inputs")
@@ -468,7 +468,6 @@ class Learner:
         return out if raw else self.task.predict(out)
 
     def _repr_html_(self) -> str:
-        from nnrecipe.report.notebook import learner_html
 
         return learner_html(self)
 
