@@ -14,6 +14,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from nnrecipe import plotting
+from nnrecipe.html import absent, confusion_html, esc, fmt, note, png_img, table
+from nnrecipe.tasks.seg_metrics import (
+    per_image_cross_entropy,
+    per_sample_dice,
+    pixel_confusion,
+    scores_from_confusion,
+)
+
 WORST = 12  # worst-Dice validation images shown
 SAMPLES_PER_CLASS = 8
 STRIP_SCALE_MAX = 4  # each panel is drawn at up to 4x, at most ~96 px on its long side
@@ -102,13 +111,6 @@ def data_summary(task: Any, data: Any, show: Callable[[list[int]], list[dict]]) 
 def collect(task: Any, out: Tensor, y: Tensor, data: Any, sample: Callable[..., Any]) -> dict:
     """Per-class Dice / IoU with pixel support, the pixel confusion matrix and the worst-Dice
     validation images (each with an image | true | predicted strip)."""
-    from nnrecipe.tasks.segmentation import (
-        per_image_cross_entropy,
-        per_sample_dice,
-        pixel_confusion,
-        scores_from_confusion,
-    )
-
     k = task.num_classes
     pred = task.predict(out)
     cm = pixel_confusion(pred, y, k)
@@ -133,8 +135,6 @@ def collect(task: Any, out: Tensor, y: Tensor, data: Any, sample: Callable[..., 
 
 def plots(task: Any, out: Tensor, y: Tensor, data: Any, folder: Path) -> list[Path]:
     """The pixel confusion matrix (valid) as a picture."""
-    from nnrecipe import plotting
-
     names = data.classes or task.classes
     return [
         plotting.confusion_matrix(
@@ -148,8 +148,6 @@ def plots(task: Any, out: Tensor, y: Tensor, data: Any, folder: Path) -> list[Pa
 
 
 def report_results(task: Any, run: Any, results: dict[str, Any], plot_files: list[str]) -> str:
-    from nnrecipe.html import absent, confusion_html, esc, fmt, note, png_img, table
-
     names = [run.class_name(i) for i in range(task.num_classes)]
     parts = []
     if results.get("per_class"):
