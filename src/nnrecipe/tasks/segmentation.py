@@ -280,10 +280,15 @@ class Segmentation(Task):
         return {"majority": MajorityPixel(self), "linear": PixelLinear(self)}
 
     def record(self, out: Tensor, y: Tensor) -> dict[str, Any]:
-        """Per followed image: its mean Dice and the predicted fraction of each class."""
+        """Per followed image: the mean probability of each pixel's true class (``p_true``, the
+        monitor's heat map), its mean Dice and its most predicted class."""
+        probs = torch.softmax(out.float(), 1)
+        yy = y.long().clamp(0, probs.shape[1] - 1)
+        p_true = probs.gather(1, yy[:, None]).reshape(len(y), -1).mean(1)
         pred = self.predict(out)
         frac = F.one_hot(pred.reshape(len(pred), -1), self.num_classes).float().mean(1)
         return {
+            "p_true": [round(float(v), 5) for v in p_true],
             "dice": [round(float(v), 5) for v in per_sample_dice(pred, y, self.num_classes)],
             "predicted": frac.argmax(1).tolist(),
         }
