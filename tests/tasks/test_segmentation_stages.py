@@ -100,6 +100,7 @@ def test_mask_checks_find_nothing_on_class_labels() -> None:
     result = nr.audit(nr.datasets.load("digits"))
     mask_codes = {"pixel-imbalance", "empty-masks", "mask-misaligned", "mask-interpolated"}
     assert not mask_codes & set(result.codes)
+    assert mask_codes <= set(result.stats["not_applicable"])  # said, not silently skipped
 
 
 def test_unet_search_space_is_valid_and_builds_models() -> None:

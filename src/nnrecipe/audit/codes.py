@@ -106,6 +106,7 @@ CODES: dict[str, Code] = {
             "Report per-class Dice (mean Dice, not pixel accuracy); weight the cross-entropy by "
             "inverse class frequency or add a Dice loss (loss='cross-entropy+dice'); crop or "
             "sample tiles around the rare class.",
+            tasks=("segmentation",),
         ),
         Code(
             "empty-masks",
@@ -115,6 +116,7 @@ CODES: dict[str, Code] = {
             "are empty, predicting background everywhere already scores well.",
             "Look at the listed images: annotate the missing objects or drop the images; keep "
             "some true negatives, and crop tiles around objects if most are empty.",
+            tasks=("segmentation",),
         ),
         Code(
             "mask-misaligned",
@@ -129,6 +131,7 @@ CODES: dict[str, Code] = {
             "Apply exactly the same geometric transforms to image and mask (torchvision "
             "transforms v2 with tv_tensors.Mask), check the (H, W) axis order, and look at a few "
             "images with their masks overlaid.",
+            tasks=("segmentation",),
         ),
         Code(
             "mask-interpolated",
@@ -139,6 +142,7 @@ CODES: dict[str, Code] = {
             "which costs Dice on every border and teaches the model false classes.",
             "Resize and warp masks with nearest-neighbour only (PIL Image.NEAREST, "
             "F.interpolate(mode='nearest'), tv_tensors.Mask in torchvision transforms v2).",
+            tasks=("segmentation",),
         ),
     )
 }
