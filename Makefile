@@ -16,11 +16,11 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# stardist --no-deps: the `nuclei` data set reads two image files shipped in its wheel; none of
+# its code (nor its dependencies: numba, scikit-image, csbdeep) is needed.
 $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install --quiet $(TORCH)
 	$(BIN)/pip install --quiet -e '.[dev]'
-	# The `nuclei` data set reads two image files shipped in the stardist wheel; none of its code
-	# (nor its dependencies: numba, scikit-image, csbdeep) is needed.
 	$(BIN)/pip install --quiet --no-deps stardist
 	touch $@
 
