@@ -196,7 +196,7 @@ def audit(
     task: Task = None,
     config: ConfigOpt = None,
     out: Annotated[
-        Path | None, typer.Option(help="folder for the pictures (default audit-<data name>)")
+        Path | None, typer.Option(help="folder for the pictures (default runs/audit-<data name>)")
     ] = None,
     image_size: Annotated[
         int | None, typer.Option(help="resize folder images to this size")
@@ -207,7 +207,8 @@ def audit(
     """Audit the data before any model: duplicates, leaks, label noise, imbalance, outliers, ...
 
     Prints the findings and the input statistics, writes the pictures; exits 0 when nothing is
-    an error, 1 when the audit found errors, 2 when the data cannot be read.
+    an error, 1 when the audit found errors, 2 when the data cannot be read (unreadable files,
+    as `nnrecipe run` on the same data).
     """
     DEBUG["on"] = DEBUG["on"] or debug
     from nnrecipe.audit import audit as audit_data
@@ -215,7 +216,7 @@ def audit(
 
     values = config_values(data, config, target=target, task=task, image_size=image_size, seed=seed)
     loaded = _call(load_data, values, skip_corrupt=True)
-    folder = out if out is not None else Path(f"audit-{loaded.name}")
+    folder = out if out is not None else Path("runs") / f"audit-{loaded.name}"
     result = _call(audit_data, loaded, seed=int(values.get("seed", 0)), out=folder)
     from rich.console import Console
 
@@ -225,7 +226,10 @@ def audit(
     console.print(result.table() if result.findings else "audit: no findings")
     for name, path in result.artifacts.items():
         typer.echo(f"{name}: {folder / path}")
-    raise typer.Exit(0 if result.ok else 1)
+    from nnrecipe.stages.context import INPUT_ERROR_CODES
+
+    unreadable = {f.code for f in result.at_least("error")} & INPUT_ERROR_CODES
+    raise typer.Exit(0 if result.ok else 2 if unreadable else 1)
 
 
 @app.command("check")
