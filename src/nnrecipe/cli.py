@@ -25,6 +25,9 @@ DataArg = Annotated[
     str | None, typer.Argument(help="built-in data set (digits, mnist1d, ...), image folder or CSV")
 ]
 Target = Annotated[str | None, typer.Option(help="target column of a CSV file")]
+Masks = Annotated[
+    str | None, typer.Option(help="segmentation: folder of masks named like the images")
+]
 Task = Annotated[
     str | None,
     typer.Option(help="what is predicted: classification, regression, ... (default: inferred)"),
@@ -93,9 +96,7 @@ def run(
     task: Task = None,
     config: ConfigOpt = None,
     out: Annotated[str | None, typer.Option(help="run folder (default runs/<data>-<time>)")] = None,
-    masks: Annotated[
-        str | None, typer.Option(help="segmentation: folder of masks named like the images")
-    ] = None,
+    masks: Masks = None,
     model: Annotated[
         str | None,
         typer.Option(help="built-in model: linear, mlp, cnn1d, cnn2d, ... (default: the data's)"),
@@ -193,6 +194,7 @@ def report_cmd(
 def audit(
     data: DataArg = None,
     target: Target = None,
+    masks: Masks = None,
     task: Task = None,
     config: ConfigOpt = None,
     out: Annotated[
@@ -214,7 +216,9 @@ def audit(
     from nnrecipe.audit import audit as audit_data
     from nnrecipe.audit.stats import stats_tables
 
-    values = config_values(data, config, target=target, task=task, image_size=image_size, seed=seed)
+    values = config_values(
+        data, config, target=target, masks=masks, task=task, image_size=image_size, seed=seed
+    )
     loaded = _call(load_data, values, skip_corrupt=True)
     folder = out if out is not None else Path("runs") / f"audit-{loaded.name}"
     result = _call(audit_data, loaded, seed=int(values.get("seed", 0)), out=folder)
@@ -236,6 +240,7 @@ def audit(
 def check_cmd(
     data: DataArg = None,
     target: Target = None,
+    masks: Masks = None,
     task: Task = None,
     config: ConfigOpt = None,
     model: Annotated[
@@ -273,6 +278,7 @@ def check_cmd(
         data,
         config,
         target=target,
+        masks=masks,
         task=task,
         model=model,
         lr=lr,
@@ -299,6 +305,7 @@ def check_cmd(
 def tune_cmd(
     data: DataArg = None,
     target: Target = None,
+    masks: Masks = None,
     task: Task = None,
     config: ConfigOpt = None,
     trials: Annotated[
@@ -330,7 +337,9 @@ def tune_cmd(
     DEBUG["on"] = DEBUG["on"] or debug
     from nnrecipe.tune import tune
 
-    values = _call(config_values, data, config, target=target, task=task, model=model, seed=seed)
+    values = _call(
+        config_values, data, config, target=target, masks=masks, task=task, model=model, seed=seed
+    )
     the_data = _call(load_data, values)
     result = _call(
         tune,
