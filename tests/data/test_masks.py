@@ -107,3 +107,19 @@ def test_joint_augment_keeps_mask_on_image_and_is_reproducible():
     assert not torch.equal(ya, y)  # something moved
     xb, yb = joint_augment(x, y, torch.Generator().manual_seed(0))
     assert torch.equal(xa, xb) and torch.equal(ya, yb)
+
+
+def test_cli_audit_reads_a_masks_folder_and_names_a_missing_mask(tmp_path):
+    from typer.testing import CliRunner
+
+    from nnrecipe.cli import app
+
+    images, masks = _write(tmp_path, n=16)
+    runner = CliRunner()
+    ok = runner.invoke(
+        app, ["audit", str(images), "--masks", str(masks), "--out", str(tmp_path / "a")]
+    )
+    assert ok.exit_code == 0 and "segmentation" in ok.output
+    (masks / "im04.png").unlink()
+    bad = runner.invoke(app, ["audit", str(images), "--masks", str(masks)])
+    assert bad.exit_code == 2 and "im04.png" in bad.output
