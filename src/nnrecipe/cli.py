@@ -28,6 +28,7 @@ Target = Annotated[str | None, typer.Option(help="target column of a CSV file")]
 Masks = Annotated[
     str | None, typer.Option(help="segmentation: folder of masks named like the images")
 ]
+Columns = Annotated[str | None, typer.Option(help="comma-separated CSV columns")]
 Task = Annotated[
     str | None,
     typer.Option(help="what is predicted: classification, regression, ... (default: inferred)"),
@@ -57,6 +58,13 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         raise typer.Exit(130) from None
+
+
+def _columns(text: str | None) -> list[str] | None:
+    """``"a,b"`` -> ``["a", "b"]`` (None stays None)."""
+    if text is None:
+        return None
+    return [c.strip() for c in text.split(",") if c.strip()]
 
 
 def config_values(data: str | None, config: Path | None, **flags: Any) -> dict[str, Any]:
@@ -111,6 +119,19 @@ def run(
     image_size: Annotated[
         int | None, typer.Option(help="resize folder images to this size")
     ] = None,
+    categorical: Columns = None,
+    continuous: Columns = None,
+    group: Annotated[
+        str | None, typer.Option(help="CSV column whose rows stay in one split")
+    ] = None,
+    users: Annotated[str | None, typer.Option(help="user column of a ratings CSV")] = None,
+    items: Annotated[str | None, typer.Option(help="item column of a ratings CSV")] = None,
+    y_range: Annotated[
+        str | None, typer.Option(help="LO,HI output range of a ratings model")
+    ] = None,
+    ratings_split: Annotated[
+        str | None, typer.Option(help="split a ratings table: random (default) or user")
+    ] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads (default: measured)")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or mps")] = None,
     human_error: Annotated[float | None, typer.Option(help="human-level error, if known")] = None,
@@ -151,6 +172,13 @@ def run(
         weight_decay=weight_decay,
         class_weights=class_weights,
         image_size=image_size,
+        categorical=_columns(categorical),
+        continuous=_columns(continuous),
+        group=group,
+        users=users,
+        items=items,
+        y_range=_columns(y_range),
+        ratings_split=ratings_split,
         threads=threads,
         device=device,
         human_error=human_error,

@@ -34,9 +34,12 @@ CHUNK = 1024
 class _Shape:
     """Enough of an `nr.Data` for a model builder: the input shape, the task and the modality."""
 
-    def __init__(self, input_shape: Any, task: Task, modality: str, y_train: Tensor) -> None:
+    def __init__(
+        self, input_shape: Any, task: Task, modality: str, y_train: Tensor, meta: dict | None = None
+    ) -> None:
         self.input_shape, self.task, self.modality = input_shape, task, modality
         self.train = _Targets(y_train)
+        self.meta = meta or {}  # what table / ratings models are built from (columns, ids)
 
 
 class _Targets:
@@ -235,6 +238,9 @@ def load(run_dir: str | Path, *, model: Any = None) -> Predictor:
         else shape
     )
     n_out = getattr(task, "num_classes", None) or task.output_size()
-    stub = _Shape(shape, task, desc.get("modality", "tabular"), torch.zeros(max(int(n_out), 2)))
+    stub = _Shape(
+        shape, task, desc.get("modality", "tabular"), torch.zeros(max(int(n_out), 2)),
+        desc.get("meta"),
+    )  # fmt: skip
     net = build_from_meta(meta, stub, model)
     return Predictor(load_weights(net, tensors, path), task, desc)

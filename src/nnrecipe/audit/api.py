@@ -19,7 +19,9 @@ from nnrecipe.audit.inputs import (
     outliers,
 )
 from nnrecipe.audit.labels import class_imbalance, label_noise
+from nnrecipe.audit.leak import code_shift, id_column, missing_target, target_leak
 from nnrecipe.audit.masks import empty_masks, mask_interpolated, mask_misaligned, pixel_imbalance
+from nnrecipe.audit.ratings import cold_start, duplicate_pair, rating_activity, rating_range
 from nnrecipe.audit.shift import distribution_shift
 from nnrecipe.audit.stats import input_stats
 from nnrecipe.data import Data
@@ -39,11 +41,19 @@ def _checks() -> tuple[Any, ...]:
         outliers,
         constant_feature,
         distribution_shift,
-        # Segmentation masks (find nothing on other targets).
+        # Segmentation masks (Code.tasks: segmentation only).
         pixel_imbalance,
         empty_masks,
         mask_misaligned,
         mask_interpolated,
+        target_leak,
+        id_column,
+        missing_target,
+        code_shift,
+        rating_range,
+        cold_start,
+        duplicate_pair,
+        rating_activity,
     )
 
 
@@ -54,7 +64,8 @@ def audit(
 
     Checks, one finding code each (``nnrecipe explain CODE``): ``duplicates``,
     ``split-leakage``, ``label-noise``, ``class-imbalance``, ``outliers``, ``corrupt-sample``,
-    ``non-finite``, ``constant-feature``, ``distribution-shift``. Each finding's evidence names
+    ``non-finite``, ``constant-feature``, ``distribution-shift``, ``target-leak``; for tables
+    read from a CSV also ``id-column`` and ``missing-target``. Each finding's evidence names
     the samples per split: ``evidence["samples"]["indices"][split]`` are positions in the
     source (``Split.index``), with ``["files"][split]`` for image folders.
 

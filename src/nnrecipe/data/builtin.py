@@ -137,6 +137,16 @@ def _torchvision(cls_name: str, **kw: Any) -> Data:
     return inner
 
 
+def _table(name: str, **kw: Any) -> Data:
+    if name == "movielens":
+        from nnrecipe.data.ratings import movielens
+
+        return movielens(**kw)
+    from nnrecipe.data.table_builtin import penguins
+
+    return penguins(**kw)
+
+
 LOADERS: dict[str, Callable[..., Data]] = {
     "digits": lambda **kw: _sklearn("load_digits", "image", "classification", name="digits", **kw),
     "breast_cancer": lambda **kw: _sklearn(
@@ -147,6 +157,8 @@ LOADERS: dict[str, Callable[..., Data]] = {
     "diabetes": lambda **kw: _sklearn(
         "load_diabetes", "tabular", "regression", name="diabetes", **kw
     ),
+    "penguins": lambda **kw: _table("penguins", **kw),
+    "movielens-100k": lambda **kw: _table("movielens", **kw),
     "mnist1d": _mnist1d,
     "shapes": shapes,  # segmentation, synthetic (nnrecipe.data.seg_builtin)
     "nuclei": nuclei,  # segmentation, stardist's microscopy image (nnrecipe.data.seg_builtin)
@@ -168,8 +180,10 @@ def load(
     training statistics.
 
     Offline: ``digits`` (8x8 images), ``mnist1d`` (1-D signals, generated locally; its own test
-    split), ``breast_cancer``, ``wine``, ``iris`` (tables), ``diabetes`` (regression),
-    ``shapes`` and ``nuclei`` (segmentation, see `nnrecipe.data.seg_builtin`). With
+    split), ``breast_cancer``, ``wine``, ``iris`` (tables), ``diabetes`` (regression), ``penguins`` (a
+    real table with categorical columns and missing values), ``movielens-100k`` (100,000
+    ratings, collaborative filtering; from the ``recbole`` package's files), ``shapes`` and
+    ``nuclei`` (segmentation, see `nnrecipe.data.seg_builtin`). With
     internet: ``mnist``, ``fashion-mnist``, ``cifar10`` (their own test splits).
 
     Example:
@@ -182,6 +196,7 @@ def load(
     if key not in LOADERS:
         raise DataError(f"Unknown data set {name!r}: built-in ones are {', '.join(LOADERS)}.")
     kw: dict[str, Any] = {"valid": valid, "train_dev": train_dev, "seed": seed}
-    if key in ("digits", "breast_cancer", "wine", "iris", "diabetes", "shapes", "nuclei"):
+    with_test = ("digits", "breast_cancer", "wine", "iris", "diabetes", "penguins")
+    if key in (*with_test, "movielens-100k", "shapes", "nuclei"):
         kw["test"] = test
     return LOADERS[key](**kw)

@@ -233,7 +233,12 @@ class Data:
             >>> nr.Data.from_arrays(x, y, valid=0.2, test=0.1, seed=0).valid.x.shape
             torch.Size([20, 3])
         """
+        y, classes = string_labels(y, classes)
         xt, yt = _check_pair(x, y, "data")
+        if task is None:
+            _refuse_integer_values(yt)
+        elif task == "regression" and not torch.is_floating_point(yt):
+            yt = yt.float()  # integer measurements (diabetes as int64) are values
         stratify = _stratify_labels(xt, yt, task, loss, classes)
         parts = split_indices(
             len(xt), stratify, valid=valid, test=test, train_dev=train_dev, seed=seed
@@ -275,6 +280,13 @@ class Data:
         return from_folder(path, **kwargs)
 
     @classmethod
+    def from_ratings(cls, df: Any, *, users: str, items: str, ratings: str, **kwargs: Any) -> Data:
+        """(user, item, rating) rows for collaborative filtering; see `nnrecipe.data.ratings`."""
+        from nnrecipe.data.ratings import from_ratings
+
+        return from_ratings(df, users=users, items=items, ratings=ratings, **kwargs)
+
+    @classmethod
     def from_csv(cls, path: Any, *, target: str, **kwargs: Any) -> Data:
         """A table with a target column; see `nnrecipe.data.table`."""
         from nnrecipe.data.table import from_csv
@@ -290,6 +302,47 @@ def _jsonable_shape(shape: Any) -> Any:
 
 def _jsonable(v: Any) -> bool:
     return isinstance(v, str | int | float | bool | list | dict | type(None))
+
+
+# Integer targets with more distinct values than this, and fewer than MIN_PER_CLASS samples per
+# value on average, look like measured values (diabetes as int64: 214 values over 442 rows).
+MANY_INT_VALUES = 50
+MIN_PER_CLASS = 5
+
+
+def string_labels(y: Any, classes: list[str] | None) -> tuple[Any, list[str] | None]:
+    """Text labels as class indices, with the names kept as `classes` (sorted, or in the order
+    of the given `classes`); other targets unchanged."""
+    if isinstance(y, Tensor):
+        return y, classes
+    arr = np.asarray(y, dtype=object if isinstance(y, list) else None)
+    if arr.dtype.kind not in "USO" or arr.size == 0:
+        return y, classes
+    flat = arr.reshape(-1).tolist()
+    if not all(isinstance(v, str) for v in flat):
+        return y, classes
+    names = list(classes) if classes else sorted(set(flat))
+    lookup = {n: i for i, n in enumerate(names)}
+    unknown = sorted(set(flat) - set(lookup))
+    if unknown:
+        raise DataError(
+            f"Labels {unknown[:5]} are not in the given classes {names[:10]}: add them to "
+            "classes= or fix the labels."
+        )
+    return np.array([lookup[v] for v in flat], dtype=np.int64).reshape(arr.shape), names
+
+
+def _refuse_integer_values(y: Tensor) -> None:
+    if torch.is_floating_point(y) or y.ndim != 1:
+        return
+    distinct = int(torch.unique(y).numel())
+    if distinct > MANY_INT_VALUES and distinct * MIN_PER_CLASS > len(y):
+        raise DataError(
+            f"The {len(y)} integer targets take {distinct} distinct values, which would be "
+            f"{distinct} classes of about {len(y) / distinct:.1f} samples each: pass "
+            "task='regression' if they are measured values, or task='classification' to keep "
+            "them as classes."
+        )
 
 
 def _check_pair(x: Any, y: Any, where: str) -> tuple[Tensor, Tensor]:

@@ -40,7 +40,9 @@ def resolve_data(config: RunConfig, *, skip_corrupt: bool = False) -> Data:
     if path.suffix.lower() in (".csv", ".tsv", ".txt") or path.is_file():
         if config.target is None:
             raise ConfigError(f"{spec!r} is a table: name its target column with --target COLUMN.")
-        return Data.from_csv(path, target=config.target, task=config.task, **split)
+        return Data.from_csv(
+            path, target=config.target, task=config.task, **config.table_options(), **split
+        )
     raise DataError(
         f"{spec!r} is neither a built-in data set ({', '.join(builtin.LOADERS)}) nor an existing folder "
         "or CSV file: check the name or path."

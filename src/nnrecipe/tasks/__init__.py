@@ -14,6 +14,7 @@ from nnrecipe.errors import DataError
 from nnrecipe.tasks.base import LossFn, Task
 from nnrecipe.tasks.classification import Classification
 from nnrecipe.tasks.losses import _BCE_NAMES, _CE_NAMES, loss_name, wants_float_targets
+from nnrecipe.tasks.ratings import Ratings
 from nnrecipe.tasks.regression import Regression
 from nnrecipe.tasks.segmentation import Segmentation
 
@@ -23,6 +24,7 @@ __all__ = [
     "Classification",
     "Regression",
     "Segmentation",
+    "Ratings",
     "LossFn",
     "infer_task",
     "make_task",
@@ -37,9 +39,10 @@ TASKS: dict[str, type[Task]] = {
     "classification": Classification,
     "regression": Regression,
     "segmentation": Segmentation,
+    "ratings": Ratings,
 }
 # Older names accepted on input.
-ALIASES = {"binary": "classification", "multiclass": "classification"}
+ALIASES = {"binary": "classification", "multiclass": "classification", "collab": "ratings"}
 
 
 def register(cls: type[Task]) -> type[Task]:

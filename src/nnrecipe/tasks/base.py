@@ -9,10 +9,11 @@ CRPS for predicted distributions, ...) is one module with a `Task` subclass regi
 - train: `output_size`, `default_loss`, `metrics`, `predict`, `per_sample_loss`, `augment`;
 - models: `init_output` (the built-in head's bias / scale from the prior or target mean);
 - checks: `expected_init_loss`, `prior_output`, `uniform_output`, `init_loss_limits`,
-  `floor_candidates`, `perturb_targets`, `output_mismatch`, `applies`;
+  `floor_candidates`, `perturb_targets`, `output_mismatch`, `blank_inputs`, `applies`;
 - baselines: `baselines`; monitor: `record`; ensemble: `average`; diagnose: `error`;
 - report: `describe` / `from_description`, `collect` (what the report stores while the model
-  is in memory), `plots`, `report_results` (the task's own results section).
+  is in memory), `inspect` (what it stores from the model itself: embeddings, biases),
+  `plots`, `report_results` (the task's own results section).
 
 Defaults here suit a task whose targets are one value per sample; subclasses override.
 """
@@ -168,6 +169,16 @@ class Task:
         """(outputs, expected) when the model's output count cannot fit the targets."""
         return None
 
+    def blank_inputs(self, x: Any) -> Any:
+        """Inputs of the same shapes carrying no information, for `input-ignored` (floats
+        zeroed; integer codes kept, as a table's categories are also inputs)."""
+        from nnrecipe.data.batch import batch_zeros
+
+        return batch_zeros(x)
+
+    # Baselines are fitted on at most this many training samples (None: all of them).
+    baseline_samples: ClassVar[int | None] = 5000
+
     def applies(self, code: str) -> bool:
         """Whether an audit or check code makes sense for this task (others say so, not run)."""
         return True
@@ -219,6 +230,14 @@ class Task:
         metrics, top losses... `sample(position)` returns the row for one valid sample (its
         index, file and thumbnail)."""
         return {}
+
+    def inspect(self, model: Any, data: Any) -> dict:
+        """Results the report reads from the trained model itself (embedding maps, learned
+        biases), merged into what `collect` stored; by default the data's own report parts
+        (a table's rows and embedding maps, `nnrecipe.tasks.table_report`)."""
+        from nnrecipe.tasks import table_report
+
+        return table_report.inspect(model, data)
 
     def plots(self, out: Tensor, y: Tensor, data: Any, folder: Path) -> list[Path]:
         """The task's result plots for the valid split, written into `folder`."""
