@@ -25,6 +25,9 @@ DataArg = Annotated[
     str | None, typer.Argument(help="built-in data set (digits, mnist1d, ...), image folder or CSV")
 ]
 Target = Annotated[str | None, typer.Option(help="target column of a CSV file")]
+Masks = Annotated[
+    str | None, typer.Option(help="segmentation: folder of masks named like the images")
+]
 Columns = Annotated[str | None, typer.Option(help="comma-separated CSV columns")]
 Task = Annotated[
     str | None,
@@ -120,6 +123,7 @@ def run(
     task: Task = None,
     config: ConfigOpt = None,
     out: Annotated[str | None, typer.Option(help="run folder (default runs/<data>-<time>)")] = None,
+    masks: Masks = None,
     model: Annotated[
         str | None,
         typer.Option(help="built-in model: linear, mlp, cnn1d, cnn2d, ... (default: the data's)"),
@@ -182,6 +186,7 @@ def run(
     flags = dict(
         target=target,
         task=task,
+        masks=masks,
         out=out,
         model=model,
         epochs=epochs,
@@ -241,6 +246,7 @@ def report_cmd(
 def audit(
     data: DataArg = None,
     target: Target = None,
+    masks: Masks = None,
     task: Task = None,
     config: ConfigOpt = None,
     out: Annotated[
@@ -262,7 +268,9 @@ def audit(
     from nnrecipe.audit import audit as audit_data
     from nnrecipe.audit.stats import stats_tables
 
-    values = config_values(data, config, target=target, task=task, image_size=image_size, seed=seed)
+    values = config_values(
+        data, config, target=target, masks=masks, task=task, image_size=image_size, seed=seed
+    )
     loaded = _call(load_data, values, skip_corrupt=True)
     folder = out if out is not None else Path("runs") / f"audit-{loaded.name}"
     result = _call(audit_data, loaded, seed=int(values.get("seed", 0)), out=folder)
@@ -284,6 +292,7 @@ def audit(
 def check_cmd(
     data: DataArg = None,
     target: Target = None,
+    masks: Masks = None,
     task: Task = None,
     config: ConfigOpt = None,
     model: Annotated[
@@ -321,6 +330,7 @@ def check_cmd(
         data,
         config,
         target=target,
+        masks=masks,
         task=task,
         model=model,
         lr=lr,
@@ -347,6 +357,7 @@ def check_cmd(
 def tune_cmd(
     data: DataArg = None,
     target: Target = None,
+    masks: Masks = None,
     task: Task = None,
     config: ConfigOpt = None,
     trials: Annotated[
@@ -378,7 +389,9 @@ def tune_cmd(
     DEBUG["on"] = DEBUG["on"] or debug
     from nnrecipe.tune import tune
 
-    values = _call(config_values, data, config, target=target, task=task, model=model, seed=seed)
+    values = _call(
+        config_values, data, config, target=target, masks=masks, task=task, model=model, seed=seed
+    )
     the_data = _call(load_data, values)
     result = _call(
         tune,

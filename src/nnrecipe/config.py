@@ -32,6 +32,9 @@ class RunConfig(BaseModel):
         ..., description="built-in name (digits, mnist1d, ...), image folder or CSV file"
     )
     target: str | None = Field(None, description="target column of a CSV file")
+    masks: str | None = Field(
+        None, description="segmentation: folder of masks paired with the images by file stem"
+    )
     task: str | None = Field(None, description="a name in nnrecipe.tasks.TASKS; default: inferred")
     task_options: dict[str, Any] | None = Field(
         None, description="the task's own options (e.g. head, bins, fewshot_classes, window)"

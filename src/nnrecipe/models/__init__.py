@@ -10,12 +10,14 @@ from torch import nn
 
 from nnrecipe.errors import ConfigError
 from nnrecipe.models.builtin import CNN, MLP, Head, Linear
+from nnrecipe.models.unet import UNet
 
 __all__ = [
     "CNN",
     "MLP",
     "Head",
     "Linear",
+    "UNet",
     "build_model",
     "default_model_name",
     "model_for",
@@ -66,6 +68,20 @@ def _cnn(dims: int) -> Callable[..., nn.Module]:
 
 MODELS["cnn1d"] = _cnn(1)
 MODELS["cnn2d"] = _cnn(2)
+
+
+@register_model("unet")
+def _unet(data: Any, **options: Any) -> nn.Module:
+    """Segmentation (nnrecipe.models.unet): K logits per pixel, any height and width."""
+    shape = data.input_shape
+    if len(shape) != 3:
+        raise ConfigError(
+            f"Model 'unet' needs images of shape (channels, height, width), got {shape}: use it "
+            "for segmentation of images."
+        )
+    return UNet(shape[0], data.task.output_size(), **options)
+
+
 MODEL_NAMES = tuple(MODELS)  # the names known at import; MODELS grows as models register
 
 

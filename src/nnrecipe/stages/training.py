@@ -28,7 +28,7 @@ def stage_train(ctx: RunContext) -> TrainResult:
         lr=tuned["lr"],
         weight_decay=tuned["weight_decay"],
         batch_size=tuned["batch_size"],
-        augment=make_augment(ctx.data.modality, tuned["augment"]),
+        augment=make_augment(ctx.data.modality, tuned["augment"], task=ctx.data.task),
         schedule=tuned["schedule"],
         clip=tuned["clip"],
         patience=tuned["patience"],

@@ -62,7 +62,9 @@ class Learner:
         seed: seeds weight-independent randomness: shuffling, dropout, augmentation.
         device: default CUDA, then MPS, then CPU.
         threads: CPU threads; default measured per model and batch (see `nnrecipe.threads`).
-        augment: a callable applied to each training batch of inputs.
+        augment: a callable applied to each training batch of inputs; one with a true
+            ``takes_targets`` attribute is called ``augment(x, y, generator)`` and returns both
+            (segmentation: see `nnrecipe.tune.augment.TargetAugment`).
         callbacks: objects with any of the methods in `nnrecipe.train.callbacks.EVENTS`.
         out: folder for checkpoints and metrics.csv (None: keep everything in memory).
         quiet: no progress bar.
@@ -171,7 +173,9 @@ class Learner:
             raise ConfigError(f"The learning rate must be > 0, got {self.lr}.")
         n_examples = self.task.epoch_size(self.data.train)
         self.batch_size = (
-            self.batch_size or self.task.batch_size(n_examples) or auto_batch_size(n_examples)
+            self.batch_size
+            or self.task.default_batch_size(n_examples)
+            or auto_batch_size(n_examples)
         )
         if self.batch_size < 1:
             raise ConfigError(f"The batch size must be >= 1, got {self.batch_size}.")
@@ -278,7 +282,10 @@ class Learner:
                     g["lr"] = g["initial_lr"] * factor
                 xb = batch_to(xb, self.device_, non_blocking=True)
                 yb = yb.to(self.device_, non_blocking=True)
-                if self.augment is not None:
+                if getattr(self.augment, "takes_targets", False):
+                    # Masks move with their images; the generator is checkpointed with the run.
+                    xb, yb = self.augment(xb, yb, gen)  # type: ignore[misc, call-arg]
+                elif self.augment is not None:
                     xb = self.augment(xb)
                 loss = self._forward_loss(xb, yb)
                 loss_value = loss.item()
