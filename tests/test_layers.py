@@ -12,13 +12,13 @@ LAYERS: list[tuple[str, ...]] = [
     ("errors", "findings", "config", "io", "html", "notebook", "plotting", "schema", "progress"),
     ("threads",),
     ("data", "tasks", "datasets"),
-    ("models",),
+    ("models", "watch"),
     ("train",),
-    ("audit", "checks", "watch"),
+    ("audit", "checks"),
     ("tune", "diagnose"),
     ("stages", "pipeline"),
     ("report",),
-    ("integrations", "recipe", "cli", "__init__", "__main__"),
+    ("integrations", "recipe", "predictor", "cli", "__init__", "__main__", "_lazy"),
 ]
 # Imports inside functions that go up on purpose, each with its reason.
 ALLOWED_UP = {

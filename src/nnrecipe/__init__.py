@@ -38,15 +38,19 @@ from nnrecipe.audit import audit  # noqa: E402
 from nnrecipe.checks import check  # noqa: E402
 from nnrecipe.diagnose import diagnose  # noqa: E402
 from nnrecipe.models.baselines import baselines  # noqa: E402
+from nnrecipe.predictor import Predictor, load  # noqa: E402
 from nnrecipe.recipe import run  # noqa: E402
 from nnrecipe.report import report  # noqa: E402
 from nnrecipe.tune import ensemble, tune  # noqa: E402
+from nnrecipe.watch import watch  # noqa: E402
 
 __all__ = [
     "Data",
     "Learner",
     "fit",
     "run",
+    "load",
+    "Predictor",
     "report",
     "audit",
     "check",
@@ -54,6 +58,7 @@ __all__ = [
     "tune",
     "ensemble",
     "diagnose",
+    "watch",
     "explain",
     "datasets",
     "Finding",

@@ -25,6 +25,10 @@ DataArg = Annotated[
     str | None, typer.Argument(help="built-in data set (digits, mnist1d, ...), image folder or CSV")
 ]
 Target = Annotated[str | None, typer.Option(help="target column of a CSV file")]
+Masks = Annotated[
+    str | None, typer.Option(help="segmentation: folder of masks named like the images")
+]
+Columns = Annotated[str | None, typer.Option(help="comma-separated CSV columns")]
 Task = Annotated[
     str | None,
     typer.Option(help="what is predicted: classification, regression, ... (default: inferred)"),
@@ -49,10 +53,18 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     except NnrecipeError as e:
         if DEBUG["on"]:
             raise
-        _fail(str(e))
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(getattr(e, "exit_code", 2)) from None
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         raise typer.Exit(130) from None
+
+
+def _columns(text: str | None) -> list[str] | None:
+    """``"a,b"`` -> ``["a", "b"]`` (None stays None)."""
+    if text is None:
+        return None
+    return [c.strip() for c in text.split(",") if c.strip()]
 
 
 def config_values(data: str | None, config: Path | None, **flags: Any) -> dict[str, Any]:
@@ -80,6 +92,25 @@ def load_data(values: dict[str, Any], *, skip_corrupt: bool = False) -> Any:
     return resolve_data(make_config(values), skip_corrupt=skip_corrupt)
 
 
+def _task_options(items: list[str] | None) -> dict[str, Any] | None:
+    """``["head=gaussian", "bins=16", "fewshot_classes=[0,1,2]"]`` -> a dict (JSON values when
+    they parse as JSON, else strings)."""
+    import json
+
+    if not items:
+        return None
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            _fail(f"--task-option takes KEY=VALUE, got {item!r}: e.g. --task-option head=gaussian.")
+        try:
+            options[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip()] = value
+    return options
+
+
 @app.callback()
 def _main(debug: Debug = False) -> None:
     DEBUG["on"] = debug
@@ -92,6 +123,7 @@ def run(
     task: Task = None,
     config: ConfigOpt = None,
     out: Annotated[str | None, typer.Option(help="run folder (default runs/<data>-<time>)")] = None,
+    masks: Masks = None,
     model: Annotated[
         str | None,
         typer.Option(help="built-in model: linear, mlp, cnn1d, cnn2d, ... (default: the data's)"),
@@ -100,8 +132,24 @@ def run(
     lr: Annotated[float | None, typer.Option(help="peak learning rate")] = None,
     batch_size: Annotated[int | None, typer.Option(help="batch size")] = None,
     weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay")] = None,
+    class_weights: Annotated[
+        str | None, typer.Option(help="balanced: weight the loss by inverse class frequency")
+    ] = None,
     image_size: Annotated[
         int | None, typer.Option(help="resize folder images to this size")
+    ] = None,
+    categorical: Columns = None,
+    continuous: Columns = None,
+    group: Annotated[
+        str | None, typer.Option(help="CSV column whose rows stay in one split")
+    ] = None,
+    users: Annotated[str | None, typer.Option(help="user column of a ratings CSV")] = None,
+    items: Annotated[str | None, typer.Option(help="item column of a ratings CSV")] = None,
+    y_range: Annotated[
+        str | None, typer.Option(help="LO,HI output range of a ratings model")
+    ] = None,
+    ratings_split: Annotated[
+        str | None, typer.Option(help="split a ratings table: random (default) or user")
     ] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads (default: measured)")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or mps")] = None,
@@ -113,6 +161,10 @@ def run(
         int | None, typer.Option("--ensemble", help="average the top-K tuned models")
     ] = None,
     augment: Annotated[float | None, typer.Option(help="augmentation strength 0..1")] = None,
+    task_option: Annotated[
+        list[str] | None,
+        typer.Option(help="an option of the task, KEY=VALUE (repeatable): head=gaussian, bins=16"),
+    ] = None,
     seed: Seed = None,
     resume: Annotated[
         Path | None, typer.Option(help="continue the interrupted run in this folder")
@@ -134,13 +186,22 @@ def run(
     flags = dict(
         target=target,
         task=task,
+        masks=masks,
         out=out,
         model=model,
         epochs=epochs,
         lr=lr,
         batch_size=batch_size,
         weight_decay=weight_decay,
+        class_weights=class_weights,
         image_size=image_size,
+        categorical=_columns(categorical),
+        continuous=_columns(continuous),
+        group=group,
+        users=users,
+        items=items,
+        y_range=_columns(y_range),
+        ratings_split=ratings_split,
         threads=threads,
         device=device,
         human_error=human_error,
@@ -149,6 +210,7 @@ def run(
         tune_trials=tune,
         ensemble=ensemble,
         augment=augment,
+        task_options=_task_options(task_option),
     )
     if resume is not None:
         values = {"force": force} if force else {}
@@ -184,10 +246,11 @@ def report_cmd(
 def audit(
     data: DataArg = None,
     target: Target = None,
+    masks: Masks = None,
     task: Task = None,
     config: ConfigOpt = None,
     out: Annotated[
-        Path | None, typer.Option(help="folder for the pictures (default audit-<data name>)")
+        Path | None, typer.Option(help="folder for the pictures (default runs/audit-<data name>)")
     ] = None,
     image_size: Annotated[
         int | None, typer.Option(help="resize folder images to this size")
@@ -198,15 +261,18 @@ def audit(
     """Audit the data before any model: duplicates, leaks, label noise, imbalance, outliers, ...
 
     Prints the findings and the input statistics, writes the pictures; exits 0 when nothing is
-    an error, 1 when the audit found errors, 2 when the data cannot be read.
+    an error, 1 when the audit found errors, 2 when the data cannot be read (unreadable files,
+    as `nnrecipe run` on the same data).
     """
     DEBUG["on"] = DEBUG["on"] or debug
     from nnrecipe.audit import audit as audit_data
     from nnrecipe.audit.stats import stats_tables
 
-    values = config_values(data, config, target=target, task=task, image_size=image_size, seed=seed)
+    values = config_values(
+        data, config, target=target, masks=masks, task=task, image_size=image_size, seed=seed
+    )
     loaded = _call(load_data, values, skip_corrupt=True)
-    folder = out if out is not None else Path(f"audit-{loaded.name}")
+    folder = out if out is not None else Path("runs") / f"audit-{loaded.name}"
     result = _call(audit_data, loaded, seed=int(values.get("seed", 0)), out=folder)
     from rich.console import Console
 
@@ -216,13 +282,17 @@ def audit(
     console.print(result.table() if result.findings else "audit: no findings")
     for name, path in result.artifacts.items():
         typer.echo(f"{name}: {folder / path}")
-    raise typer.Exit(0 if result.ok else 1)
+    from nnrecipe.stages.context import INPUT_ERROR_CODES
+
+    unreadable = {f.code for f in result.at_least("error")} & INPUT_ERROR_CODES
+    raise typer.Exit(0 if result.ok else 2 if unreadable else 1)
 
 
 @app.command("check")
 def check_cmd(
     data: DataArg = None,
     target: Target = None,
+    masks: Masks = None,
     task: Task = None,
     config: ConfigOpt = None,
     model: Annotated[
@@ -260,6 +330,7 @@ def check_cmd(
         data,
         config,
         target=target,
+        masks=masks,
         task=task,
         model=model,
         lr=lr,
@@ -286,6 +357,7 @@ def check_cmd(
 def tune_cmd(
     data: DataArg = None,
     target: Target = None,
+    masks: Masks = None,
     task: Task = None,
     config: ConfigOpt = None,
     trials: Annotated[
@@ -317,7 +389,9 @@ def tune_cmd(
     DEBUG["on"] = DEBUG["on"] or debug
     from nnrecipe.tune import tune
 
-    values = _call(config_values, data, config, target=target, task=task, model=model, seed=seed)
+    values = _call(
+        config_values, data, config, target=target, masks=masks, task=task, model=model, seed=seed
+    )
     the_data = _call(load_data, values)
     result = _call(
         tune,
@@ -374,10 +448,19 @@ def diagnose_cmd(
 
 
 @app.command()
-def explain(code: Annotated[str, typer.Argument(help="a finding code, e.g. loss-at-init")]) -> None:
+def explain(
+    code: Annotated[str | None, typer.Argument(help="a finding code, e.g. loss-at-init")] = None,
+    list_codes: Annotated[bool, typer.Option("--list", help="list every finding code")] = False,
+) -> None:
     """Explain a finding code: what it means, why it matters, how to fix it."""
+    from nnrecipe.findings import catalog
     from nnrecipe.findings import explain as explain_code
 
+    if list_codes or code is None:
+        codes = catalog()
+        width = max(map(len, codes))
+        typer.echo("\n".join(f"{c:<{width}}  {codes[c].title}" for c in sorted(codes)))
+        return
     typer.echo(_call(explain_code, code))
 
 
@@ -406,6 +489,49 @@ def env() -> None:
     typer.echo(f"cuda available: {torch.cuda.is_available()}")
     typer.echo(f"cpu cores available: {cpu_count()}")
     typer.echo(f"torch threads (default): {torch.get_num_threads()}")
+
+
+@app.command("predict")
+def predict_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder written by `nnrecipe run`")],
+    inputs: Annotated[str, typer.Argument(help="an image, a folder of images, or a .npy array")],
+    out: Annotated[Path | None, typer.Option("--out", help="CSV file of predictions")] = None,
+    proba: Annotated[bool, typer.Option(help="class probabilities instead of labels")] = False,
+) -> None:
+    """Predict with a trained run: labels by name (or values), one row per input."""
+    import numpy as np
+
+    from nnrecipe.predictor import load
+
+    predictor = _call(load, run_dir)
+    source: Any = np.load(inputs, allow_pickle=False) if inputs.endswith(".npy") else inputs
+    pred = _call(predictor.predict, source, proba=proba)
+    rows = [list(map(str, r)) if proba else [str(r)] for r in pred]
+    header = [f"p_{c}" for c in predictor.classes or []] if proba else ["prediction"]
+    text = "\n".join(",".join(r) for r in [header, *rows]) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    from nnrecipe.io import atomic_write_text
+
+    atomic_write_text(out, text)
+    typer.echo(f"{len(rows)} predictions written to {out}")
+
+
+@app.command("export")
+def export_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder written by `nnrecipe run`")],
+    format: Annotated[str, typer.Option("--format", help="onnx or torchscript")] = "onnx",
+    out: Annotated[Path | None, typer.Option("--out", help="file to write")] = None,
+) -> None:
+    """Export a trained run's model (ONNX for onnxruntime, or TorchScript)."""
+    from nnrecipe.predictor import load
+
+    predictor = _call(load, run_dir)
+    suffix = {"onnx": ".onnx", "torchscript": ".pt"}.get(format, ".bin")
+    target = out or run_dir / f"model{suffix}"
+    path = _call(predictor.export, target, format=format)
+    typer.echo(f"exported: {path} (inputs: preprocessed tensors, as nr.load(run).inputs gives)")
 
 
 def main() -> None:

@@ -32,11 +32,28 @@ class RunConfig(BaseModel):
         ..., description="built-in name (digits, mnist1d, ...), image folder or CSV file"
     )
     target: str | None = Field(None, description="target column of a CSV file")
+    masks: str | None = Field(
+        None, description="segmentation: folder of masks paired with the images by file stem"
+    )
     task: str | None = Field(None, description="a name in nnrecipe.tasks.TASKS; default: inferred")
+    task_options: dict[str, Any] | None = Field(
+        None, description="the task's own options (e.g. head, bins, fewshot_classes, window)"
+    )
     valid: float = Field(0.2, gt=0, lt=0.9, description="fraction of the data for validation")
     test: float = Field(0.1, ge=0, lt=0.9, description="fraction for the test set (evaluated once)")
     train_dev: float = Field(0.0, ge=0, lt=0.5, description="slice of train held out as train-dev")
     image_size: int | None = Field(None, ge=4, le=1024, description="resize folder images to this")
+    categorical: list[str] | None = Field(None, description="CSV columns to treat as categorical")
+    continuous: list[str] | None = Field(None, description="CSV columns to treat as continuous")
+    group: str | None = Field(None, description="CSV column whose rows stay in one split")
+    users: str | None = Field(None, description="user column of a ratings CSV (collab filtering)")
+    items: str | None = Field(None, description="item column of a ratings CSV (with users)")
+    ratings_split: Literal["random", "user", "time"] = Field(
+        "random", description="how a ratings table is split (time: needs a timestamp column)"
+    )
+    y_range: tuple[float, float] | None = Field(
+        None, description="output range of a ratings model; default: inferred from the ratings"
+    )
     # -- model --
     model: str | None = Field(
         None, description="a name in nnrecipe.models.MODELS; default: the task's / modality's"
@@ -55,6 +72,9 @@ class RunConfig(BaseModel):
     clip: float | None = Field(1.0, gt=0, description="gradient-norm clipping (null: off)")
     patience: int | None = Field(
         10, ge=0, description="early-stopping patience in epochs (null: off)"
+    )
+    class_weights: Literal["balanced"] | None = Field(
+        None, description="'balanced': weight the loss by inverse class frequency"
     )
     seed: int = Field(0, ge=0, description="seed for splits, init, shuffling and dropout")
     # -- machine --
@@ -124,6 +144,14 @@ class RunConfig(BaseModel):
             )
         return self
 
+    def table_options(self) -> dict[str, Any]:
+        """The CSV reader's options (column types, groups, ratings columns) that are set."""
+        keys = ("categorical", "continuous", "group", "users", "items", "y_range")
+        out = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+        if self.users is not None:
+            out["split"] = self.ratings_split
+        return out
+
     def model_options(self) -> dict[str, Any]:
         return {
             k: getattr(self, k)
@@ -134,7 +162,16 @@ class RunConfig(BaseModel):
     def training_settings(self) -> dict[str, Any]:
         """The Learner settings a run trains with (tuning may override lr, weight decay, batch
         size and augmentation)."""
-        keys = ("schedule", "clip", "patience", "lr", "weight_decay", "batch_size", "augment")
+        keys = (
+            "schedule",
+            "clip",
+            "patience",
+            "lr",
+            "weight_decay",
+            "batch_size",
+            "augment",
+            "class_weights",
+        )
         return {k: getattr(self, k) for k in keys}
 
 
@@ -174,4 +211,8 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         ) from None
     if not isinstance(values, dict):
         raise ConfigError(f"Config file {str(p)!r} must hold a table of settings.")
+    if isinstance(values.get("rerun"), dict):  # a run folder's config.json: rerun that run
+        return {k: v for k, v in values["rerun"].items() if k != "out"}
+    if isinstance(values.get("config"), dict) and "schema_version" in values:
+        return {k: v for k, v in values["config"].items() if k != "out"}
     return values

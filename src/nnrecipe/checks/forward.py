@@ -12,6 +12,7 @@ from torch import Tensor
 
 from nnrecipe.checks import probes
 from nnrecipe.checks.context import Context, UserCodeError
+from nnrecipe.data.batch import batch_len, batch_take
 from nnrecipe.findings import Finding
 
 # shape-mismatch: changing the targets of the second half of a batch must leave the loss
@@ -94,7 +95,7 @@ def _loss_coupling(ctx: Context, out: Tensor, y: Tensor) -> float | None:
     """How much the loss gradient of the first half of a batch moves when the targets of the
     second half change (0 for any per-sample loss)."""
     n = out.shape[0]
-    if n < 4:
+    if n < 4 or ctx.task.loss_pairs_samples:
         return None
     h = n // 2
     y2 = ctx.task.perturb_targets(y, h)
@@ -203,8 +204,9 @@ def output_is_probability(ctx: Context) -> list[Finding]:
 
 
 def _is_softmax(out: Tensor) -> bool:
+    # Class scores along dim 1: (N, C), or dense (N, C, H, W) / (N, C, L) per-position scores.
     return (
-        out.ndim == 2
+        out.ndim >= 2
         and out.shape[1] >= 2
         and _in_unit_interval(out)
         and bool(((out.sum(1) - 1).abs() < 1e-3).all())
@@ -222,13 +224,17 @@ def _in_unit_interval(out: Tensor) -> bool:
 def _loss_expects(ctx: Context, out: Tensor, y: Tensor) -> str | None:
     """What the loss wants, found by feeding it a perfect answer in two encodings: one-hot
     probabilities and confident logits (+/-10)."""
-    yl = y.reshape(-1).long()
-    if out.ndim == 2 and out.shape[1] >= 2:
-        onehot = F.one_hot(yl.clamp(0, out.shape[1] - 1), out.shape[1]).float()
-        logits = 20 * onehot - 10
+    dense = out.ndim > 2 and tuple(y.shape) == (out.shape[0], *out.shape[2:])
+    if out.ndim >= 2 and out.shape[1] >= 2 and (out.ndim == 2 or dense):
+        # Class indices (N,) for scores (N, C), or (N, ...) for dense (N, C, ...): one-hot on dim 1.
+        c = out.shape[1]
+        yl = y.reshape(-1) if out.ndim == 2 else y
+        onehot = F.one_hot(yl.long().clamp(0, c - 1), c).movedim(-1, 1).float()
+    elif y.numel() == out.numel():
+        onehot = y.long().float().reshape(out.shape)
     else:
-        onehot = yl.float().reshape(out.shape)
-        logits = 20 * onehot - 10
+        return None
+    logits = 20 * onehot - 10
     target = y
 
     def value(o: Tensor) -> float | None:
@@ -255,7 +261,7 @@ def batch_dependency(ctx: Context) -> list[Finding]:
         return []  # random-eval-outputs: outputs differ between any two passes, not by batch
     m = ctx.fresh().eval()
     xb, _ = ctx.batch(0)
-    n = len(xb)
+    n = batch_len(xb)
     if n < 4:
         return []
     ev: dict[str, Any] = {"batch": n}
@@ -266,12 +272,12 @@ def batch_dependency(ctx: Context) -> list[Finding]:
             return []  # shape-mismatch reports it
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(ctx.seed))
         try:
-            permuted = ctx.forward(m, xb[perm]).float()[torch.argsort(perm)]
+            permuted = ctx.forward(m, batch_take(xb, perm)).float()[torch.argsort(perm)]
             ev["permuted"] = _rel(full, permuted)
             if ev["permuted"] > BATCH_TOL:
                 problems.append(f"permuting the batch changes outputs by {ev['permuted']:.2g}")
             for k in (n // 4, 1):
-                sub = ctx.forward(m, xb[:k]).float()
+                sub = ctx.forward(m, batch_take(xb, slice(0, k))).float()
                 ev[f"sub_batch_{k}"] = d = _rel(full[:k], sub)
                 if d > BATCH_TOL:
                     problems.append(f"a batch of {k} gives outputs differing by {d:.2g}")
@@ -306,8 +312,8 @@ def _rel(a: Tensor, b: Tensor) -> float:
 
 
 def _gradient_leak(ctx: Context, m: Any, xb: Tensor) -> float | None:
-    if not torch.is_floating_point(xb):
-        return None
+    if not isinstance(xb, Tensor) or not torch.is_floating_point(xb):
+        return None  # ids and categorical codes have no gradient
     x = xb.detach().clone().requires_grad_(True)
     out = ctx.forward(m, x)
     if not out.requires_grad:

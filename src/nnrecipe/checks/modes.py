@@ -13,6 +13,7 @@ from torch.overrides import TorchFunctionMode
 
 from nnrecipe.checks import probes
 from nnrecipe.checks.context import Context, UserCodeError, regularisation_off
+from nnrecipe.data.batch import batch_len, batch_take, batch_to
 from nnrecipe.findings import Finding
 
 # random-eval-outputs: relative max difference between two eval-mode passes on one batch.
@@ -68,9 +69,10 @@ def train_eval_mismatch(ctx: Context) -> list[Finding]:
     trained = probes.inputs(ctx)["trained"]
     if trained is None:
         return []
-    xv = ctx.xv[: probes.BATCH * 4].to(ctx.device)
-    yv = ctx.yv[: probes.BATCH * 4].to(ctx.device)
-    if len(xv) < 8:
+    n = min(probes.BATCH * 4, batch_len(ctx.xv))
+    xv = batch_to(batch_take(ctx.xv, slice(0, n)), ctx.device)
+    yv = ctx.yv[:n].to(ctx.device)
+    if n < 8:
         return []
     train_mode = regularisation_off(copy.deepcopy(trained).train())
     eval_mode = copy.deepcopy(trained).eval()
@@ -90,7 +92,7 @@ def train_eval_mismatch(ctx: Context) -> list[Finding]:
         "heldout_loss_eval_mode": loss_eval,
         "heldout_loss_train_mode": loss_train,
         "prior_loss": ref,
-        "samples": len(xv),
+        "samples": n,
     }
     if not (math.isfinite(loss_eval) and math.isfinite(loss_train) and ref > 0):
         return []

@@ -10,14 +10,17 @@ from torch import nn
 
 from nnrecipe.errors import ConfigError
 from nnrecipe.models.builtin import CNN, MLP, Head, Linear
+from nnrecipe.models.unet import UNet
 
 __all__ = [
     "CNN",
     "MLP",
     "Head",
     "Linear",
+    "UNet",
     "build_model",
     "default_model_name",
+    "model_for",
     "MODEL_NAMES",
     "MODELS",
     "register_model",
@@ -65,6 +68,20 @@ def _cnn(dims: int) -> Callable[..., nn.Module]:
 
 MODELS["cnn1d"] = _cnn(1)
 MODELS["cnn2d"] = _cnn(2)
+
+
+@register_model("unet")
+def _unet(data: Any, **options: Any) -> nn.Module:
+    """Segmentation (nnrecipe.models.unet): K logits per pixel, any height and width."""
+    shape = data.input_shape
+    if len(shape) != 3:
+        raise ConfigError(
+            f"Model 'unet' needs images of shape (channels, height, width), got {shape}: use it "
+            "for segmentation of images."
+        )
+    return UNet(shape[0], data.task.output_size(), **options)
+
+
 MODEL_NAMES = tuple(MODELS)  # the names known at import; MODELS grows as models register
 
 
@@ -73,6 +90,13 @@ def default_model_name(modality: str, task: Any = None) -> str:
     images, cnn1d for signals, mlp for tables."""
     own = task.default_model(modality) if task is not None else None
     return own or {"image": "cnn2d", "sequence": "cnn1d", "tabular": "mlp"}[modality]
+
+
+def model_for(data: Any) -> str:
+    """The default built-in model for `data`: the one its loader recommends (e.g. entity
+    embeddings for a table with categorical columns, ``data.meta["default_model"]``), else
+    `default_model_name`."""
+    return data.meta.get("default_model") or default_model_name(data.modality, data.task)
 
 
 def build_model(name: str | None, data: Any, **options: Any) -> nn.Module:
@@ -84,7 +108,7 @@ def build_model(name: str | None, data: Any, **options: Any) -> nn.Module:
         data: the `nr.Data` the model will be trained on.
         **options: width, depth, dropout (and kernel for CNNs).
     """
-    name = name or default_model_name(data.modality, data.task)
+    name = name or model_for(data)
     if name not in MODELS:
         raise ConfigError(f"Unknown model {name!r}: built-in models are {', '.join(MODELS)}.")
     model = MODELS[name](data, **options)
@@ -97,3 +121,13 @@ def build_model(name: str | None, data: Any, **options: Any) -> nn.Module:
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+# Built-ins that live in their own modules register themselves on import.
+from nnrecipe.models import collab as _collab  # noqa: E402,F401
+
+# Task-specific built-ins register themselves on import.
+from nnrecipe.models import distribution as _distribution  # noqa: E402,F401
+from nnrecipe.models import fewshot as _fewshot  # noqa: E402,F401
+from nnrecipe.models import skipgram as _skipgram  # noqa: E402,F401
+from nnrecipe.models import tabular as _tabular  # noqa: E402,F401

@@ -29,6 +29,7 @@ from nnrecipe.train import checkpoint as ckpt
 from nnrecipe.train.callbacks import Callback, ProgressCallback
 from nnrecipe.train.optim import OptimizerFactory, adamw, trainable
 from nnrecipe.train.schedule import SCHEDULES, lr_factor
+from nnrecipe.watch.api import watched  # the loop is checked by nr.watch, like a user's loop
 
 # Small data sets: batch = 2**floor(log2(n / 16)), clamped to [16, 256].
 MIN_BATCH, MAX_BATCH = 16, 256
@@ -61,10 +62,14 @@ class Learner:
         seed: seeds weight-independent randomness: shuffling, dropout, augmentation.
         device: default CUDA, then MPS, then CPU.
         threads: CPU threads; default measured per model and batch (see `nnrecipe.threads`).
-        augment: a callable applied to each training batch of inputs.
+        augment: a callable applied to each training batch of inputs; one with a true
+            ``takes_targets`` attribute is called ``augment(x, y, generator)`` and returns both
+            (segmentation: see `nnrecipe.tune.augment.TargetAugment`).
         callbacks: objects with any of the methods in `nnrecipe.train.callbacks.EVENTS`.
         out: folder for checkpoints and metrics.csv (None: keep everything in memory).
         quiet: no progress bar.
+        class_weights: ``"balanced"`` weights the default loss by inverse class frequency
+            (imbalanced classification; what the ``class-imbalance`` finding recommends).
 
     Example:
         >>> import torch, nnrecipe as nr
@@ -97,6 +102,7 @@ class Learner:
         callbacks: Sequence[Callback] = (),
         out: str | Path | None = None,
         quiet: bool = False,
+        class_weights: str | None = None,
     ) -> None:
         self.model = model
         self.data = data
@@ -117,6 +123,7 @@ class Learner:
         self.callbacks = list(callbacks)
         self.out = Path(out) if out is not None else None
         self.quiet = quiet
+        self.class_weights = class_weights
         self.history: list[dict[str, Any]] = []
         self.best_epoch: int | None = None
         self.best_score: float | None = None
@@ -146,14 +153,30 @@ class Learner:
             )
         elif self.task is None:
             self.task = reconcile(self.data.task, y_train, self.loss, x_shape=self.data.input_shape)
-        self.loss_fn: LossFn = self.loss or self.task.default_loss()
+        if self.class_weights not in (None, "balanced"):
+            raise ConfigError(
+                f"class_weights must be 'balanced' or None, got {self.class_weights!r}."
+            )
+        if self.class_weights and self.loss is not None:
+            raise ConfigError(
+                "class_weights='balanced' weights the default loss: pass weights to your own "
+                "loss instead, or drop one of the two."
+            )
+        self.loss_fn: LossFn = self.loss or (
+            self.task.weighted_loss(y_train) if self.class_weights else self.task.default_loss()
+        )
         if self.schedule not in SCHEDULES:
             raise ConfigError(
                 f"Unknown schedule {self.schedule!r}: use one of {', '.join(SCHEDULES)}."
             )
         if not self.lr > 0:
             raise ConfigError(f"The learning rate must be > 0, got {self.lr}.")
-        self.batch_size = self.batch_size or auto_batch_size(len(self.data.train))
+        n_examples = self.task.epoch_size(self.data.train)
+        self.batch_size = (
+            self.batch_size
+            or self.task.default_batch_size(n_examples)
+            or auto_batch_size(n_examples)
+        )
         if self.batch_size < 1:
             raise ConfigError(f"The batch size must be >= 1, got {self.batch_size}.")
         self.device_ = pick_device(self.device)
@@ -192,6 +215,7 @@ class Learner:
             torch.set_rng_state(rng)
 
     # -- the loop -------------------------------------------------------------------------------
+    @watched  # findings of the loop in self.watch_result (a Result, also when fit raises)
     def fit(self, epochs: int = 20, *, resume: bool = False) -> list[dict[str, Any]]:
         """Train for up to `epochs` epochs; returns the per-epoch history.
 
@@ -207,7 +231,7 @@ class Learner:
             raise ConfigError(f"epochs must be >= 1, got {epochs}.")
         self._setup()
         data, task = self.data, self.task
-        n_train = len(data.train)
+        n_train = task.epoch_size(data.train)
         drop_last = n_train % self.batch_size == 1  # a batch of one breaks BatchNorm
         steps_per_epoch = max(
             1, n_train // self.batch_size if drop_last else -(-n_train // self.batch_size)
@@ -222,8 +246,10 @@ class Learner:
         }
         start_epoch = 0
         gen = torch.Generator().manual_seed(self.seed)
+        self.resumed_from = None
         if resume and self._last_path() is not None and self._last_path().exists():
             start_epoch = self._restore(gen)
+            self.resumed_from = start_epoch
         else:
             self.threads_used = self._choose_threads()
             torch.manual_seed(self.seed)
@@ -248,9 +274,7 @@ class Learner:
             t0 = time.perf_counter()
             total_loss, seen = 0.0, 0
             for batch_i, (xb, yb) in enumerate(
-                data.train.batches(
-                    self.batch_size, shuffle=True, generator=gen, drop_last=drop_last
-                )
+                task.train_batches(data.train, self.batch_size, generator=gen, drop_last=drop_last)
             ):
                 # The schedule is a pure function of the step: nothing to save for resume.
                 factor = lr_factor(self.schedule, step, total_steps)
@@ -258,7 +282,10 @@ class Learner:
                     g["lr"] = g["initial_lr"] * factor
                 xb = batch_to(xb, self.device_, non_blocking=True)
                 yb = yb.to(self.device_, non_blocking=True)
-                if self.augment is not None:
+                if getattr(self.augment, "takes_targets", False):
+                    # Masks move with their images; the generator is checkpointed with the run.
+                    xb, yb = self.augment(xb, yb, gen)  # type: ignore[misc, call-arg]
+                elif self.augment is not None:
                     xb = self.augment(xb)
                 loss = self._forward_loss(xb, yb)
                 loss_value = loss.item()
@@ -438,7 +465,8 @@ class Learner:
         with torch.no_grad():
             loss = float(self.loss_fn(out, y))
         extra = {name: float(fn(out, y)) for name, fn in self.metrics.items()}
-        return {"loss": loss, **self.task.metrics(out, y), **extra}
+        own = self.task.model_metrics(self.model)  # e.g. word vectors vs human judgements
+        return {"loss": loss, **own, **self.task.metrics(out, y), **extra}
 
     @torch.no_grad()
     def predict(self, x: Any, *, raw: bool = False) -> Tensor:

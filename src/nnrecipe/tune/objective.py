@@ -189,7 +189,7 @@ class Objective:
             **settings,
             seed=self.seed + trial.number,
             threads=self.threads,
-            augment=make_augment(self.data.modality, strength),
+            augment=make_augment(self.data.modality, strength, task=self.data.task),
             callbacks=[PruneOnEpoch(trial)],
             quiet=True,
         )
