@@ -178,11 +178,12 @@ def stage_checks(ctx: RunContext) -> dict[str, Any]:
 
     from nnrecipe.checks import check
     from nnrecipe.checks.plots import save_plots
-    from nnrecipe.train.optim import adamw
+    from nnrecipe.train.transfer import checks_optimizer
 
     c = ctx.config
     model = ctx.new_model(c.model_options())  # the same initial weights as the train stage
-    result = check(model, ctx.data, optimizer=adamw(c.lr, c.weight_decay), seed=c.seed)
+    factory = checks_optimizer(c.lr, model, ctx.data, weight_decay=c.weight_decay, seed=c.seed)
+    result = check(model, ctx.data, optimizer=factory, seed=c.seed)
     result.artifacts = {k: f"checks/{v}" for k, v in save_plots(result, ctx.dir / "checks").items()}
     ctx.findings.extend(result.findings)
     worst = result.at_least("warning")
@@ -202,6 +203,7 @@ def stage_train(ctx: RunContext) -> dict[str, Any]:
     from nnrecipe.train import Learner
     from nnrecipe.train.checkpoint import save_model
     from nnrecipe.train.monitor import Monitor
+    from nnrecipe.train.transfer import fit_or_fine_tune
     from nnrecipe.tune.augment import make_augment
     from nnrecipe.tune.stages import train_settings
 
@@ -226,7 +228,7 @@ def stage_train(ctx: RunContext) -> dict[str, Any]:
         callbacks=[Monitor(ctx.dir / "monitor.json")],  # read-only records for the report
     )
     t0 = time.perf_counter()
-    ctx.learner.fit(c.epochs, resume=ctx.resume)
+    fit_or_fine_tune(ctx.learner, c.epochs, resume=ctx.resume)  # fine_tune if pretrained
     save_model(
         ctx.dir / "model.safetensors",
         ctx.model,

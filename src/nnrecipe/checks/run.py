@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from nnrecipe.checks import data_checks, forward, gradients, training
+from nnrecipe.checks import transfer as transfer_checks
 from nnrecipe.checks.codes import CODES
 from nnrecipe.checks.context import TRAIN_SAMPLE, VALID_SAMPLE, Context, UserCodeError, _jsonable
 from nnrecipe.data import Data
@@ -28,6 +29,8 @@ FORWARD_CHECKS = [
     data_checks.target_scale,
     forward.loss_at_init,
     forward.batch_dependency,
+    transfer_checks.head_size,  # pretrained models only, like the two below
+    transfer_checks.pretrained_input_scale,
 ]
 TRAINING_CHECKS = [
     gradients.params_not_updated,
@@ -39,6 +42,8 @@ TRAINING_CHECKS = [
     forward.output_is_probability,
     training.input_ignored,
     gradients.dead_units,
+    transfer_checks.body_lr_too_high,
+    transfer_checks.lr_auto,  # last: marks the --lr auto rate on the range test's record
 ]
 
 

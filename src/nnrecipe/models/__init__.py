@@ -22,6 +22,9 @@ __all__ = [
     "MODELS",
     "register_model",
     "count_parameters",
+    "pretrained",
+    "new_head",
+    "from_run",
 ]
 
 # name -> builder(data, **options) -> nn.Module. A task that brings a model registers it here
@@ -84,6 +87,9 @@ def build_model(name: str | None, data: Any, **options: Any) -> nn.Module:
         data: the `nr.Data` the model will be trained on.
         **options: width, depth, dropout (and kernel for CNNs).
     """
+    if options.get("pretrained"):  # --pretrained runs/NAME: that run's body, a new head
+        return from_run(options.pop("pretrained"), data, name=name, **options)
+    options.pop("pretrained", None)
     name = name or default_model_name(data.modality, data.task)
     if name not in MODELS:
         raise ConfigError(f"Unknown model {name!r}: built-in models are {', '.join(MODELS)}.")
@@ -97,3 +103,9 @@ def build_model(name: str | None, data: Any, **options: Any) -> nn.Module:
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+# torchvision architectures by name (resnet18, mobilenet_v3_small, ...): see models/pretrained.py.
+from nnrecipe.models.pretrained import from_run, new_head, pretrained, register_all  # noqa: E402
+
+register_all()
