@@ -15,6 +15,7 @@ SECTIONS = (
     ("data", "Data"),
     ("baselines", "Baselines vs the model"),
     ("training", "Training"),
+    ("transfer", "Transfer learning"),
     ("model", "Inside the model"),
     ("results", "Results"),
     ("diagnosis", "Diagnosis and tuning"),
@@ -136,6 +137,7 @@ def build_html(run_dir: str | Path) -> str:
     from nnrecipe.report import diagnosis
     from nnrecipe.report import results as s2
     from nnrecipe.report import sections as s1
+    from nnrecipe.report import transfer
     from nnrecipe.report import verdict as top
 
     run = RunFolder.load(run_dir)
@@ -145,6 +147,7 @@ def build_html(run_dir: str | Path) -> str:
         "data": lambda: s1.data_section(run),
         "baselines": lambda: s1.baselines_section(run),
         "training": lambda: s1.training_section(run, extra),
+        "transfer": lambda: transfer.transfer_section(run),
         "model": lambda: s2.model_section(run, extra),
         "results": lambda: s2.results_section(run),
         "diagnosis": lambda: diagnosis.diagnosis_section(run, extra),

@@ -367,10 +367,8 @@ def _group_names(learner: Any) -> list[str]:
     names = {id(p): n for n, p in learner.model.named_parameters()}
     out = []
     for g in layer_groups(learner.model, learner.splitter):
-        first, last = names[id(g[0])], names[id(g[-1])]
-        out.append(
-            first.rsplit(".", 1)[0] + (" … " + last.rsplit(".", 1)[0] if last != first else "")
-        )
+        first, last = (names[id(p)].rsplit(".", 1)[0] for p in (g[0], g[-1]))
+        out.append(first if first == last else f"{first} … {last}")
     return out
 
 
