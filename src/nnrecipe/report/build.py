@@ -134,10 +134,9 @@ def _guarded(name: str, fn: Any) -> str:
 
 def build_html(run_dir: str | Path) -> str:
     """The report of a run folder as one self-contained HTML string."""
-    from nnrecipe.report import diagnosis
+    from nnrecipe.report import diagnosis, transfer
     from nnrecipe.report import results as s2
     from nnrecipe.report import sections as s1
-    from nnrecipe.report import transfer
     from nnrecipe.report import verdict as top
 
     run = RunFolder.load(run_dir)
