@@ -48,6 +48,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--source-epochs", type=int, default=15)
+    ap.add_argument("--base-lr", type=float, default=None, help="fine_tune's base_lr (default: lr)")
+    ap.add_argument("--freeze-epochs", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(1)
     full = nr.datasets.load("mnist1d")
@@ -83,7 +85,11 @@ def main() -> None:
             body = nr.models.new_head(copy.deepcopy(source), 5, source="bench:mnist1d 0-4")
             body.head.init_from(target.task, target.train.targets())
             ft = nr.Learner(body, target, **common)
-            ft.fine_tune(args.epochs - 1, freeze_epochs=1)
+            ft.fine_tune(
+                args.epochs - args.freeze_epochs,
+                freeze_epochs=args.freeze_epochs,
+                base_lr=args.base_lr,
+            )
             scores["fine-tuned"].append(ft.evaluate("test")["accuracy"])
         rows.append((n, scores))
         s, f = scores["scratch"], scores["fine-tuned"]
