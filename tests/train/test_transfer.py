@@ -3,6 +3,7 @@ fine_tune's two phases and its exact resume after SIGKILL, lr="auto", and the tr
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -191,3 +192,46 @@ def test_fine_tune_resumes_bit_identically_after_sigkill(tmp_path, kill_at: int)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     metrics = (tmp_path / "cut" / "metrics.csv").read_text().splitlines()
     assert len(metrics) == 1 + 7 and "phase" in metrics[0]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "nnrecipe.cli", "run", *args, "--threads", "1", "--quiet"]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True)
+
+
+@pytest.mark.slow  # resnet18 on 1,257 digits upsampled to 32x32, every stage: minutes on 1 core
+def test_run_digits_with_a_torchvision_resnet18(tmp_path) -> None:
+    out = tmp_path / "r18"
+    done = _cli("digits", "--model", "resnet18", "--epochs", "2", "--force", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    rec = json.loads((out / "transfer.json").read_text())
+    assert rec["preprocess"]["gray_to_rgb"] and rec["preprocess"]["resize"] == [32, 32]
+    assert rec["phases"] == []  # random weights: trained from scratch with fit
+    assert "Transfer learning" in (out / "report.html").read_text()
+
+
+@pytest.mark.slow  # two full runs of the default digits model
+def test_run_with_pretrained_runs_body_fine_tunes_it(tmp_path) -> None:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    assert _cli("digits", "--epochs", "2", "--out", str(src), "--force").returncode == 0
+    done = _cli(
+        "digits",
+        "--epochs",
+        "3",
+        "--pretrained",
+        str(src),
+        "--lr",
+        "auto",
+        "--force",
+        "--out",
+        str(dst),
+    )
+    assert done.returncode == 0, done.stderr
+    rec = json.loads((dst / "transfer.json").read_text())
+    assert [p["phase"] for p in rec["phases"]] == ["frozen", "unfrozen"]
+    assert rec["pretrained"] == f"run:{src}" and rec["lr_auto"]["lr"] > 0
+    checks = json.loads((dst / "stages" / "checks.json").read_text())
+    assert "lr-auto" in {f["code"] for f in checks["findings"]}
+    html = (dst / "report.html").read_text()
+    assert "fine-tune curves" in html and "--lr auto chose" in html
