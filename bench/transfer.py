@@ -50,6 +50,7 @@ def main() -> None:
     ap.add_argument("--source-epochs", type=int, default=15)
     ap.add_argument("--base-lr", type=float, default=None, help="fine_tune's base_lr (default: lr)")
     ap.add_argument("--freeze-epochs", type=int, default=1)
+    ap.add_argument("--lr-mult", type=float, default=100.0, help="fine_tune's lr_mult")
     args = ap.parse_args()
     torch.set_num_threads(1)
     full = nr.datasets.load("mnist1d")
@@ -89,6 +90,7 @@ def main() -> None:
                 args.epochs - args.freeze_epochs,
                 freeze_epochs=args.freeze_epochs,
                 base_lr=args.base_lr,
+                lr_mult=args.lr_mult,
             )
             scores["fine-tuned"].append(ft.evaluate("test")["accuracy"])
         rows.append((n, scores))

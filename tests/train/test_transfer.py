@@ -98,6 +98,15 @@ def test_fine_tune_trains_the_head_first_then_everything(wine: nr.Data) -> None:
     assert phases[1]["lr"] == pytest.approx([5e-5, 5e-4, 5e-3]) and phases[1]["frozen_groups"] == []
 
 
+def test_fine_tune_splits_a_model_without_marked_groups(wine: nr.Data) -> None:
+    torch.manual_seed(0)
+    model = build_model("mlp", wine, width=32)  # not marked pretrained: last linear is the head
+    learner = nr.Learner(model, wine, lr=1e-2, quiet=True, threads=1)
+    learner.fine_tune(1, freeze_epochs=1)
+    assert learner.transfer["phases"][1]["lr"] == pytest.approx([5e-5, 5e-4, 5e-3])
+    assert learner.transfer["groups"][-1] == "head.linear"
+
+
 def test_deliberately_frozen_parameters_are_not_params_not_updated(wine: nr.Data) -> None:
     model = _body(wine)
     learner = nr.Learner(model, wine, quiet=True, threads=1)

@@ -494,11 +494,12 @@ class Learner:
         base_lr: float | None = None,
         *,
         train_bn: bool = True,
+        lr_mult: float = 100.0,
         resume: bool = False,
     ) -> list[dict[str, Any]]:
         """fastai's ``fine_tune``: `freeze_epochs` training the head with the body frozen, then
         `epochs` training everything with discriminative rates (``base_lr / 200`` for the earliest
-        group up to ``base_lr / 2`` for the head), each phase a one-cycle schedule with warm-up.
+        group up to ``base_lr / 2`` for the head; `lr_mult` is that 200 / 2), each phase a one-cycle schedule with warm-up.
         `base_lr` defaults to the Learner's `lr` (``"auto"`` included). Resumes bit-identically
         after a kill in either phase (``resume=True``). Returns both phases' history."""
         return transfer.fine_tune(
@@ -507,6 +508,7 @@ class Learner:
             freeze_epochs=freeze_epochs,
             base_lr=base_lr,
             train_bn=train_bn,
+            lr_mult=lr_mult,
             resume=resume,
         )
 

@@ -90,6 +90,7 @@ def uses_groups(learner: Any) -> bool:
     was given. Otherwise the Learner builds its optimizer exactly as before."""
     return (
         not isinstance(learner.lr, int | float)
+        or getattr(learner, "_fine_tuning", False)
         or learner.splitter is not None
         or bool(getattr(learner.model, "nnrecipe_groups", None))
     )
@@ -272,6 +273,7 @@ def fine_tune(
     freeze_epochs: int = 1,
     base_lr: float | None = None,
     train_bn: bool = True,
+    lr_mult: float = LR_MULT,
     resume: bool = False,
 ) -> list[dict[str, Any]]:
     """fastai's ``fine_tune``: `freeze_epochs` with the body frozen (head at `base_lr`), then
@@ -284,6 +286,11 @@ def fine_tune(
         raise ConfigError(
             f"fine_tune needs epochs >= 1 and freeze_epochs >= 0, got {epochs}, {freeze_epochs}."
         )
+    learner._fine_tuning = True  # layer groups even for a model without nnrecipe_groups
+    if learner._ready and not hasattr(learner, "n_groups"):
+        learner.opt = make_optimizer(learner)  # set up for fit() before: regroup
+        for g in learner.opt.param_groups:
+            g.setdefault("initial_lr", g["lr"])
     learner._setup()
     if base_lr is None:
         base_lr = (
@@ -309,7 +316,7 @@ def fine_tune(
     learner._phase = "unfrozen"
     unfreeze(learner)
     set_lrs(
-        learner.opt, group_lrs((base_lr / 2 / LR_MULT, base_lr / 2), n) if n > 1 else [base_lr / 2]
+        learner.opt, group_lrs((base_lr / 2 / lr_mult, base_lr / 2), n) if n > 1 else [base_lr / 2]
     )
     try:
         unfrozen = [dict(r, phase="unfrozen") for r in learner.fit(epochs, resume=resume)]
@@ -326,7 +333,7 @@ def fine_tune(
         learner.best_epoch += offset
     learner.transfer = {
         "base_lr": base_lr,
-        "lr_mult": LR_MULT,
+        "lr_mult": lr_mult,
         "groups": _group_names(learner),
         "phases": phases,
         "train_bn": train_bn,
