@@ -30,8 +30,13 @@ def test_digits_run_beats_baselines_and_reaches_97_percent(digits_run) -> None:
     summary = json.loads((digits_run.path / "summary.json").read_text())
     test_acc = summary["test"]["accuracy"]
     assert test_acc >= 0.97
-    assert summary["valid"]["accuracy"] > summary["baselines"]["majority"]["valid"]["accuracy"]
-    assert summary["valid"]["accuracy"] > summary["baselines"]["linear"]["valid"]["accuracy"]
+    assert (
+        summary["valid"]["accuracy"]
+        > summary["baselines"]["models"]["majority"]["valid"]["accuracy"]
+    )
+    assert (
+        summary["valid"]["accuracy"] > summary["baselines"]["models"]["linear"]["valid"]["accuracy"]
+    )
     assert isinstance(summary["best_epoch"], int) and summary["test_evaluations"] == 1
     assert summary["baselines"]["expected_loss_at_init"] == pytest.approx(np.log(10), rel=0.01)
 
@@ -70,7 +75,7 @@ def test_config_file_and_csv_regression(tmp_path) -> None:
 
     result = nr.run(load_config_file(tmp_path / "r.toml"), quiet=True)
     summary = result.summary
-    assert summary["test"]["rmse"] < summary["baselines"]["majority"]["test"]["rmse"] / 2
+    assert summary["test"]["rmse"] < summary["baselines"]["models"]["majority"]["test"]["rmse"] / 2
     assert (result.path / "plots" / "predicted_vs_true_valid.png").exists()
 
 

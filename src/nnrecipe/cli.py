@@ -75,7 +75,7 @@ def load_data(values: dict[str, Any], *, skip_corrupt: bool = False) -> Any:
     """The `Data` that a set of run settings names (for commands other than `run`); with
     `skip_corrupt`, unreadable images are skipped and listed in ``data.meta["corrupt_files"]``."""
     from nnrecipe.config import make_config
-    from nnrecipe.pipeline import resolve_data
+    from nnrecipe.data.resolve import resolve_data
 
     return resolve_data(make_config(values), skip_corrupt=skip_corrupt)
 
@@ -140,7 +140,7 @@ def run(
 ) -> None:
     """Run the whole recipe: audit, baselines, checks, training, evaluation, plots, report."""
     DEBUG["on"] = DEBUG["on"] or debug
-    from nnrecipe.pipeline import run as run_recipe
+    from nnrecipe.recipe import run as run_recipe
 
     flags = dict(
         target=target,
@@ -416,7 +416,7 @@ def env() -> None:
 
     import torch
 
-    from nnrecipe.pipeline import _versions
+    from nnrecipe.pipeline import versions as _versions
     from nnrecipe.threads import cpu_count, pick_device
 
     for k, v in _versions().items():

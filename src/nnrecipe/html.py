@@ -307,3 +307,21 @@ def top_loss_tiles(tops: list[dict[str, Any]], text: Any, what: str) -> str:
             "blind spot of the model. Fix the labels or collect more samples like these."
         )
     )
+
+
+def iframe(page: str, *, height: int = 900) -> str:
+    """A whole HTML page inside an isolated (sandboxed) iframe, for Jupyter."""
+    return (
+        f'<iframe srcdoc="{esc(page)}" style=\'width:100%;height:{int(height)}px;'
+        "border:1px solid #ddd' sandbox></iframe>"
+    )
+
+
+def run_iframe(path: Any) -> str:
+    """A finished run's report page (``report.html``) in an isolated iframe."""
+    from pathlib import Path
+
+    report = Path(path) / "report.html"
+    if not report.is_file():
+        return f"<p>{esc(path)}: no report.html (rebuild it with <code>nnrecipe report</code>).</p>"
+    return iframe(report.read_text(encoding="utf-8"))

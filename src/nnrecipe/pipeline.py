@@ -1,92 +1,46 @@
-"""`nr.run`: the whole recipe into a run folder.
+"""The run of the recipe into a run folder, split into its jobs.
 
-Stages run in order over one `RunContext`: audit → baselines → checks → train → evaluate →
-plots → (tune, diagnose) → report. The run writes into a hidden temporary folder
+`run` does five things in order: resolve the config (`_config_values`), create or reopen the
+run folder (`_open_folder`), load the data (`_load_data`), run the stages (`_run_stages`, each
+saving its typed result in ``stages/NAME.json``), and finish (`_finish`: ``summary.json``,
+``manifest.json``, the rename). The run writes into a hidden temporary folder
 (``runs/.NAME.incomplete``) that is renamed to ``runs/NAME`` only at the end, so a run folder is
 never half-written; a killed run resumes from its temporary folder (``--resume runs/NAME``).
+
+The stages live in `nnrecipe.stages`; the report stage is added by `nnrecipe.recipe`, one layer
+up, so that nothing here imports the report.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from nnrecipe.config import RunConfig, make_config
 from nnrecipe.data import Data
-from nnrecipe.errors import ConfigError, DataError, ModelError, NnrecipeError, TrainingError
-from nnrecipe.findings import Finding, Result, Severity
+from nnrecipe.data.resolve import resolve_data
+from nnrecipe.errors import ConfigError, TrainingError
+from nnrecipe.findings import Finding
+from nnrecipe.io import atomic_write_json, read_json
+from nnrecipe.progress import set_quiet
+from nnrecipe.schema import (
+    RESULT_TYPES,
+    SCHEMA_VERSION,
+    Diagnosis,
+    Manifest,
+    StageEntry,
+    Summary,
+    parse,
+)
+from nnrecipe.stages import STAGES, RunContext, Stage, StageError
 
-
-@dataclass
-class RunContext:
-    """What the stages share. Each stage reads what earlier stages left and adds its own."""
-
-    config: RunConfig
-    data: Data
-    dir: Path  # the temporary folder being written
-    final_dir: Path
-    resume: bool = False
-    quiet: bool = False
-    summary: dict[str, Any] = field(default_factory=dict)
-    results: dict[str, Any] = field(default_factory=dict)  # stage name -> JSON-able result
-    findings: list[Finding] = field(default_factory=list)
-    model: Any = None
-    learner: Any = None
-    say: Callable[[str], None] = print
-    # The user's own model (an nn.Module in its initial state, or ``fn(data) -> nn.Module``).
-    user_model: Any = None
-
-    def new_model(self, options: dict[str, Any]) -> Any:
-        """A fresh model in its initial state: a copy of the user's, the user's factory's, or the
-        built-in one with `options`. Seeded, so every stage starts from the same weights."""
-        import copy
-
-        import torch
-        from torch import nn
-
-        from nnrecipe.models import build_model
-
-        torch.manual_seed(self.config.seed)
-        if isinstance(self.user_model, nn.Module):
-            return copy.deepcopy(self.user_model)
-        if self.user_model is not None:
-            model = self.user_model(self.data)
-            if not isinstance(model, nn.Module):
-                raise ModelError(
-                    f"The model factory returned {type(model).__name__}, not a torch.nn.Module: "
-                    "pass a function data -> nn.Module, or the module itself."
-                )
-            return model
-        return build_model(self.config.model, self.data, **options)
-
-    def stop_on_errors(self, stage: str, result: Result) -> None:
-        """Stop the run when a stage found errors, unless ``force``."""
-        errors = result.at_least(Severity.ERROR)
-        if errors and not self.config.force:
-            codes = ", ".join(sorted({f.code for f in errors}))
-            raise StageError(
-                f"The {stage} found errors ({codes}): {errors[0].message} Fix them, or pass --force "
-                f"to train anyway; `nnrecipe {stage if stage != 'checks' else 'check'} {self.config.data}` "
-                "shows the details."
-            )
-
-
-class StageError(NnrecipeError):
-    """A stage found errors in the user's data or model (the run stops unless forced)."""
-
-
-@dataclass
-class Stage:
-    name: str
-    fn: Callable[[RunContext], dict[str, Any] | None]
-    # A resumed run reuses a resumable stage's saved result instead of running it again.
-    resumable: bool = False
+__all__ = ["STAGES", "RunContext", "RunResult", "Stage", "StageError", "incomplete_dir", "run"]
 
 
 @dataclass
@@ -97,256 +51,18 @@ class RunResult:
     summary: dict[str, Any]
     findings: list[Finding]
 
+    def __repr__(self) -> str:
+        worst = [f.code for f in self.findings if f.severity in ("error", "warning")]
+        return f"RunResult({str(self.path)!r}, {len(self.findings)} findings: {worst[:5]})"
+
     def _repr_html_(self) -> str:
-        from nnrecipe.report.notebook import run_html
+        from nnrecipe.html import run_iframe
 
-        return run_html(self.path)  # the run's report page, in an isolated iframe
-
-
-def resolve_data(config: RunConfig, *, skip_corrupt: bool = False) -> Data:
-    """The `Data` a config names: a built-in data set, an image folder, or a CSV file.
-
-    With `skip_corrupt`, unreadable images in a folder are skipped and listed in
-    ``data.meta["corrupt_files"]`` (the audit reports them as ``corrupt-sample`` errors)."""
-    from nnrecipe.data.builtin import LOADERS, load
-
-    spec = config.data
-    split = {
-        "valid": config.valid,
-        "test": config.test,
-        "train_dev": config.train_dev,
-        "seed": config.seed,
-    }
-    path = Path(spec)
-    if (
-        spec.lower().replace("_", "-") in {k.replace("_", "-") for k in LOADERS}
-        and not path.exists()
-    ):
-        return load(spec, **split)
-    if path.is_dir():
-        return Data.from_folder(path, size=config.image_size, skip_corrupt=skip_corrupt, **split)
-    if path.suffix.lower() in (".csv", ".tsv", ".txt") or path.is_file():
-        if config.target is None:
-            raise ConfigError(f"{spec!r} is a table: name its target column with --target COLUMN.")
-        return Data.from_csv(path, target=config.target, task=config.task, **split)
-    raise DataError(
-        f"{spec!r} is neither a built-in data set ({', '.join(LOADERS)}) nor an existing folder "
-        "or CSV file: check the name or path."
-    )
+        return run_iframe(self.path)  # the run's report page, in an isolated iframe
 
 
-# -- stages ------------------------------------------------------------------------------------
-
-
-def stage_audit(ctx: RunContext) -> dict[str, Any]:
-    """Become one with the data: `nr.audit` with its pictures in ``<run>/audit/``."""
-    from nnrecipe.audit import audit
-
-    result = audit(ctx.data, seed=ctx.config.seed, out=ctx.dir / "audit")
-    result.artifacts = {k: f"audit/{v}" for k, v in result.artifacts.items()}  # relative to the run
-    ctx.findings.extend(result.findings)
-    counts = {s: len([f for f in result if f.severity == s]) for s in ("error", "warning", "info")}
-    ctx.say(
-        f"audit: {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} "
-        f"info ({', '.join(sorted(result.codes)) or 'nothing found'}) in "
-        f"{result.stats['seconds']['total']:.1f} s"
-    )
-    ctx.stop_on_errors("audit", result)
-    return result.to_dict()
-
-
-def stage_baselines(ctx: RunContext) -> dict[str, Any]:
-    from nnrecipe.models.baselines import baselines
-
-    splits = tuple(s for s in ("valid", "test") if s in ctx.data.splits)
-    result = baselines(
-        ctx.data, splits=splits, human_error=ctx.config.human_error, seed=ctx.config.seed
-    )
-    metric = ctx.data.task.primary_metric
-    parts = [
-        f"{k} {v['valid'][metric]:.4f}"
-        for k, v in result.items()
-        if isinstance(v, dict) and "valid" in v
-    ]
-    ctx.say(f"baselines (valid {metric}): " + ", ".join(parts))
-    return result
-
-
-def stage_checks(ctx: RunContext) -> dict[str, Any]:
-    """Sanity checks on the model the train stage will build: `nr.check`, with the range-test
-    plot in ``<run>/checks/``."""
-
-    from nnrecipe.checks import check
-    from nnrecipe.checks.plots import save_plots
-    from nnrecipe.train.transfer import checks_optimizer
-
-    c = ctx.config
-    model = ctx.new_model(c.model_options())  # the same initial weights as the train stage
-    factory = checks_optimizer(c.lr, model, ctx.data, weight_decay=c.weight_decay, seed=c.seed)
-    result = check(model, ctx.data, optimizer=factory, seed=c.seed)
-    result.artifacts = {k: f"checks/{v}" for k, v in save_plots(result, ctx.dir / "checks").items()}
-    ctx.findings.extend(result.findings)
-    worst = result.at_least("warning")
-    ctx.say(
-        f"checks: {len([f for f in worst if f.severity == 'error'])} error(s), "
-        f"{len([f for f in worst if f.severity == 'warning'])} warning(s) "
-        f"({', '.join(sorted({f.code for f in worst})) or 'nothing found'}) in "
-        f"{result.stats.get('total_seconds', 0):.1f} s"
-    )
-    ctx.stop_on_errors("checks", result)
-    return result.to_dict()
-
-
-def stage_train(ctx: RunContext) -> dict[str, Any]:
-
-    from nnrecipe.models import count_parameters
-    from nnrecipe.train import Learner
-    from nnrecipe.train.checkpoint import save_model
-    from nnrecipe.train.monitor import Monitor
-    from nnrecipe.train.transfer import fit_or_fine_tune
-    from nnrecipe.tune.augment import make_augment
-    from nnrecipe.tune.stages import train_settings
-
-    c = ctx.config
-    tuned = train_settings(c, ctx.results.get("tune"))  # the config's, or the tune stage's best
-    ctx.model = ctx.new_model(tuned["options"])  # the initial weights depend on the seed only
-    ctx.learner = Learner(
-        ctx.model,
-        ctx.data,
-        lr=tuned["lr"],
-        weight_decay=tuned["weight_decay"],
-        batch_size=tuned["batch_size"],
-        augment=make_augment(ctx.data.modality, tuned["augment"]),
-        schedule=tuned["schedule"],
-        clip=tuned["clip"],
-        patience=tuned["patience"],
-        seed=c.seed,
-        device=c.device,
-        threads=c.threads,
-        out=ctx.dir,
-        quiet=ctx.quiet,
-        callbacks=[Monitor(ctx.dir / "monitor.json")],  # read-only records for the report
-    )
-    t0 = time.perf_counter()
-    fit_or_fine_tune(ctx.learner, c.epochs, resume=ctx.resume)  # fine_tune if pretrained
-    save_model(
-        ctx.dir / "model.safetensors",
-        ctx.model,
-        {"model": c.model, "options": tuned["options"], "training": tuned},
-    )
-    L = ctx.learner
-    metric = ctx.data.task.primary_metric
-    ctx.say(
-        f"trained {len(L.history)} epochs in {time.perf_counter() - t0:.1f} s "
-        f"(best epoch {L.best_epoch}, valid {metric} {L.best_score:.4f}, {L.threads_used} thread(s))"
-    )
-    return {
-        "epochs_run": len(L.history),
-        "best_epoch": L.best_epoch,
-        "stopped_early": L.stopped_early,
-        "threads": L.threads_used,
-        "batch_size": L.batch_size,
-        "parameters": count_parameters(ctx.model),
-    }
-
-
-def stage_evaluate(ctx: RunContext) -> dict[str, Any]:
-    """Score the best checkpoint on every split; the test split once, here, at the end."""
-    L, task = ctx.learner, ctx.data.task
-    scores = {s: L.evaluate(s) for s in ("train", "train_dev", "valid") if s in ctx.data.splits}
-    if "test" in ctx.data.splits:
-        scores["test"] = L.evaluate("test")
-        # Counted in a file of the run folder; the run's own looks at test are one session.
-        from nnrecipe.diagnose.testset import record_test_evaluation
-
-        ctx.summary["test_evaluations"] = record_test_evaluation(
-            ctx.dir, by="run:evaluate", session="run"
-        )
-    ctx.summary.update(scores)
-    ctx.summary["best_epoch"] = L.best_epoch
-    metric = task.primary_metric
-    base = ctx.results.get("baselines", {})
-    for name in ("majority", "linear"):
-        ref = base.get(name, {}).get("valid", {}).get(metric)
-        if ref is not None and not task.better(scores["valid"][metric], ref):
-            ctx.findings.append(
-                Finding(
-                    "below-baseline",
-                    Severity.WARNING,
-                    f"The model's valid {metric} ({scores['valid'][metric]:.4f}) does not beat the {name} "
-                    f"baseline ({ref:.4f}).",
-                    {"model": scores["valid"][metric], name: ref, "metric": metric},
-                    "Run `nnrecipe check` on the model; train longer, or use a bigger model.",
-                )
-            )
-    line = ", ".join(f"{s} {metric} {v[metric]:.4f}" for s, v in scores.items())
-    ctx.say(line)
-    return scores
-
-
-def stage_plots(ctx: RunContext) -> dict[str, Any]:
-    from nnrecipe import plotting as plots
-
-    L, task, plot_dir = ctx.learner, ctx.data.task, ctx.dir / "plots"
-    metric = task.primary_metric
-    base = ctx.results.get("baselines", {})
-    refs = {k: v["valid"][metric] for k, v in base.items() if isinstance(v, dict) and "valid" in v}
-    files = [
-        plots.loss_curves(
-            L.history, plot_dir / "loss.png", expected_init=base.get("expected_loss_at_init")
-        ),
-        plots.metric_curves(L.history, metric, plot_dir / f"{metric}.png", refs),
-        plots.lr_curve(L.history, plot_dir / "lr.png"),
-    ]
-    out, y = L.outputs("valid")
-    files += task.plots(out, y, ctx.data, plot_dir)
-    return {"files": [str(f.relative_to(ctx.dir)) for f in files]}
-
-
-def stage_report(ctx: RunContext) -> dict[str, Any]:
-    from nnrecipe.report.build import stage_report as write_report
-
-    return write_report(ctx)
-
-
-def stage_tune(ctx: RunContext) -> dict[str, Any] | None:
-    from nnrecipe.tune.stages import stage_tune as search
-
-    return search(ctx)
-
-
-def stage_ensemble(ctx: RunContext) -> dict[str, Any] | None:
-    from nnrecipe.tune.stages import stage_ensemble as squeeze
-
-    return squeeze(ctx)
-
-
-def stage_diagnose(ctx: RunContext) -> dict[str, Any]:
-    from nnrecipe.diagnose.stages import stage_diagnose as ng_table
-
-    return ng_table(ctx)
-
-
-STAGES: list[Stage] = [
-    Stage("audit", stage_audit, resumable=True),  # first: errors in the data stop the run
-    Stage("baselines", stage_baselines, resumable=True),
-    Stage("checks", stage_checks, resumable=True),  # before any compute is spent on training
-    Stage("tune", stage_tune, resumable=True),  # the study itself resumes from its SQLite file
-    Stage("train", stage_train),
-    Stage("evaluate", stage_evaluate),
-    Stage("ensemble", stage_ensemble),
-    Stage("plots", stage_plots),
-    Stage("diagnose", stage_diagnose),
-    Stage("report", stage_report),  # last: the page shows what every stage before it left
-]
-
-
-# -- the run -----------------------------------------------------------------------------------
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
+def versions() -> dict[str, str]:
+    """Python's and the main packages' versions (for config.json and `nnrecipe env`)."""
     out = {"python": sys.version.split()[0]}
     for pkg in ("nnrecipe", "torch", "torchvision", "numpy", "scikit-learn", "optuna", "cleanlab"):
         try:
@@ -356,57 +72,18 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    from nnrecipe.train.checkpoint import atomic_write_text
-
-    atomic_write_text(path, json.dumps(obj, indent=2, default=str))
-
-
 def incomplete_dir(final: Path) -> Path:
     """Where a run is written until it finishes: a hidden sibling of the final folder."""
     return final.parent / f".{final.name}.incomplete"
 
 
-def run(
-    config: RunConfig | dict[str, Any] | str | None = None,
-    *,
-    data: Data | tuple | None = None,
-    model: Any = None,
-    resume: str | Path | None = None,
-    overwrite: bool = False,
-    quiet: bool = False,
-    say: Callable[[str], None] | None = None,
-    command: str | None = None,
-    **overrides: Any,
-) -> RunResult:
-    """Run the whole recipe and write a run folder.
-
-    Args:
-        config: a data set name / path, a dict of settings, or a `RunConfig`.
-        data: your own data (an `nr.Data` or a tuple ``(x_train, y_train, x_valid, y_valid)``)
-            instead of a name or path; `config`'s ``data`` is then only its label.
-        model: your own model instead of the built-in one: an ``nn.Module`` in its initial
-            state (each stage trains a copy), or a function ``data -> nn.Module``.
-        resume: the run folder of a killed run to continue exactly where it stopped.
-        overwrite: replace an existing run folder.
-        quiet: no progress output.
-        **overrides: settings (``epochs=5``, ``out="runs/x"``, ...) over `config`.
-
-    Returns:
-        A `RunResult` with the run folder, ``summary.json``'s content and all findings.
-
-    Raises:
-        NnrecipeError: a problem with the data, the config or the model; the message says how
-            to fix it. Nothing is left half-written (a failed training keeps its checkpoint in
-            the ``.incomplete`` folder for ``--resume``).
-    """
-    from nnrecipe.progress import set_quiet
-
-    set_quiet(quiet)
-    say = say or ((lambda s: None) if quiet else print)
-    values: dict[str, Any]
-    if data is not None:
-        data = Data.coerce(data)
+# -- job 1: the config ---------------------------------------------------------------------------
+def _config_values(
+    config: RunConfig | dict[str, Any] | str | None,
+    data: Data | None,
+    resume: Path | None,
+    overrides: dict[str, Any],
+) -> dict[str, Any]:
     if config is None:
         if data is None:
             raise ConfigError("nr.run needs data: a data set name or path, or data=nr.Data(...).")
@@ -419,77 +96,188 @@ def run(
         values = dict(config)
     values.update({k: v for k, v in overrides.items() if v is not None})
     if resume is not None:
-        final = Path(resume)
-        tmp = incomplete_dir(final)
+        _check_resumable(resume)
+        saved = read_json(incomplete_dir(resume) / "config.json", what="run config")
+        if not isinstance(saved.get("config"), dict):
+            raise ConfigError(
+                f"The interrupted run at {str(resume)!r} has a damaged config.json: start it "
+                "again with --overwrite."
+            )
+        values = {**saved["config"], **{k: v for k, v in values.items() if k in ("force",)}}
+        values["out"] = str(resume)
+    return values
+
+
+# -- job 2: the run folder -----------------------------------------------------------------------
+def _check_resumable(final: Path) -> None:
+    if incomplete_dir(final).exists():
+        return
+    if (final / "manifest.json").exists() or (final / "summary.json").exists():
+        raise ConfigError(f"Run {str(final)!r} already finished: there is nothing to resume.")
+    if final.exists():
+        raise ConfigError(
+            f"{str(final)!r} is not a run folder of nnrecipe (no manifest.json): there is "
+            "nothing to resume; pass the folder `nnrecipe run` printed."
+        )
+    raise ConfigError(f"Nothing to resume at {str(final)!r}: no interrupted run was found there.")
+
+
+def _open_folder(cfg: RunConfig, resume: Path | None, overwrite: bool) -> tuple[Path, Path]:
+    """(final folder, temporary folder) of a new run, or of the interrupted run to resume."""
+    if resume is not None:
+        tmp = incomplete_dir(resume)
         if not tmp.exists():
-            if final.exists():
+            if resume.exists():
                 raise ConfigError(
-                    f"Run {str(final)!r} already finished: there is nothing to resume."
+                    f"Run {str(resume)!r} already finished: there is nothing to resume."
                 )
             raise ConfigError(
-                f"Nothing to resume at {str(final)!r}: no interrupted run was found there."
+                f"Nothing to resume at {str(resume)!r}: no interrupted run was found there."
             )
-        saved = json.loads((tmp / "config.json").read_text())["config"]
-        values = {**saved, **{k: v for k, v in values.items() if k in ("force",)}}
-        values["out"] = str(final)
-    cfg = make_config(values)
-    if resume is None:
-        name = f"{Path(cfg.data).stem or cfg.data}-{time.strftime('%Y%m%d-%H%M%S')}"
-        final = Path(cfg.out) if cfg.out else Path("runs") / name
-        if final.exists() and not overwrite:
-            raise ConfigError(
-                f"Run folder {str(final)!r} already exists: choose another --out or pass --overwrite."
-            )
-        tmp = incomplete_dir(final)
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        return resume, tmp
+    name = f"{Path(cfg.data).stem or cfg.data}-{time.strftime('%Y%m%d-%H%M%S')}"
+    final = Path(cfg.out) if cfg.out else Path("runs") / name
+    if final.exists() and not overwrite:
+        raise ConfigError(
+            f"Run folder {str(final)!r} already exists: choose another --out or pass --overwrite."
+        )
+    tmp = incomplete_dir(final)
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    return final, tmp
+
+
+# -- job 3: the data -----------------------------------------------------------------------------
+def _load_data(cfg: RunConfig, data: Data | None, tmp: Path, resume: bool) -> Data:
     if data is None:
         data = resolve_data(cfg, skip_corrupt=True)  # the audit stage reports unreadable files
-    if resume is not None:
-        saved_print = json.loads((tmp / "config.json").read_text())["data"]["fingerprint"]
+    if resume:
+        saved = read_json(tmp / "config.json", what="run config")
+        saved_print = (saved.get("data") or {}).get("fingerprint")
         if data.fingerprint() != saved_print:
             raise ConfigError(
-                f"Cannot resume {str(final)!r}: the data differ from the interrupted run's "
+                f"Cannot resume {str(tmp)!r}: the data differ from the interrupted run's "
                 f"(fingerprint {data.fingerprint()} vs {saved_print}); pass the same data."
             )
+    return data
+
+
+# -- job 4: the stages ---------------------------------------------------------------------------
+def _run_stages(ctx: RunContext, stages: Sequence[Stage], manifest: Manifest) -> None:
+    for stage in stages:
+        cached = ctx.dir / "stages" / f"{stage.name}.json"
+        kind = RESULT_TYPES[stage.name]
+        t0 = time.perf_counter()
+        if ctx.resume and stage.resumable and cached.exists():
+            saved = parse(kind, read_json(cached, what="stage result"), where=str(cached))
+            ctx.results[stage.name] = saved
+            ctx.findings.extend(Finding(**f) for f in getattr(saved, "findings", []) or [])
+            manifest.stages.append(StageEntry(name=stage.name, status="resumed"))
+            continue
+        result = stage.fn(ctx)
+        status = "skipped" if result is None else "done"
+        if result is not None:
+            ctx.results[stage.name] = result
+            atomic_write_json(cached, result.model_dump(mode="json"))
+        manifest.stages.append(
+            StageEntry(name=stage.name, status=status, seconds=round(time.perf_counter() - t0, 3))
+        )
+        atomic_write_json(ctx.dir / "manifest.json", manifest.model_dump(mode="json"))
+
+
+# -- job 5: finish -------------------------------------------------------------------------------
+def summary_of(ctx: RunContext) -> Summary:
+    """``summary.json`` from the stages' typed results: written here, in one place."""
+    ev, train, ens = ctx.result("evaluate"), ctx.result("train"), ctx.result("ensemble")
+    diag = ctx.result("diagnose")
+    scores = dict(ev.scores) if ev else {}
+    n_test = max((r.test_evaluations or 0 for r in (ev, ens) if r is not None), default=0)
+    diagnosis = None
+    if diag is not None:
+        keys = ("errors", "human_known", "table", "verdict", "next_step")
+        diagnosis = Diagnosis.model_validate(
+            {k: diag.stats.get(k) for k in keys if k in diag.stats}
+        )
+    final_test = scores.get("test")
+    if ens is not None and ens.test is not None and ens.final == "ensemble":
+        final_test = ens.test
+    return Summary(
+        **{k: v for k, v in scores.items() if k in ("train", "train_dev", "valid", "test")},
+        best_epoch=train.best_epoch if train else None,
+        test_evaluations=n_test or None,
+        baselines=ctx.result("baselines"),
+        findings=[f.to_dict() for f in ctx.findings],
+        diagnosis=diagnosis,
+        ensemble=ens,
+        final_model=ens.final if ens else None,
+        final_test=final_test if ens else None,
+    )
+
+
+def _finish(ctx: RunContext, manifest: Manifest) -> None:
+    manifest.finished = True
+    atomic_write_json(ctx.dir / "manifest.json", manifest.model_dump(mode="json"))
+    if ctx.final_dir.exists():
+        shutil.rmtree(ctx.final_dir)
+    ctx.dir.rename(ctx.final_dir)
+
+
+def run(
+    config: RunConfig | dict[str, Any] | str | None = None,
+    *,
+    data: Data | tuple | None = None,
+    model: Any = None,
+    resume: str | Path | None = None,
+    overwrite: bool = False,
+    quiet: bool = False,
+    say: Callable[[str], None] | None = None,
+    command: str | None = None,
+    final_stages: Sequence[Stage] = (),
+    **overrides: Any,
+) -> RunResult:
+    """Run the recipe's stages and write a run folder (`nnrecipe.recipe.run` adds the report:
+    use that one, exported as `nr.run`)."""
+    set_quiet(quiet)
+    say = say or ((lambda s: None) if quiet else print)
+    data_given = data is not None
+    if data is not None:
+        data = Data.coerce(data)
+    resume_path = Path(resume) if resume is not None else None
+    cfg = make_config(_config_values(config, data, resume_path, overrides))
+    final, tmp = _open_folder(cfg, resume_path, overwrite)
+    data = _load_data(cfg, data, tmp, resume_path is not None)
     say(f"data: {data}")
     tmp.mkdir(parents=True, exist_ok=True)
     ctx = RunContext(cfg, data, tmp, final, resume=resume is not None, quiet=quiet, say=say)
     ctx.user_model = model
+    manifest = Manifest(
+        nnrecipe=versions().get("nnrecipe", ""), created=time.strftime("%Y-%m-%dT%H:%M:%S")
+    )
     try:
-        _write_json(
+        atomic_write_json(
             tmp / "config.json",
             {
+                "schema_version": SCHEMA_VERSION,
                 "config": cfg.model_dump(),
-                "versions": _versions(),
+                "versions": versions(),
                 "seed": cfg.seed,
                 "data": data.describe(),
+                # Rebuilding this run later needs the user's own data / model again.
+                "user_data": data_given,
+                "user_model": model is not None,
                 "command": command or " ".join(sys.argv),
             },
         )
-        for stage in STAGES:
-            cached = tmp / "stages" / f"{stage.name}.json"
-            if ctx.resume and stage.resumable and cached.exists():
-                ctx.results[stage.name] = json.loads(cached.read_text())
-                saved = ctx.results[stage.name]
-                if isinstance(saved, dict) and isinstance(saved.get("findings"), list):
-                    ctx.findings.extend(Finding(**f) for f in saved["findings"])  # e.g. the audit's
-                continue
-            result = stage.fn(ctx)
-            if result is not None:
-                ctx.results[stage.name] = result
-                _write_json(cached, result)
-        ctx.summary["baselines"] = ctx.results.get("baselines", {})
-        ctx.summary["findings"] = [f.to_dict() for f in ctx.findings]
-        _write_json(tmp / "summary.json", ctx.summary)
+        _run_stages(ctx, STAGES, manifest)
+        summary = summary_of(ctx)
+        atomic_write_json(tmp / "summary.json", summary.model_dump(mode="json"))
+        _run_stages(ctx, final_stages, manifest)  # the report: reads the folder written so far
     except TrainingError:
         raise  # keep the .incomplete folder: its last good checkpoint can be inspected or resumed
     except BaseException as e:
         if not isinstance(e, KeyboardInterrupt):
             shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
+    _finish(ctx, manifest)
     say(f"run folder: {final}")
-    return RunResult(final, ctx.summary, ctx.findings)
+    return RunResult(final, summary.model_dump(mode="json"), ctx.findings)

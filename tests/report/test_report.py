@@ -99,7 +99,7 @@ def test_report_is_rebuilt_from_the_run_folder_alone(
     def no_data(*args, **kwargs):
         raise AssertionError("the report must not load the data")
 
-    monkeypatch.setattr("nnrecipe.pipeline.resolve_data", no_data)
+    monkeypatch.setattr("nnrecipe.data.resolve.resolve_data", no_data)
     monkeypatch.setattr("nnrecipe.data.builtin.load", no_data)
     result = CliRunner().invoke(app, ["report", str(run)])
     assert result.exit_code == 0, result.output
@@ -143,22 +143,20 @@ def test_odd_stage_files_render_escaped_and_never_read_outside_the_folder(
     (stages / "tune.json").write_text(
         json.dumps(
             {
-                "best_value": 0.91,
-                "trials": [
-                    {"number": 0, "value": "<b>x</b>", "params": {"lr": 0.1}},
-                    {"number": 1},
-                ],
-                "importances": {"<lr>": 0.7, "width": 0.3},
-                "ensemble": {"gain": 0.01},
-                "artifacts": ["../outside.png"],
+                "best_value": 0.091,
+                "trials": 2,
+                "importance": {"<lr>": 0.7, "width": 0.3},
+                "folder": "../outside.png",
             }
         )
     )
     (stages / "diagnose.json").write_text(
         json.dumps(
             {
-                "next_step": "<script>alert(1)</script>",
-                "errors": {"train": 0.01, "valid": 0.05},
+                "stats": {
+                    "next_step": "<script>alert(1)</script>",
+                    "errors": {"train": 0.01, "valid": 0.05},
+                },
                 "findings": [
                     {
                         "code": "not-a-known-code",
@@ -170,6 +168,7 @@ def test_odd_stage_files_render_escaped_and_never_read_outside_the_folder(
             }
         )
     )
+    # A stage file that is not of its type is named as damaged, never guessed at.
     (stages / "checks.json").write_text(
         json.dumps({"findings": "oops", "stats": [1, 2], "artifacts": {"x": "/etc/passwd"}})
     )
@@ -178,6 +177,7 @@ def test_odd_stage_files_render_escaped_and_never_read_outside_the_folder(
     assert "&lt;lr&gt;" in page and "&lt;u&gt;m&lt;/u&gt;" in page
     assert base64.b64encode(secret).decode() not in page
     assert _verdict(page)["tuning"] == "pass" and _verdict(page)["diagnosis"] == "warning"
+    assert "checks.json" in page and "does not hold a valid FindingsResult" in page
     assert "could not be drawn" not in page
 
 

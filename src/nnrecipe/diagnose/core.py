@@ -3,15 +3,18 @@ validation set? Answers with Ng's table of errors and the next step for the larg
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from nnrecipe.diagnose.checks import CHECKS, DiagnosisContext, gap_rows, verdict
 from nnrecipe.diagnose.codes import NEXT_STEP
+from nnrecipe.diagnose.testset import record_test_evaluation
 from nnrecipe.errors import ConfigError
 from nnrecipe.findings import Result
+from nnrecipe.schema import Summary, read_typed
 from nnrecipe.tasks import task_from_description
+from nnrecipe.train import Learner
+from nnrecipe.train.saved import rebuild_model, run_config, run_data
 
 LEVELS = ("human", "train", "train_dev", "valid", "test")
 
@@ -32,7 +35,7 @@ def _error(task_kind: str | None, metrics: Any, primary: str | None = None) -> f
 
 
 def _from_run(
-    run_dir: Path, evaluate: bool
+    run_dir: Path, evaluate: bool, model: Any = None, data: Any = None
 ) -> tuple[dict[str, Any], dict[str, int], bool, float | None]:
     summary_path = run_dir / "summary.json"
     if not summary_path.exists():
@@ -40,40 +43,32 @@ def _from_run(
             f"{str(run_dir)!r} is not a finished run folder (no summary.json): "
             "pass the folder `nnrecipe run` printed."
         )
-    summary = json.loads(summary_path.read_text())
-    config = json.loads((run_dir / "config.json").read_text())
-    sizes = config.get("data", {}).get("sizes", {})
-    task = task_from_description(config.get("data", {}).get("task"))
+    summary = read_typed(summary_path, Summary)
+    config = run_config(run_dir)
+    sizes = (config.get("data") or {}).get("sizes", {})
+    task = task_from_description((config.get("data") or {}).get("task"))
     regression = task.error_in_target_units
-    scores = {
-        k: summary[k]
-        for k in ("train", "train_dev", "valid", "test")
-        if isinstance(summary.get(k), dict)
-    }
+    scores = {k: summary.split(k) for k in ("train", "train_dev", "valid", "test")}
+    scores = {k: v for k, v in scores.items() if v is not None}
     if evaluate:
-        scores = evaluate_run(run_dir)
+        scores = evaluate_run(run_dir, model=model, data=data)
     return scores, sizes, regression, config["config"].get("human_error")
 
 
-def evaluate_run(run_dir: str | Path) -> dict[str, dict[str, float]]:
+def evaluate_run(
+    run_dir: str | Path, *, model: Any = None, data: Any = None
+) -> dict[str, dict[str, float]]:
     """Load a run's saved model and data and score it on every split, test included (which is
-    recorded as another test evaluation in the run folder)."""
-    from nnrecipe.config import make_config
-    from nnrecipe.diagnose.testset import record_test_evaluation
-    from nnrecipe.models import build_model
-    from nnrecipe.pipeline import resolve_data
-    from nnrecipe.train import Learner
-    from nnrecipe.train.checkpoint import load_tensors
-
+    recorded as another test evaluation in the run folder). A run trained on your own model or
+    data needs them again: `model=` (the module or its factory) and `data=`."""
     run_dir = Path(run_dir)
-    config = make_config(json.loads((run_dir / "config.json").read_text())["config"])
-    data = resolve_data(config)
-    tensors, meta = load_tensors(run_dir / "model.safetensors")
-    model = build_model(meta.get("model"), data, **meta.get("options", {}))
-    model.load_state_dict(tensors)
-    learner = Learner(model, data, quiet=True, threads=1)
+    loaded = run_data(run_dir, data)
+    net = rebuild_model(run_dir, loaded, model=model)
+    learner = Learner(net, loaded, quiet=True, threads=1)
     scores = {
-        s: learner.evaluate(s) for s in ("train", "train_dev", "valid", "test") if s in data.splits
+        s: learner.evaluate(s)
+        for s in ("train", "train_dev", "valid", "test")
+        if s in loaded.splits
     }
     if "test" in scores:
         record_test_evaluation(run_dir, by="diagnose --evaluate")
@@ -87,6 +82,8 @@ def diagnose(
     evaluate: bool = False,
     learning_curve: bool = False,
     epochs: int | None = None,
+    model: Any = None,
+    data: Any = None,
     sizes: dict[str, int] | None = None,
     test_evaluations: int | None = None,
 ) -> Result:
@@ -103,6 +100,9 @@ def diagnose(
         learning_curve: for a run folder, also train on growing fractions of the training set
             and plot error against training-set size (``plots/learning_curve.png``).
         epochs: epochs per learning-curve point (default the run's).
+        model: for a run trained on your own model, that model (its initial state, or
+            ``fn(data) -> nn.Module``): needed by `evaluate` and `learning_curve`.
+        data: for a run trained on your own data, that data.
         sizes: samples per split (for the noise of each error), when `source` is a dict.
         test_evaluations: how often test was evaluated, when `source` is not a run folder.
 
@@ -124,7 +124,7 @@ def diagnose(
     regression, run_dir, run_human = False, None, None
     if isinstance(source, str | Path):
         run_dir = Path(source)
-        scores, sizes, regression, run_human = _from_run(run_dir, evaluate)
+        scores, sizes, regression, run_human = _from_run(run_dir, evaluate, model, data)
     elif isinstance(source, dict):
         scores = dict(source)
         # Metric dicts without a classification error are a regression's (rmse, in target units).
@@ -180,11 +180,11 @@ def diagnose(
         from nnrecipe.diagnose.curve import run_learning_curve
 
         stats["learning_curve"], artifacts["learning_curve"] = run_learning_curve(
-            run_dir, epochs=epochs
+            run_dir, epochs=epochs, model=model, data=data
         )
     result = Result(findings, stage="diagnose", stats=stats, artifacts=artifacts)
     if run_dir is not None:
-        from nnrecipe.train.checkpoint import atomic_write_text
+        from nnrecipe.io import atomic_write_text
 
         atomic_write_text(run_dir / "diagnosis.json", result.to_json())
     return result

@@ -7,13 +7,17 @@ help (variance); if train and valid errors have met well above human-level, more
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from nnrecipe.config import make_config
 from nnrecipe.data import Data
+from nnrecipe.errors import ModelError
+from nnrecipe.train import Learner
+from nnrecipe.train.saved import USER_MODEL_NAMES, build_from_meta, model_meta, run_config, run_data
+from nnrecipe.tune.objective import error_of
 
 FRACTIONS = (0.125, 0.25, 0.5, 1.0)
 
@@ -38,18 +42,18 @@ def _subset(data: Data, n: int, seed: int) -> Data:
 def learning_curve(
     data: Data,
     *,
-    model: str | None = None,
+    model: Any = None,
     options: dict[str, Any] | None = None,
     fractions: tuple[float, ...] = FRACTIONS,
     epochs: int = 20,
     seed: int = 0,
     **learner: Any,
 ) -> list[dict[str, Any]]:
-    """Train a built-in model on growing random subsets of train; one row per size with
-    ``n_train``, ``train_error`` (on that subset) and ``valid_error``."""
-    from nnrecipe.models import build_model
-    from nnrecipe.train import Learner
-    from nnrecipe.tune.objective import error_of
+    """Train the model on growing random subsets of train; one row per size with
+    ``n_train``, ``train_error`` (on that subset) and ``valid_error``.
+
+    `model` is a built-in model's name (with `options`), or your own: an nn.Module in its
+    initial state (copied for each size) or a function ``data -> nn.Module``."""
 
     rows = []
     n_full = len(data.train)
@@ -58,7 +62,7 @@ def learning_curve(
         n = max(8, round(frac * n_full))
         sub = _subset(data, n, seed)
         torch.manual_seed(seed)
-        m = build_model(model, sub, **(options or {}))
+        m = build_from_meta({"model": model, "options": options or {}}, sub, _user(model))
         L = Learner(m, sub, seed=seed, quiet=True, threads=threads, **learner)
         L.fit(epochs)
         rows.append(
@@ -95,21 +99,28 @@ def plot_learning_curve(rows: list[dict[str, Any]], path: Path, human: float | N
     return path
 
 
-def run_learning_curve(
-    run_dir: Path, *, epochs: int | None = None
-) -> tuple[list[dict[str, Any]], str]:
-    """The learning curve of a run's model and settings (tuned ones included)."""
-    from nnrecipe.config import make_config
-    from nnrecipe.pipeline import resolve_data
-    from nnrecipe.train.checkpoint import load_tensors
+def _user(model: Any) -> Any:
+    """The user's own model (module or factory), or None for a built-in model's name."""
+    return None if model is None or isinstance(model, str) else model
 
-    config = make_config(json.loads((run_dir / "config.json").read_text())["config"])
-    data = resolve_data(config)
-    _, meta = load_tensors(run_dir / "model.safetensors")
+
+def run_learning_curve(
+    run_dir: Path, *, epochs: int | None = None, model: Any = None, data: Any = None
+) -> tuple[list[dict[str, Any]], str]:
+    """The learning curve of a run's model and settings (tuned ones included); a run of your
+    own model needs it again (`model=`), and refuses to plot a built-in model's curve instead."""
+    config = make_config(run_config(run_dir)["config"])
+    loaded = run_data(run_dir, data)
+    meta = model_meta(run_dir)
+    if model is None and meta.get("model") in USER_MODEL_NAMES:
+        raise ModelError(
+            "This run used your own model: pass model=... (your nn.Module in its initial "
+            "state, or a function data -> nn.Module) for its learning curve."
+        )
     training = meta.get("training", {})
     rows = learning_curve(
-        data,
-        model=meta.get("model"),
+        loaded,
+        model=model if model is not None else meta.get("model"),
         options=meta.get("options", {}),
         epochs=epochs or config.epochs,
         seed=config.seed,

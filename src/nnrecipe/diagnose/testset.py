@@ -29,7 +29,7 @@ def record_test_evaluation(run_dir: str | Path, *, by: str, session: str | None 
 
     Evaluations with the same `session` id (the stages of one run) count once.
     """
-    from nnrecipe.train.checkpoint import atomic_write_text
+    from nnrecipe.io import atomic_write_text
 
     sessions = test_evaluations(run_dir)
     session = session or uuid.uuid4().hex[:12]

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
-from nnrecipe.html import document, esc, section
+from nnrecipe.html import badge, document, esc, section
 from nnrecipe.report.folder import RunFolder
 
 SECTIONS = (
@@ -154,8 +152,11 @@ def build_html(run_dir: str | Path) -> str:
     }
     bodies = {name: _guarded(name, fn) for name, fn in builders.items()}
     strip = _guarded("verdict", lambda: top.verdict_strip(run))
+    damaged = "".join(
+        f"<p class='missing'>{badge('warning')} {esc(msg)}</p>" for msg in run.damaged.values()
+    )
     body = (
-        f"<section id='summary'><h2><span class='num'>1</span>Verdict</h2>{strip}</section>"
+        f"<section id='summary'><h2><span class='num'>1</span>Verdict</h2>{damaged}{strip}</section>"
         + "".join(section(a, i + 2, t, bodies[a]) for i, (a, t) in enumerate(SECTIONS))
     )
     nav = [("summary", "Verdict"), *SECTIONS]
@@ -165,14 +166,10 @@ def build_html(run_dir: str | Path) -> str:
 
 
 def write_report(run_dir: str | Path) -> Path:
-    from nnrecipe.train.checkpoint import atomic_write_text
+    from nnrecipe.io import atomic_write_text
 
     path = Path(run_dir) / "report.html"
-    atomic_write_text(path, build_html(run_dir))
-    # A page to share: readable like any file the user creates (the temporary file was 0600).
-    umask = os.umask(0)
-    os.umask(umask)
-    path.chmod(0o666 & ~umask)
+    atomic_write_text(path, build_html(run_dir))  # mode io.FILE_MODE, like every run file
     return path
 
 
@@ -180,24 +177,3 @@ def open_in_browser(path: Path) -> None:
     import webbrowser
 
     webbrowser.open(path.resolve().as_uri())
-
-
-def stage_report(ctx: Any) -> dict[str, Any]:
-    """Pipeline stage: save what needs the data and the model (``report/data.json``), then
-    write ``report.html`` from the run folder."""
-    from nnrecipe.report.collect import collect
-    from nnrecipe.train.checkpoint import atomic_write_text
-
-    extras = collect(ctx.data, ctx.learner, ctx.model)
-    atomic_write_text(ctx.dir / "report" / "data.json", json.dumps(extras))
-    # summary.json is written after the last stage: write what the report reads from it now.
-    summary = {
-        **ctx.summary,
-        "baselines": ctx.results.get("baselines", {}),
-        "findings": [f.to_dict() for f in ctx.findings],
-    }
-    atomic_write_text(ctx.dir / "summary.json", json.dumps(summary, indent=2, default=str))
-    path = write_report(ctx.dir)
-    size = path.stat().st_size
-    ctx.say(f"report written ({size / 1e6:.2f} MB)")
-    return {"file": "report.html", "bytes": size}

@@ -122,7 +122,7 @@ def diagnosis_section(run: RunFolder, extra_plots: dict[str, bytes] | None = Non
             f"<h3>Best trials ({len(done)} with a score)</h3>"
             + table(["#", "state", "valid error", "params"], rows)
         )
-    imp = tune.get("importance") or tune.get("importances") or tune.get("param_importances")
+    imp = tune.get("importance")
     if isinstance(imp, dict) and imp:
         parts.append(
             "<h3>Parameter importances</h3>"

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from nnrecipe.errors import ConfigError
+from nnrecipe.schema import RESULT_TYPES, Summary, parse
 from nnrecipe.tasks import Task, task_from_description
 
 
@@ -55,6 +56,11 @@ class RunFolder:
     metrics: list[dict[str, Any]] = field(default_factory=list)
     monitor: dict[str, Any] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # The stages' typed results (`nnrecipe.schema`), read by attribute; a stage whose file does
+    # not parse is left out and named in `damaged`.
+    results: dict[str, Any] = field(default_factory=dict)
+    typed_summary: Summary = field(default_factory=Summary)
+    damaged: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path) -> RunFolder:
@@ -76,12 +82,23 @@ class RunFolder:
         run = cls(p)
         run.config = _json(p / "config.json") or {}
         run.summary = _json(p / "summary.json") or {}
+        try:
+            run.typed_summary = parse(Summary, run.summary, where=str(p / "summary.json"))
+        except ConfigError as e:
+            run.damaged["summary.json"] = str(e)
         stage_dir = p / "stages"
         if stage_dir.is_dir():
             for f in sorted(stage_dir.glob("*.json")):
                 value = _json(f)
-                if value is not None:
-                    run.stages[f.stem] = value
+                kind = RESULT_TYPES.get(f.stem)
+                if value is None or kind is None:
+                    continue
+                try:
+                    run.results[f.stem] = parse(kind, value, where=str(f))
+                except ConfigError as e:
+                    run.damaged[f"stages/{f.name}"] = str(e)
+                    continue
+                run.stages[f.stem] = run.results[f.stem].model_dump(mode="json")
         if (p / "metrics.csv").is_file():
             with open(p / "metrics.csv", newline="") as fh:
                 run.metrics = [
@@ -93,6 +110,10 @@ class RunFolder:
         return run
 
     # -- helpers --------------------------------------------------------------------------------
+    def result(self, name: str) -> Any:
+        """A stage's typed result (`nnrecipe.schema.RESULT_TYPES[name]`), or None."""
+        return self.results.get(name)
+
     def stage(self, name: str) -> dict[str, Any] | None:
         value = self.stages.get(name)
         return value if isinstance(value, dict) else None

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nnrecipe.html import CSS, esc, fmt, table
+from nnrecipe.html import CSS, esc, fmt, iframe, table
 
 # Notebook output is embedded in the notebook's page: scope the report's CSS to one class.
 _SCOPE = "nnrecipe"
@@ -114,13 +114,7 @@ def learner_html(learner: Any) -> str:
 
 def run_html(path: str | Path) -> str:
     """A finished run: its report page, rebuilt from the folder, in an isolated iframe."""
-    import html
-
     from nnrecipe.report.build import build_html
 
     report = Path(path) / "report.html"
-    page = report.read_text() if report.is_file() else build_html(path)
-    return (
-        f"<iframe srcdoc=\"{html.escape(page, quote=True)}\" style='width:100%;height:900px;border:1px solid #ddd' "
-        "sandbox></iframe>"
-    )
+    return iframe(report.read_text() if report.is_file() else build_html(path))

@@ -23,7 +23,7 @@ from nnrecipe.html import (
     table,
     thumb_html,
 )
-from nnrecipe.report.folder import RunFolder, valid_metric
+from nnrecipe.report.folder import RunFolder
 
 
 def artifacts_html(
@@ -154,18 +154,23 @@ def _loss_of(block: Any) -> Any:
 
 
 def baselines_section(run: RunFolder) -> str:
-    base = run.stage("baselines")
+    base = run.result("baselines")
     if base is None:
         return absent("The baselines stage did not run.")
     m = run.metric
     rows = []
-    for name, v in base.items():
-        if isinstance(v, dict) and "valid" in v:
+    for name, v in base.models.items():
+        if "valid" in v:
             rows.append(
-                (name, valid_metric(v, m), _loss_of(v.get("valid")), (v.get("test") or {}).get(m))
+                (
+                    name,
+                    (v.get("valid") or {}).get(m),
+                    _loss_of(v.get("valid")),
+                    (v.get("test") or {}).get(m),
+                )
             )
-        elif name == "human" and isinstance(v, dict):
-            rows.append(("human (given)", f"error {fmt(v.get('error'))}", "—", "—"))
+    if base.human_error is not None:
+        rows.append(("human (given)", f"error {fmt(base.human_error)}", "—", "—"))
     checks = run.flat("checks")
     ignored = checks.get("input_ignored") if isinstance(checks.get("input_ignored"), dict) else {}
     if ignored:
@@ -189,16 +194,17 @@ def baselines_section(run: RunFolder) -> str:
         rows.append(
             ("input-independent", "— (measured by the checks stage, which did not run)", "—", "—")
         )
+    summary = run.typed_summary
     rows.append(
         (
             "the model",
-            (run.summary.get("valid") or {}).get(m),
-            _loss_of(run.summary.get("valid")),
-            (run.summary.get("test") or {}).get(m),
+            (summary.valid or {}).get(m),
+            _loss_of(summary.valid),
+            (summary.test or {}).get(m),
         )
     )
     parts = [table(["", f"valid {m}", "valid loss", f"test {m}"], rows, cls="num")]
-    expected = base.get("expected_loss_at_init")
+    expected = base.expected_loss_at_init
     init = checks.get("loss_at_init") if isinstance(checks.get("loss_at_init"), dict) else {}
     measured, where = init.get("loss"), "by the checks stage on a training batch"
     if not isinstance(measured, int | float):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from nnrecipe.html import badge, esc, note, pre_json
-from nnrecipe.report.folder import RunFolder, first_of, valid_metric
+from nnrecipe.report.folder import RunFolder
 
 VERDICT_STAGES = ("audit", "baselines", "checks", "training", "diagnosis", "tuning", "test")
 
@@ -37,15 +37,11 @@ def verdict(run: RunFolder) -> list[tuple[str, str, str]]:
             if st is None
             else (name, _status(run.findings_of(name)), _findings_headline(run.findings_of(name)))
         )
-    base = run.stage("baselines")
+    base = run.result("baselines")
     if base is None:
         out.append(("baselines", "absent", "did not run"))
     else:
-        parts = [
-            f"{k} {valid_metric(v, m):.3g}"
-            for k, v in base.items()
-            if valid_metric(v, m) is not None
-        ]
+        parts = [f"{k} {v:.3g}" for k, v in base.valid(m).items()]
         status = "warning" if "below-baseline" in codes else "pass"
         out.append(("baselines", status, f"valid {m}: " + " · ".join(parts)))
     st = run.stage("checks")
@@ -58,11 +54,12 @@ def verdict(run: RunFolder) -> list[tuple[str, str, str]]:
             _findings_headline(run.findings_of("checks")),
         )
     )
-    train = run.stage("train")
+    train = run.result("train")
+    summary = run.typed_summary
     if train is None:
         out.append(("training", "absent", "did not run"))
     else:
-        valid = (run.summary.get("valid") or {}).get(m)
+        valid = (summary.valid or {}).get(m)
         status = (
             "error"
             if "training-diverged" in codes
@@ -70,19 +67,16 @@ def verdict(run: RunFolder) -> list[tuple[str, str, str]]:
             if "below-baseline" in codes
             else "pass"
         )
-        head = f"{train.get('epochs_run', '?')} epochs, best {train.get('best_epoch', '?')}"
+        head = f"{train.epochs_run} epochs, best {train.best_epoch}"
         if isinstance(valid, int | float):
             head += f" · valid {m} {valid:.4g}"
         out.append(("training", status, head))
-    diag = run.stage("diagnose")
+    diag = run.result("diagnose")
     if diag is None:
         out.append(("diagnosis", "absent", "nnrecipe diagnose RUN adds it"))
     else:
-        flat = run.flat("diagnose")
-        head = first_of(flat, "verdict", "diagnosis", "problem")
-        if isinstance(head, dict):
-            head = first_of(head, "verdict", "name", "title", "message")
-        errors = flat.get("errors") if isinstance(flat.get("errors"), dict) else {}
+        head = diag.stats.get("verdict")
+        errors = diag.stats.get("errors") if isinstance(diag.stats.get("errors"), dict) else {}
         figures = [
             f"{k} {v:.3g}"
             for k, v in errors.items()
@@ -92,30 +86,20 @@ def verdict(run: RunFolder) -> list[tuple[str, str, str]]:
         if figures:
             text += " · error " + ", ".join(figures)
         out.append(("diagnosis", _status(run.findings_of("diagnose")), text))
-    tune = run.stage("tune")
+    tune = run.result("tune")
     if tune is None:
         out.append(("tuning", "absent", "add --tune N to search"))
     else:
-        trials = tune.get("trials")
-        counts = tune.get("counts") if isinstance(tune.get("counts"), dict) else {}
-        n = (
-            len(trials)
-            if isinstance(trials, list)
-            else trials
-            if isinstance(trials, int)
-            else sum(v for v in counts.values() if isinstance(v, int)) or None
-        )
-        best = first_of(tune, "best_value", "best_score", "best")
-        head = f"{n} trials" if n is not None else "ran"
-        if isinstance(best, int | float):
-            head += f" · best valid error {best:.4g}"
-        gain = (run.stage("ensemble") or {}).get("gain")
-        if isinstance(gain, dict) and isinstance(gain.get("valid"), int | float):
-            head += f" · ensemble gain {gain['valid']:+.4f}"
+        head = f"{tune.trials} trials"
+        if tune.best_value is not None:
+            head += f" · best valid error {tune.best_value:.4g}"
+        ens = run.result("ensemble")
+        if ens is not None and "valid" in ens.gain:
+            head += f" · ensemble gain {ens.gain['valid']:+.4f}"
         out.append(("tuning", _status(run.findings_of("tune")), head))
-    test = run.summary.get("test")
+    test = summary.test
     if isinstance(test, dict) and isinstance(test.get(m), int | float):
-        n_eval = int(run.summary.get("test_evaluations", 1) or 1)
+        n_eval = int(summary.test_evaluations or 1)
         status = "warning" if n_eval > 1 else "pass"
         out.append(("test", status, f"{m} {test[m]:.4g} (evaluated {n_eval}×)"))
     else:
@@ -142,9 +126,8 @@ def verdict_strip(run: RunFolder) -> str:
 
 def next_step(run: RunFolder) -> str:
     """One line: the diagnosis's recommendation, else the fix of the worst finding."""
-    text = first_of(run.flat("diagnose"), "next_step", "recommendation")
-    if isinstance(text, dict):
-        text = first_of(text, "text", "message", "action")
+    diag = run.result("diagnose")
+    text = diag.stats.get("next_step") if diag is not None else None
     source = "diagnosis"
     if not text:
         bad = [

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from nnrecipe.data import Data
 from nnrecipe.data.batch import batch_len, batch_to, call_model, describe_shape
 from nnrecipe.errors import ConfigError, ModelError, TrainingError
+from nnrecipe.io import atomic_write_text
 from nnrecipe.tasks import ALIASES, LossFn, Task, make_task, reconcile
 from nnrecipe.train import checkpoint as ckpt
 from nnrecipe.train import transfer
@@ -426,7 +427,7 @@ class Learner:
         writer = csv.DictWriter(buf, fieldnames=keys)
         writer.writeheader()
         writer.writerows(self.history)
-        ckpt.atomic_write_text(self.out / "metrics.csv", buf.getvalue())  # type: ignore[operator]
+        atomic_write_text(self.out / "metrics.csv", buf.getvalue())  # type: ignore[operator]
 
     # -- evaluation and prediction ------------------------------------------------------------
     @torch.no_grad()

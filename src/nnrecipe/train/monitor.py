@@ -223,7 +223,7 @@ class Monitor:
 
     # -- file -----------------------------------------------------------------------------------
     def _save(self) -> None:
-        from nnrecipe.train.checkpoint import atomic_write_text
+        from nnrecipe.io import atomic_write_text
 
         atomic_write_text(self.path, json.dumps(self.record))
 

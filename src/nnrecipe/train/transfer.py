@@ -343,7 +343,7 @@ def fine_tune(
     }
     if learner.out is not None:
         learner._write_metrics_csv()
-        from nnrecipe.train.checkpoint import atomic_write_text
+        from nnrecipe.io import atomic_write_text
 
         atomic_write_text(
             learner.out / "transfer.json", json.dumps(learner.transfer, indent=2, default=str)
@@ -391,7 +391,7 @@ def fit_or_fine_tune(learner: Any, epochs: int, *, resume: bool = False) -> list
     history = learner.fit(epochs, resume=resume)
     pre = getattr(learner.model, "nnrecipe_preprocess", None)
     if learner.out is not None and (pre or getattr(learner, "lr_auto", None)):
-        from nnrecipe.train.checkpoint import atomic_write_text
+        from nnrecipe.io import atomic_write_text
 
         record = {"phases": [], "preprocess": pre, "lr_auto": learner.lr_auto}
         atomic_write_text(learner.out / "transfer.json", json.dumps(record, indent=2, default=str))

@@ -90,9 +90,8 @@ def load_trial_model(
             )
         model = factory(meta["params"])
     else:
-        model = build_model(meta.get("model"), data, **meta.get("options", {}))
-    model.load_state_dict(tensors)
-    return model.eval()
+        model = build_from_meta(meta, data)
+    return load_weights(model, tensors, path).eval()
 
 
 @torch.no_grad()

@@ -102,7 +102,7 @@ class TuneResult:
 def _resolve(data: Any) -> Data:
     if isinstance(data, str | Path):
         from nnrecipe.config import make_config
-        from nnrecipe.pipeline import resolve_data
+        from nnrecipe.data.resolve import resolve_data
 
         return resolve_data(make_config({"data": str(data)}))
     return Data.coerce(data)
@@ -329,7 +329,7 @@ def _result(
         model=model,
     )
     result.findings = checks.run_checks(result, study)
-    from nnrecipe.train.checkpoint import atomic_write_text
+    from nnrecipe.io import atomic_write_text
 
     atomic_write_text(folder / "tune.json", json.dumps(result.to_dict(), indent=2, default=str))
     return result

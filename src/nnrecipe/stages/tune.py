@@ -8,19 +8,26 @@ it on test, as part of the run's one evaluation session.
 
 from __future__ import annotations
 
+import json
 import shutil
 from typing import Any
 
+from nnrecipe.diagnose.testset import record_test_evaluation
 from nnrecipe.errors import ConfigError
 from nnrecipe.findings import Result
+from nnrecipe.io import atomic_write_text
+from nnrecipe.schema import EnsembleStageResult, TuneResult
+from nnrecipe.stages.context import RunContext
+from nnrecipe.tune.ensemble import ensemble, score_model
+from nnrecipe.tune.objective import error_of
+from nnrecipe.tune.search import tune
+from nnrecipe.tune.space import split_params
 
 
-def train_settings(config: Any, tuned: dict[str, Any] | None) -> dict[str, Any]:
+def train_settings(config: Any, tuned: TuneResult | None) -> dict[str, Any]:
     """Model options and Learner settings for the train stage: the config's, overridden by the
     tune stage's best parameters when there are any."""
-    from nnrecipe.tune.space import split_params
-
-    best = (tuned or {}).get("best_params") or {}
+    best = tuned.best_params if tuned is not None else {}
     training, options = split_params(best)
     return {
         **config.training_settings(),
@@ -29,9 +36,8 @@ def train_settings(config: Any, tuned: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def stage_tune(ctx: Any) -> dict[str, Any] | None:
-    from nnrecipe.tune.search import tune
-
+def stage_tune(ctx: RunContext) -> TuneResult | None:
+    """Search the model's settings (``--tune N``) before training, on train and valid only."""
     c = ctx.config
     if c.ensemble and not c.tune_trials:
         raise ConfigError(
@@ -79,22 +85,17 @@ def stage_tune(ctx: Any) -> dict[str, Any] | None:
     out["folder"] = "tune"
     out["storage"] = c.tune_storage or "sqlite:///<run folder>/tune/study.db"
     out["trials"] = len(out["trials"])
-    return out
+    return TuneResult.model_validate(out)
 
 
-def stage_ensemble(ctx: Any) -> dict[str, Any] | None:
+def stage_ensemble(ctx: RunContext) -> EnsembleStageResult | None:
     """Average the top-K trials; choose single vs ensemble on valid; then score test once."""
-    from nnrecipe.diagnose.testset import record_test_evaluation
-    from nnrecipe.train.checkpoint import atomic_write_text
-    from nnrecipe.tune.ensemble import ensemble, score_model
-    from nnrecipe.tune.objective import error_of
-
     c = ctx.config
     if not c.ensemble or "tune" not in ctx.results:
         return None
     splits = tuple(s for s in ("train", "train_dev", "valid") if s in ctx.data.splits)
     res = ensemble(ctx.dir / "tune", k=c.ensemble, data=ctx.data, splits=splits)
-    single_valid = error_of(ctx.data.task, ctx.summary["valid"])
+    single_valid = error_of(ctx.data.task, ctx.result("evaluate").scores["valid"])
     ens_valid = res.scores["valid"]["ensemble"]["error"]
     # Chosen on valid only; a tie goes to the ensemble (averaging lowers the variance).
     final = "ensemble" if ens_valid <= single_valid else "single"
@@ -103,9 +104,7 @@ def stage_ensemble(ctx: Any) -> dict[str, Any] | None:
         # The models are chosen: this look at test belongs to the run's one evaluation session.
         out["test"] = score_model(res.model, ctx.data, "test")
         out["test_best_trial"] = score_model(res.model.members[0], ctx.data, "test")
-        ctx.summary["test_evaluations"] = record_test_evaluation(
-            ctx.dir, by="run:ensemble", session="run"
-        )
+        out["test_evaluations"] = record_test_evaluation(ctx.dir, by="run:ensemble", session="run")
     folder = ctx.dir / "ensemble"
     folder.mkdir(exist_ok=True)
     for n in res.members:
@@ -113,8 +112,6 @@ def stage_ensemble(ctx: Any) -> dict[str, Any] | None:
             ctx.dir / "tune" / "trials" / f"{n:04d}.safetensors",
             folder / f"trial-{n:04d}.safetensors",
         )
-    import json
-
     atomic_write_text(
         folder / "ensemble.json",
         json.dumps(
@@ -125,10 +122,6 @@ def stage_ensemble(ctx: Any) -> dict[str, Any] | None:
             indent=2,
         ),
     )
-    ctx.summary["ensemble"] = out
-    ctx.summary["final_model"] = final
-    if "test" in out:  # the test score of the model the run delivers
-        ctx.summary["final_test"] = out["test"] if final == "ensemble" else ctx.summary.get("test")
     metric = ctx.data.task.primary_metric
     line = (
         f"ensemble of {len(res.members)} (trials {res.members}): valid {metric} "
@@ -138,4 +131,4 @@ def stage_ensemble(ctx: Any) -> dict[str, Any] | None:
     if "test" in out:
         line += f"; test {metric} {out['test'][metric]:.4f}"
     ctx.say(line + f"; final model: {final}")
-    return out
+    return EnsembleStageResult.model_validate(out)

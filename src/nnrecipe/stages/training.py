@@ -1,0 +1,127 @@
+"""The train, evaluate and plots stages."""
+
+from __future__ import annotations
+
+import time
+
+from nnrecipe import plotting
+from nnrecipe.diagnose.testset import record_test_evaluation
+from nnrecipe.findings import Finding, Severity
+from nnrecipe.models import count_parameters, default_model_name
+from nnrecipe.schema import EvaluateResult, PlotsResult, TrainResult
+from nnrecipe.stages.context import RunContext
+from nnrecipe.stages.tune import train_settings
+from nnrecipe.train import Learner
+from nnrecipe.train.checkpoint import save_model
+from nnrecipe.train.monitor import Monitor
+from nnrecipe.train.transfer import fit_or_fine_tune
+from nnrecipe.tune.augment import make_augment
+
+
+def stage_train(ctx: RunContext) -> TrainResult:
+    """Train the model (the config's settings, or the tune stage's best) with checkpoints."""
+    c = ctx.config
+    tuned = train_settings(c, ctx.result("tune"))  # the config's, or the tune stage's best
+    ctx.model = ctx.new_model(tuned["options"])  # the initial weights depend on the seed only
+    ctx.learner = Learner(
+        ctx.model,
+        ctx.data,
+        lr=tuned["lr"],
+        weight_decay=tuned["weight_decay"],
+        batch_size=tuned["batch_size"],
+        augment=make_augment(ctx.data.modality, tuned["augment"]),
+        schedule=tuned["schedule"],
+        clip=tuned["clip"],
+        patience=tuned["patience"],
+        seed=c.seed,
+        device=c.device,
+        threads=c.threads,
+        out=ctx.dir,
+        quiet=ctx.quiet,
+        callbacks=[Monitor(ctx.dir / "monitor.json")],  # read-only records for the report
+    )
+    t0 = time.perf_counter()
+    fit_or_fine_tune(ctx.learner, c.epochs, resume=ctx.resume)  # fine_tune if pretrained
+    seconds = time.perf_counter() - t0
+    L = ctx.learner
+    # Which model this is: a built-in name (rebuilt from the folder) or the user's own module.
+    model_name = "user" if ctx.user_model is not None else c.model or _default_name(ctx)
+    settings = {k: v for k, v in tuned.items() if k != "options"}
+    settings["batch_size"] = L.batch_size
+    save_model(
+        ctx.dir / "model.safetensors",
+        ctx.model,
+        {"model": model_name, "options": tuned["options"], "training": settings},
+    )
+    metric = ctx.data.task.primary_metric
+    ctx.say(
+        f"trained {len(L.history)} epochs in {seconds:.1f} s "
+        f"(best epoch {L.best_epoch}, valid {metric} {L.best_score:.4f}, {L.threads_used} thread(s))"
+    )
+    return TrainResult(
+        epochs_run=len(L.history),
+        best_epoch=L.best_epoch,
+        best_score=L.best_score,
+        stopped_early=L.stopped_early,
+        threads=L.threads_used,
+        batch_size=L.batch_size,
+        parameters=count_parameters(ctx.model),
+        model=model_name,
+        options=tuned["options"],
+        settings=settings,
+        seconds=seconds,
+    )
+
+
+def _default_name(ctx: RunContext) -> str:
+    return default_model_name(ctx.data.modality, ctx.data.task)
+
+
+def stage_evaluate(ctx: RunContext) -> EvaluateResult:
+    """Score the best checkpoint on every split; the test split once, here, at the end."""
+    L, task = ctx.learner, ctx.data.task
+    scores = {s: L.evaluate(s) for s in ("train", "train_dev", "valid") if s in ctx.data.splits}
+    n_test = None
+    if "test" in ctx.data.splits:
+        scores["test"] = L.evaluate("test")
+        # Counted in a file of the run folder; the run's own looks at test are one session.
+        n_test = record_test_evaluation(ctx.dir, by="run:evaluate", session="run")
+    metric = task.primary_metric
+    base = ctx.result("baselines")
+    below = []
+    for name, ref in (base.valid(metric) if base else {}).items():
+        if name in ("majority", "linear") and not task.better(scores["valid"][metric], ref):
+            below.append(name)
+            ctx.findings.append(
+                Finding(
+                    "below-baseline",
+                    Severity.WARNING,
+                    f"The model's valid {metric} ({scores['valid'][metric]:.4f}) does not beat the {name} "
+                    f"baseline ({ref:.4f}).",
+                    {"model": scores["valid"][metric], name: ref, "metric": metric},
+                    "Run `nnrecipe check` on the model; train longer, or use a bigger model.",
+                )
+            )
+    ctx.say(", ".join(f"{s} {metric} {v[metric]:.4f}" for s, v in scores.items()))
+    return EvaluateResult(scores=scores, test_evaluations=n_test, below_baseline=below)
+
+
+def stage_plots(ctx: RunContext) -> PlotsResult:
+    """Training curves and the task's result plots (confusion matrix, predicted vs true...)."""
+    L, task, plot_dir = ctx.learner, ctx.data.task, ctx.dir / "plots"
+    metric = task.primary_metric
+    base = ctx.result("baselines")
+    files = [
+        plotting.loss_curves(
+            L.history,
+            plot_dir / "loss.png",
+            expected_init=base.expected_loss_at_init if base else None,
+        ),
+        plotting.metric_curves(
+            L.history, metric, plot_dir / f"{metric}.png", base.valid(metric) if base else {}
+        ),
+        plotting.lr_curve(L.history, plot_dir / "lr.png"),
+    ]
+    out, y = L.outputs("valid")
+    files += task.plots(out, y, ctx.data, plot_dir)
+    return PlotsResult(files=[str(f.relative_to(ctx.dir)) for f in files])
