@@ -76,6 +76,7 @@ def load_trial_model(
     folder: Path, number: int, data: Data, factory: Any = None
 ) -> nn.Module | None:
     """The trained model of one trial (None when its file is not on this machine)."""
+    from nnrecipe.models import build_model
     from nnrecipe.train.checkpoint import load_tensors
 
     path = Path(folder) / "trials" / f"{number:04d}.safetensors"
