@@ -30,13 +30,8 @@ def test_digits_run_beats_baselines_and_reaches_97_percent(digits_run) -> None:
     summary = json.loads((digits_run.path / "summary.json").read_text())
     test_acc = summary["test"]["accuracy"]
     assert test_acc >= 0.97
-    assert (
-        summary["valid"]["accuracy"]
-        > summary["baselines"]["models"]["majority"]["valid"]["accuracy"]
-    )
-    assert (
-        summary["valid"]["accuracy"] > summary["baselines"]["models"]["linear"]["valid"]["accuracy"]
-    )
+    assert summary["valid"]["accuracy"] > summary["baselines"]["models"]["majority"]["valid"]["accuracy"]
+    assert summary["valid"]["accuracy"] > summary["baselines"]["models"]["linear"]["valid"]["accuracy"]
     assert isinstance(summary["best_epoch"], int) and summary["test_evaluations"] == 1
     assert summary["baselines"]["expected_loss_at_init"] == pytest.approx(np.log(10), rel=0.01)
 
