@@ -186,16 +186,6 @@ CODES: dict[str, Code] = {
             "functions (log_softmax, BCEWithLogitsLoss, torch.clamp before log/sqrt).",
         ),
         Code(
-            "lr-auto",
-            "The learning rate was chosen from the range test (--lr auto)",
-            "With ``lr='auto'`` nnrecipe runs the learning-rate range test of the checks and takes "
-            "a tenth of the rate at the smoothed loss minimum (Smith 2017; fastai's lr_min / 10). "
-            "When that tenth lies on the flat part of the curve, before the loss starts to fall, "
-            "it takes the rate of steepest descent instead, so the rate is always inside the "
-            "falling region. The finding records the rate, the rule and the region.",
-            "Nothing to fix; pass a number to --lr to override the choice.",
-        ),
-        Code(
             "body-lr-too-high",
             "A pretrained body trains at a learning rate far above what its new head can use",
             "A pretrained body already sits in a good region of weight space; a new head starts "

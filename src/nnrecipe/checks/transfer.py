@@ -1,5 +1,6 @@
-"""Checks that know about transfer learning: `lr-auto`, `body-lr-too-high`,
-`pretrained-input-scale`, `head-size`; and the range test behind ``lr="auto"``.
+"""Checks that know about transfer learning: `body-lr-too-high`, `pretrained-input-scale`,
+`head-size`; the `lr-auto` note (its code is in train/codes.py: it is a record of the training
+settings, not a bug); and the range test behind ``lr="auto"``.
 
 A model counts as pretrained when it carries ``nnrecipe_pretrained`` (set by
 `nnrecipe.models.pretrained`, ``--pretrained runs/NAME`` and `new_head`). Parameters frozen on
@@ -123,6 +124,7 @@ def lr_auto(ctx: Context) -> list[Finding]:
             "info",
             f"The learning rate {info['lr']:.2g} was chosen by --lr auto: {info['why']}.",
             info,
+            "Nothing to fix; pass a number to --lr to override the choice.",
         )
     ]
 
