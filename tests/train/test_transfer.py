@@ -107,6 +107,27 @@ def test_fine_tune_splits_a_model_without_marked_groups(wine: nr.Data) -> None:
     assert learner.transfer["groups"][-1] == "head.linear"
 
 
+def test_gain_over_scratch_is_recorded_for_the_report(wine: nr.Data, tmp_path) -> None:
+    from nnrecipe.report.folder import RunFolder
+    from nnrecipe.report.transfer import transfer_section
+    from nnrecipe.train.transfer import compare_to_scratch
+
+    tuned = nr.Learner(_body(wine), wine, quiet=True, threads=1, out=tmp_path)
+    tuned.fine_tune(1)
+    torch.manual_seed(1)
+    scratch = nr.Learner(build_model("mlp", wine, width=32), wine, quiet=True, threads=1)
+    scratch.fit(2)
+    rec = compare_to_scratch(tuned, scratch)
+    assert rec["gain"] == rec["fine_tuned"] - rec["score"]
+    saved = json.loads((tmp_path / "transfer.json").read_text())
+    assert saved["scratch"] == rec and [p["phase"] for p in saved["phases"]] == [
+        "frozen",
+        "unfrozen",
+    ]
+    html = transfer_section(RunFolder(tmp_path))  # the report's section reads the same file
+    assert "from scratch" in html and "fine-tune curves" in html
+
+
 def test_deliberately_frozen_parameters_are_not_params_not_updated(wine: nr.Data) -> None:
     model = _body(wine)
     learner = nr.Learner(model, wine, quiet=True, threads=1)

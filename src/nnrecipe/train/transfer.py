@@ -379,6 +379,27 @@ def _group_names(learner: Any) -> list[str]:
     return out
 
 
+def compare_to_scratch(learner: Any, scratch: Any, *, split: str = "valid") -> dict[str, Any]:
+    """Record the gain of a fine-tuned `learner` over `scratch` (a Learner that trained the same
+    architecture from random weights) on `split`, in ``transfer.json``, for the report."""
+    metric = learner.task.primary_metric
+    tuned, base = learner.evaluate(split)[metric], scratch.evaluate(split)[metric]
+    record = {
+        "metric": f"{split} {metric}",
+        "score": base,
+        "fine_tuned": tuned,
+        "gain": tuned - base,
+    }
+    learner.transfer = {**(getattr(learner, "transfer", None) or {}), "scratch": record}
+    if learner.out is not None:
+        from nnrecipe.io import atomic_write_text
+
+        atomic_write_text(
+            learner.out / "transfer.json", json.dumps(learner.transfer, indent=2, default=str)
+        )
+    return record
+
+
 def is_pretrained(model: nn.Module) -> bool:
     return bool(getattr(model, "nnrecipe_pretrained", None))
 
@@ -406,5 +427,6 @@ __all__ = [
     "group_lrs",
     "auto_lr",
     "checks_optimizer",
+    "compare_to_scratch",
     "fit_or_fine_tune",
 ]
