@@ -49,7 +49,8 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     except NnrecipeError as e:
         if DEBUG["on"]:
             raise
-        _fail(str(e))
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(getattr(e, "exit_code", 2)) from None
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         raise typer.Exit(130) from None
@@ -111,6 +112,9 @@ def run(
     ] = None,
     batch_size: Annotated[int | None, typer.Option(help="batch size")] = None,
     weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay")] = None,
+    class_weights: Annotated[
+        str | None, typer.Option(help="balanced: weight the loss by inverse class frequency")
+    ] = None,
     image_size: Annotated[
         int | None, typer.Option(help="resize folder images to this size")
     ] = None,
@@ -153,6 +157,7 @@ def run(
         pretrained=pretrained,
         batch_size=batch_size,
         weight_decay=weight_decay,
+        class_weights=class_weights,
         image_size=image_size,
         threads=threads,
         device=device,
@@ -200,7 +205,7 @@ def audit(
     task: Task = None,
     config: ConfigOpt = None,
     out: Annotated[
-        Path | None, typer.Option(help="folder for the pictures (default audit-<data name>)")
+        Path | None, typer.Option(help="folder for the pictures (default runs/audit-<data name>)")
     ] = None,
     image_size: Annotated[
         int | None, typer.Option(help="resize folder images to this size")
@@ -211,7 +216,8 @@ def audit(
     """Audit the data before any model: duplicates, leaks, label noise, imbalance, outliers, ...
 
     Prints the findings and the input statistics, writes the pictures; exits 0 when nothing is
-    an error, 1 when the audit found errors, 2 when the data cannot be read.
+    an error, 1 when the audit found errors, 2 when the data cannot be read (unreadable files,
+    as `nnrecipe run` on the same data).
     """
     DEBUG["on"] = DEBUG["on"] or debug
     from nnrecipe.audit import audit as audit_data
@@ -219,7 +225,7 @@ def audit(
 
     values = config_values(data, config, target=target, task=task, image_size=image_size, seed=seed)
     loaded = _call(load_data, values, skip_corrupt=True)
-    folder = out if out is not None else Path(f"audit-{loaded.name}")
+    folder = out if out is not None else Path("runs") / f"audit-{loaded.name}"
     result = _call(audit_data, loaded, seed=int(values.get("seed", 0)), out=folder)
     from rich.console import Console
 
@@ -229,7 +235,10 @@ def audit(
     console.print(result.table() if result.findings else "audit: no findings")
     for name, path in result.artifacts.items():
         typer.echo(f"{name}: {folder / path}")
-    raise typer.Exit(0 if result.ok else 1)
+    from nnrecipe.stages.context import INPUT_ERROR_CODES
+
+    unreadable = {f.code for f in result.at_least("error")} & INPUT_ERROR_CODES
+    raise typer.Exit(0 if result.ok else 2 if unreadable else 1)
 
 
 @app.command("check")
@@ -394,10 +403,19 @@ def diagnose_cmd(
 
 
 @app.command()
-def explain(code: Annotated[str, typer.Argument(help="a finding code, e.g. loss-at-init")]) -> None:
+def explain(
+    code: Annotated[str | None, typer.Argument(help="a finding code, e.g. loss-at-init")] = None,
+    list_codes: Annotated[bool, typer.Option("--list", help="list every finding code")] = False,
+) -> None:
     """Explain a finding code: what it means, why it matters, how to fix it."""
+    from nnrecipe.findings import catalog
     from nnrecipe.findings import explain as explain_code
 
+    if list_codes or code is None:
+        codes = catalog()
+        width = max(map(len, codes))
+        typer.echo("\n".join(f"{c:<{width}}  {codes[c].title}" for c in sorted(codes)))
+        return
     typer.echo(_call(explain_code, code))
 
 
@@ -426,6 +444,49 @@ def env() -> None:
     typer.echo(f"cuda available: {torch.cuda.is_available()}")
     typer.echo(f"cpu cores available: {cpu_count()}")
     typer.echo(f"torch threads (default): {torch.get_num_threads()}")
+
+
+@app.command("predict")
+def predict_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder written by `nnrecipe run`")],
+    inputs: Annotated[str, typer.Argument(help="an image, a folder of images, or a .npy array")],
+    out: Annotated[Path | None, typer.Option("--out", help="CSV file of predictions")] = None,
+    proba: Annotated[bool, typer.Option(help="class probabilities instead of labels")] = False,
+) -> None:
+    """Predict with a trained run: labels by name (or values), one row per input."""
+    import numpy as np
+
+    from nnrecipe.predictor import load
+
+    predictor = _call(load, run_dir)
+    source: Any = np.load(inputs, allow_pickle=False) if inputs.endswith(".npy") else inputs
+    pred = _call(predictor.predict, source, proba=proba)
+    rows = [list(map(str, r)) if proba else [str(r)] for r in pred]
+    header = [f"p_{c}" for c in predictor.classes or []] if proba else ["prediction"]
+    text = "\n".join(",".join(r) for r in [header, *rows]) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    from nnrecipe.io import atomic_write_text
+
+    atomic_write_text(out, text)
+    typer.echo(f"{len(rows)} predictions written to {out}")
+
+
+@app.command("export")
+def export_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder written by `nnrecipe run`")],
+    format: Annotated[str, typer.Option("--format", help="onnx or torchscript")] = "onnx",
+    out: Annotated[Path | None, typer.Option("--out", help="file to write")] = None,
+) -> None:
+    """Export a trained run's model (ONNX for onnxruntime, or TorchScript)."""
+    from nnrecipe.predictor import load
+
+    predictor = _call(load, run_dir)
+    suffix = {"onnx": ".onnx", "torchscript": ".pt"}.get(format, ".bin")
+    target = out or run_dir / f"model{suffix}"
+    path = _call(predictor.export, target, format=format)
+    typer.echo(f"exported: {path} (inputs: preprocessed tensors, as nr.load(run).inputs gives)")
 
 
 def main() -> None:

@@ -71,6 +71,10 @@ class Finding:
     def __post_init__(self) -> None:
         self.severity = Severity(self.severity)
 
+    def __repr__(self) -> str:
+        msg = self.message if len(self.message) <= 90 else self.message[:87] + "..."
+        return f"Finding({self.severity} {self.code}: {msg})"
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["severity"] = self.severity.value
@@ -150,8 +154,18 @@ class Result:
                 console.print(f"{self.stage or 'nnrecipe'}: no findings")
         return capture.get()
 
+    def __repr__(self) -> str:
+        counts = {sev: 0 for sev in ("error", "warning", "info")}
+        for f in self.findings:
+            counts[str(f.severity)] += 1
+        codes = ", ".join(sorted(self.codes)[:6]) + (", ..." if len(self.codes) > 6 else "")
+        return (
+            f"Result({self.stage or 'findings'}: {counts['error']} error(s), "
+            f"{counts['warning']} warning(s), {counts['info']} info{': ' + codes if codes else ''})"
+        )
+
     def _repr_html_(self) -> str:
-        from nnrecipe.report.notebook import result_html
+        from nnrecipe.notebook import result_html
 
         return result_html(self)
 
@@ -186,6 +200,7 @@ def explain(code: str) -> str:
     from nnrecipe.errors import ConfigError
 
     known = catalog()
+    code = code.strip().lower().replace("_", "-")  # LOSS_AT_INIT and Loss-At-Init work too
     if code not in known:
         raise ConfigError(
             f"Unknown finding code {code!r}: known codes are {', '.join(sorted(known))}."

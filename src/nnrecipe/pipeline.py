@@ -13,6 +13,7 @@ up, so that nothing here imports the report.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -25,8 +26,9 @@ from typing import Any
 from nnrecipe.config import RunConfig, make_config
 from nnrecipe.data import Data
 from nnrecipe.data.resolve import resolve_data
-from nnrecipe.errors import ConfigError, TrainingError
+from nnrecipe.errors import ConfigError, NnrecipeError, TrainingError
 from nnrecipe.findings import Finding
+from nnrecipe.html import run_iframe
 from nnrecipe.io import atomic_write_json, read_json
 from nnrecipe.progress import set_quiet
 from nnrecipe.schema import (
@@ -39,6 +41,7 @@ from nnrecipe.schema import (
     parse,
 )
 from nnrecipe.stages import STAGES, RunContext, Stage, StageError
+from nnrecipe.threads import check_device
 
 __all__ = ["STAGES", "RunContext", "RunResult", "Stage", "StageError", "incomplete_dir", "run"]
 
@@ -56,7 +59,6 @@ class RunResult:
         return f"RunResult({str(self.path)!r}, {len(self.findings)} findings: {worst[:5]})"
 
     def _repr_html_(self) -> str:
-        from nnrecipe.html import run_iframe
 
         return run_iframe(self.path)  # the run's report page, in an isolated iframe
 
@@ -143,6 +145,11 @@ def _open_folder(cfg: RunConfig, resume: Path | None, overwrite: bool) -> tuple[
         )
     tmp = incomplete_dir(final)
     if tmp.exists():
+        if not overwrite:
+            raise ConfigError(
+                f"An interrupted run is waiting at {str(final)!r}: continue it with "
+                f"`nnrecipe run --resume {final}`, or start over with --overwrite."
+            )
         shutil.rmtree(tmp)
     return final, tmp
 
@@ -214,12 +221,82 @@ def summary_of(ctx: RunContext) -> Summary:
     )
 
 
+def resolved_settings(ctx: RunContext) -> dict[str, Any]:
+    """Every value the run resolved (the model built, its options, batch size, threads,
+    device, and for tuned runs the values that trained the final model)."""
+    train = ctx.result("train")
+    if train is None:
+        return {}
+    fields = RunConfig.model_fields
+    out: dict[str, Any] = {"model": None if train.model == "user" else train.model}
+    out.update({k: v for k, v in train.options.items() if k in fields})
+    out.update({k: v for k, v in train.settings.items() if k in fields})
+    out["batch_size"] = train.batch_size
+    out["threads"] = train.threads
+    if ctx.learner is not None:
+        out["device"] = ctx.learner.device_.type
+    return out
+
+
+def _record_resolved(ctx: RunContext) -> None:
+    """Add to config.json what the run resolved and the settings that rerun it: `nnrecipe run
+    --config runs/NAME/config.json` trains the same model.safetensors (bit-identical on CPU)."""
+    path = ctx.dir / "config.json"
+    saved = read_json(path, what="run config")
+    resolved = resolved_settings(ctx)
+    rerun = {**saved["config"], **resolved, "out": None}
+    if ctx.result("tune") is not None and ctx.result("ensemble") is None:
+        rerun.update(tune_trials=None)  # the tuned values are in `resolved`: no search again
+    saved.update(resolved=resolved, rerun=rerun)
+    atomic_write_json(path, saved)
+
+
 def _finish(ctx: RunContext, manifest: Manifest) -> None:
     manifest.finished = True
     atomic_write_json(ctx.dir / "manifest.json", manifest.model_dump(mode="json"))
     if ctx.final_dir.exists():
         shutil.rmtree(ctx.final_dir)
     ctx.dir.rename(ctx.final_dir)
+
+
+class Interrupted(NnrecipeError):
+    """The user stopped the run (Ctrl-C); its folder is kept for ``--resume``."""
+
+    exit_code = 130  # what a shell reports for SIGINT
+
+
+def _interrupted_message(ctx: RunContext) -> str:
+    learner = ctx.learner
+    where = ""
+    if learner is not None and getattr(learner, "history", None) is not None:
+        done, total = len(learner.history), getattr(learner, "epochs", ctx.config.epochs)
+        where = f" at epoch {done} of {total}"
+    return (
+        f"Interrupted{where}; continue with `nnrecipe run --resume {ctx.final_dir}` "
+        "(the run so far is kept)."
+    )
+
+
+def _safe_say(say: Callable[[str], None]) -> Callable[[str], None]:
+    """`say` that survives a closed stdout (``nnrecipe run ... | head``): the run goes on."""
+    state = {"open": True}
+
+    def wrapped(text: str) -> None:
+        if not state["open"]:
+            return
+        try:
+            say(text)
+        except BrokenPipeError:
+            state["open"] = False
+            if say is not print:
+                return
+            try:  # further writes to the dead pipe would raise again at exit
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            except OSError:
+                pass
+
+    return wrapped
 
 
 def run(
@@ -238,12 +315,14 @@ def run(
     """Run the recipe's stages and write a run folder (`nnrecipe.recipe.run` adds the report:
     use that one, exported as `nr.run`)."""
     set_quiet(quiet)
-    say = say or ((lambda s: None) if quiet else print)
+    say = _safe_say(say or ((lambda s: None) if quiet else print))
     data_given = data is not None
     if data is not None:
         data = Data.coerce(data)
     resume_path = Path(resume) if resume is not None else None
     cfg = make_config(_config_values(config, data, resume_path, overrides))
+    if cfg.device is not None:
+        check_device(cfg.device)  # before any work: one sentence for an absent device
     final, tmp = _open_folder(cfg, resume_path, overwrite)
     data = _load_data(cfg, data, tmp, resume_path is not None)
     say(f"data: {data}")
@@ -269,15 +348,20 @@ def run(
             },
         )
         _run_stages(ctx, STAGES, manifest)
+        _record_resolved(ctx)
         summary = summary_of(ctx)
         atomic_write_json(tmp / "summary.json", summary.model_dump(mode="json"))
         _run_stages(ctx, final_stages, manifest)  # the report: reads the folder written so far
     except TrainingError:
         raise  # keep the .incomplete folder: its last good checkpoint can be inspected or resumed
-    except BaseException as e:
-        if not isinstance(e, KeyboardInterrupt):
-            shutil.rmtree(tmp, ignore_errors=True)
+    except KeyboardInterrupt:
+        raise Interrupted(_interrupted_message(ctx)) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
     _finish(ctx, manifest)
+    for f in sorted(ctx.findings, key=lambda f: -f.severity.rank):
+        if f.severity in ("error", "warning"):  # what the report's findings section shows
+            say(f"{f.severity}: {f.code}: {f.message}")
     say(f"run folder: {final}")
     return RunResult(final, summary.model_dump(mode="json"), ctx.findings)

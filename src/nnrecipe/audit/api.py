@@ -8,14 +8,24 @@ from typing import Any
 
 import numpy as np
 
+from nnrecipe.audit import pictures
+from nnrecipe.audit.context import AuditContext
+from nnrecipe.audit.duplicates import duplicates, near_groups, split_leakage
+from nnrecipe.audit.inputs import (
+    constant_feature,
+    corrupt_sample,
+    non_finite,
+    outlier_scores,
+    outliers,
+)
+from nnrecipe.audit.labels import class_imbalance, label_noise
+from nnrecipe.audit.shift import distribution_shift
+from nnrecipe.audit.stats import input_stats
+from nnrecipe.data import Data
 from nnrecipe.findings import Finding, Result, code_applies
 
 
 def _checks() -> tuple[Any, ...]:
-    from nnrecipe.audit.duplicates import duplicates, split_leakage
-    from nnrecipe.audit.inputs import constant_feature, corrupt_sample, non_finite, outliers
-    from nnrecipe.audit.labels import class_imbalance, label_noise
-    from nnrecipe.audit.shift import distribution_shift
 
     # Files that could not be read come first: a run stopped by the audit names them.
     return (
@@ -64,9 +74,6 @@ def audit(
         >>> [f.code for f in result.at_least("warning")]
         []
     """
-    from nnrecipe.audit.context import AuditContext
-    from nnrecipe.audit.stats import input_stats
-    from nnrecipe.data import Data
 
     start = time.perf_counter()
     data = Data.coerce(data, task=task)
@@ -119,9 +126,6 @@ def _measurements(ctx: Any) -> dict[str, Any]:
 
 def write_pictures(ctx: Any, findings: list[Finding], out: Path) -> dict[str, str]:
     """Draw the pictures into `out`; returns picture name -> file name relative to `out`."""
-    from nnrecipe.audit import pictures
-    from nnrecipe.audit.duplicates import near_groups
-    from nnrecipe.audit.inputs import outlier_scores
 
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path | None] = {}

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from nnrecipe.audit.context import AuditContext
+from nnrecipe.audit.context import AuditContext, intrinsic_dimension
 from nnrecipe.findings import Finding, Severity
 
 # Near-duplicate radius on image/signal signatures: distance sqrt(2 (1 - r)) <= 0.08 means a
@@ -112,8 +112,6 @@ def _median_nn(rows: np.ndarray, seed: int) -> tuple[float, float]:
     """Median distance from a sample of distinct rows to their nearest other row, and the
     rows' intrinsic dimension."""
     from sklearn.neighbors import NearestNeighbors
-
-    from nnrecipe.audit.context import intrinsic_dimension
 
     if len(rows) < 8:
         return float("inf"), float("inf")

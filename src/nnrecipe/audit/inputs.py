@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnrecipe.audit.context import AuditContext
+from nnrecipe.audit.context import AuditContext, intrinsic_dimension
 from nnrecipe.findings import Finding, Severity
 
 # Outliers: a sample's score is its mean distance to its OUTLIER_K nearest training samples
@@ -266,8 +266,6 @@ def outlier_scores(ctx: AuditContext) -> dict[str, np.ndarray]:
             dist = dist[:, :k]
         raw[split] = dist.mean(axis=1)
         if split == "train":
-            from nnrecipe.audit.context import intrinsic_dimension
-
             ctx.cache["outlier_dimension"] = intrinsic_dimension(dist)
     scale = float(np.median(raw["train"])) or 1.0
     scores = {k_: v / scale for k_, v in raw.items()}

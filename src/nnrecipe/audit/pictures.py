@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 
 from nnrecipe.audit.context import AuditContext
+from nnrecipe.plotting import _plt as plt
+from nnrecipe.plotting import _save as save
 
 SAMPLES_PER_CLASS = 8
 MAX_CLASS_ROWS = 12
@@ -20,13 +22,11 @@ MAX_BARS = 30
 
 
 def _plt() -> Any:
-    from nnrecipe.plotting import _plt as plt
 
     return plt()
 
 
 def _save(fig: Any, path: Path) -> Path:
-    from nnrecipe.plotting import _save as save
 
     return save(fig, path)
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from nnrecipe.audit.context import AuditContext
+from nnrecipe.audit.inputs import file_headers
 
 # Per-feature summaries are listed for at most this many table columns.
 MAX_FEATURES = 100
@@ -87,8 +88,6 @@ def input_stats(ctx: AuditContext) -> dict[str, Any]:
         stats["corrupt_files"] = len(data.meta["corrupt_files"])
     if data.meta.get("files"):
         from collections import Counter
-
-        from nnrecipe.audit.inputs import file_headers
 
         headers = file_headers(ctx)
         sizes = Counter(f"{w}x{h}" for *_, (w, h), _ in headers)

@@ -20,6 +20,7 @@ from nnrecipe.checks.codes import CODES
 from nnrecipe.data import Data
 from nnrecipe.findings import Finding, Severity
 from nnrecipe.tasks import Task
+from nnrecipe.train.optim import adamw
 
 # Fixed sample sizes: the check costs the same on 1,000 or 1,000,000 training samples.
 TRAIN_SAMPLE = 2048
@@ -134,7 +135,6 @@ class Context:
         optimizer and what it covers: ``missing`` trainable parameter names it does not hold,
         ``foreign`` the count of tensors that belong to neither model.
         """
-        from nnrecipe.train.optim import adamw
 
         params = [p for p in model.parameters() if p.requires_grad]
         factory = adamw() if self.factory_failed else self.factory

@@ -17,8 +17,11 @@ from nnrecipe.checks import transfer as transfer_checks
 from nnrecipe.checks.codes import CODES
 from nnrecipe.checks.context import TRAIN_SAMPLE, VALID_SAMPLE, Context, UserCodeError, _jsonable
 from nnrecipe.data import Data
+from nnrecipe.data.core import as_tensor
 from nnrecipe.errors import DataError, ModelError
 from nnrecipe.findings import Finding, Result, Severity, code_applies
+from nnrecipe.tasks import ALIASES, make_task, reconcile
+from nnrecipe.train.optim import adamw
 
 # Order matters: cheap checks on one forward pass first; checks that train copies of the model
 # last, and only when the forward pass works and its outputs fit the targets.
@@ -214,8 +217,6 @@ def _context(
     optimizer: Any,
     seed: int,
 ) -> Context:
-    from nnrecipe.tasks import ALIASES, make_task, reconcile
-    from nnrecipe.train.optim import adamw
 
     dropped: dict[str, int] = {}
     data = Data.coerce(_drop_nonfinite_targets(data, dropped), task=task, loss=loss)
@@ -276,7 +277,6 @@ def _drop_nonfinite_targets(data: Any, dropped: dict[str, int]) -> Any:
     """Tuples with NaN/Inf targets: drop those rows (reported by non-finite) instead of failing."""
     if not isinstance(data, tuple | list) or len(data) not in (4, 6):
         return data
-    from nnrecipe.data.core import as_tensor
 
     items = list(data)
     names = ("train", "valid", "test")

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from nnrecipe.data.core import Data
+from nnrecipe.data.split import Split
 from nnrecipe.errors import DataError
 
 
@@ -39,6 +40,8 @@ def _sklearn(loader: str, modality: str, task: str, **kw: Any) -> Data:
         **kw,
     )
     _normalize_inputs(data, per_channel=modality == "image")
+    if modality == "image":
+        data.meta["input_scale"] = 1 / 16.0  # raw digits pixels are 0..16 (nr.load replays it)
     return data
 
 
@@ -76,8 +79,6 @@ def _mnist1d(**kw: Any) -> Data:
     )
     splits = dict(inner.splits)
     import torch
-
-    from nnrecipe.data.split import Split
 
     splits["test"] = Split(
         torch.from_numpy(x_test)[:, None], torch.from_numpy(y_test), index=torch.arange(len(x_test))
@@ -126,7 +127,6 @@ def _torchvision(cls_name: str, **kw: Any) -> Data:
         classes=list(train.classes),
         task="classification",
     )
-    from nnrecipe.data.split import Split
 
     inner.splits["test"] = Split(
         torch.from_numpy(xt), torch.from_numpy(yt), index=torch.arange(len(xt))

@@ -13,6 +13,8 @@ from nnrecipe.data.core import Data, _assemble, split_indices
 from nnrecipe.data.sources import IN_MEMORY_BYTES
 from nnrecipe.data.split import Split
 from nnrecipe.errors import DataError
+from nnrecipe.progress import progress_iter
+from nnrecipe.threads import cpu_count
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 SPLIT_FOLDERS = {"train": ("train",), "valid": ("valid", "val", "validation"), "test": ("test",)}
@@ -212,8 +214,6 @@ def _readable(files: list[Path], skip_corrupt: bool, corrupt: list[str], split: 
     are recorded in `corrupt` and left out (a file truncated after its header fails when read)."""
     from PIL import Image
 
-    from nnrecipe.progress import progress_iter
-
     if not skip_corrupt:
         return torch.arange(len(files))
     keep = []
@@ -234,7 +234,6 @@ def _stream_splits(
     seed: int,
 ) -> tuple[dict[str, Split], Tensor, Tensor]:
     """Streamed splits of image files; statistics from a sample of the training images."""
-    from nnrecipe.threads import cpu_count
 
     train_files = kept["train"][1]
     gen = torch.Generator().manual_seed(seed)
@@ -283,8 +282,6 @@ def _load_images(
     files: list[Path], hw: tuple[int, int], mode: str, skip_corrupt: bool, corrupt: list[str]
 ) -> tuple[Tensor, Tensor]:
     from PIL import Image
-
-    from nnrecipe.progress import progress_iter
 
     channels = 1 if mode == "L" else 3
     x = torch.empty((len(files), channels, hw[0], hw[1]), dtype=torch.float32)

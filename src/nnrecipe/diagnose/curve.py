@@ -14,6 +14,7 @@ import torch
 
 from nnrecipe.config import make_config
 from nnrecipe.data import Data
+from nnrecipe.data.split import Split
 from nnrecipe.errors import ModelError
 from nnrecipe.train import Learner
 from nnrecipe.train.saved import USER_MODEL_NAMES, build_from_meta, model_meta, run_config, run_data
@@ -23,7 +24,6 @@ FRACTIONS = (0.125, 0.25, 0.5, 1.0)
 
 
 def _subset(data: Data, n: int, seed: int) -> Data:
-    from nnrecipe.data.split import Split
 
     x, y = data.train.tensors()
     idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n].sort().values

@@ -13,6 +13,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from nnrecipe.io import atomic_write_text
+
 COUNTER_FILE = "test_evaluations.json"
 
 
@@ -29,7 +31,6 @@ def record_test_evaluation(run_dir: str | Path, *, by: str, session: str | None 
 
     Evaluations with the same `session` id (the stages of one run) count once.
     """
-    from nnrecipe.io import atomic_write_text
 
     sessions = test_evaluations(run_dir)
     session = session or uuid.uuid4().hex[:12]

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nnrecipe.report.build import open_in_browser, write_report
+
 
 def report(run_dir: str | Path, *, open: bool = False) -> Path:  # noqa: A002 (the CLI's --open)
     """(Re)write ``report.html`` in a run folder, from the run folder alone.
@@ -34,7 +36,6 @@ def report(run_dir: str | Path, *, open: bool = False) -> Path:  # noqa: A002 (t
         >>> nr.report(run.path).name  # doctest: +SKIP
         'report.html'
     """
-    from nnrecipe.report.build import open_in_browser, write_report
 
     path = write_report(run_dir)
     if open:

@@ -5,8 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from nnrecipe import plotting as plots
 from nnrecipe.html import badge, document, esc, section
-from nnrecipe.report.folder import RunFolder
+from nnrecipe.io import atomic_write_text
+from nnrecipe.report import diagnosis
+from nnrecipe.report import results as s2
+from nnrecipe.report import sections as s1
+from nnrecipe.report import transfer
+from nnrecipe.report import verdict as top
+from nnrecipe.report.diagnosis import tuning_trials
+from nnrecipe.report.folder import RunFolder, display_name
 
 SECTIONS = (
     ("findings", "Findings"),
@@ -26,8 +34,6 @@ def _monitor_plots(run: RunFolder) -> dict[str, bytes]:
     saved under ``plots/`` when the folder is writable."""
     import tempfile
 
-    from nnrecipe import plotting as plots
-
     out: dict[str, bytes] = {}
     jobs: list[tuple[str, Any, Any]] = []
     rec = run.monitor
@@ -40,7 +46,6 @@ def _monitor_plots(run: RunFolder) -> dict[str, bytes]:
     rng = run.flat("checks").get("lr_range")
     if isinstance(rng, dict) and rng.get("lrs") and rng.get("losses"):
         jobs.append(("lr_range", plots.lr_range_test, rng))
-    from nnrecipe.report.diagnosis import tuning_trials
 
     trials = tuning_trials(run) if run.stage("tune") else []
     if trials:
@@ -87,14 +92,6 @@ def _first_conv(run: RunFolder) -> Any:
         return None
 
 
-def display_name(path: Path) -> str:
-    """A run folder's final name (the report is written while it is still ``.NAME.incomplete``)."""
-    name = path.name
-    if name.startswith(".") and name.endswith(".incomplete"):
-        return name[1 : -len(".incomplete")]
-    return name
-
-
 def _header(run: RunFolder) -> str:
     d, m = run.data, run.metric
     test = (run.summary.get("test") or {}).get(m)
@@ -132,10 +129,6 @@ def _guarded(name: str, fn: Any) -> str:
 
 def build_html(run_dir: str | Path) -> str:
     """The report of a run folder as one self-contained HTML string."""
-    from nnrecipe.report import diagnosis, transfer
-    from nnrecipe.report import results as s2
-    from nnrecipe.report import sections as s1
-    from nnrecipe.report import verdict as top
 
     run = RunFolder.load(run_dir)
     extra = _monitor_plots(run)
@@ -166,14 +159,21 @@ def build_html(run_dir: str | Path) -> str:
 
 
 def write_report(run_dir: str | Path) -> Path:
-    from nnrecipe.io import atomic_write_text
 
     path = Path(run_dir) / "report.html"
     atomic_write_text(path, build_html(run_dir))  # mode io.FILE_MODE, like every run file
     return path
 
 
-def open_in_browser(path: Path) -> None:
+def open_in_browser(path: Path) -> bool:
+    """Open `path` in the user's browser; False (and a line saying where the page is) when
+    this machine has no browser to open it with."""
     import webbrowser
 
-    webbrowser.open(path.resolve().as_uri())
+    try:
+        opened = webbrowser.open(path.resolve().as_uri())
+    except webbrowser.Error:
+        opened = False
+    if not opened:
+        print(f"no browser found to open the report: open {path.resolve()} yourself", flush=True)
+    return bool(opened)

@@ -30,6 +30,14 @@ def _number(text: str) -> Any:
             return text
 
 
+def display_name(path: Path) -> str:
+    """A run folder's final name (the report is written while it is still ``.NAME.incomplete``)."""
+    name = path.name
+    if name.startswith(".") and name.endswith(".incomplete"):
+        return name[1 : -len(".incomplete")]
+    return name
+
+
 def valid_metric(block: Any, metric: str) -> float | None:
     if isinstance(block, dict):
         v = block.get("valid", {})

@@ -12,7 +12,7 @@ from nnrecipe.html import (
     png_img,
     table,
 )
-from nnrecipe.report.folder import RunFolder
+from nnrecipe.report.folder import RunFolder, display_name
 
 # A confusion matrix with more classes than this is shown as the plots stage's PNG.
 MAX_HTML_CONFUSION = 30
@@ -117,7 +117,6 @@ def results_section(run: RunFolder) -> str:
 
 
 def reproducibility_section(run: RunFolder) -> str:
-    from nnrecipe.report.build import display_name
 
     c = run.config
     cfg = c.get("config") or {}

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from nnrecipe.html import badge, esc, note, pre_json
+from nnrecipe.html import badge, esc, note
+from nnrecipe.notebook import finding_html
 from nnrecipe.report.folder import RunFolder
 
 VERDICT_STAGES = ("audit", "baselines", "checks", "training", "diagnosis", "tuning", "test")
@@ -144,29 +145,6 @@ def next_step(run: RunFolder) -> str:
 
 
 # -- 2. findings ---------------------------------------------------------------------------------
-
-
-def finding_html(f: dict[str, Any], stage: str = "") -> str:
-    """One finding: severity, code, message, fix, evidence and the `nnrecipe explain` text."""
-    from nnrecipe.errors import ConfigError
-    from nnrecipe.findings import explain
-
-    sev = str(f.get("severity", "info"))
-    code = str(f.get("code", "?"))
-    try:
-        why = explain(code)
-    except ConfigError:
-        why = f"No explanation is registered for {code!r}."
-    evidence = f.get("evidence")
-    ev = f"<details><summary>evidence</summary>{pre_json(evidence)}</details>" if evidence else ""
-    where = f"<span class='where'> · {esc(stage)}</span>" if stage else ""
-    return (
-        f"<div class='finding {esc(sev)}'>{badge(sev)} <span class='code'>{esc(code)}</span>{where}"
-        f"<div class='msg'>{esc(f.get('message', ''))}</div>"
-        f"<div class='fix'><b>Fix:</b> {esc(f.get('fix', ''))}</div>{ev}"
-        f"<details><summary>Why it matters (<code>nnrecipe explain {esc(code)}</code>)</summary>"
-        f"<pre>{esc(why)}</pre></details></div>"
-    )
 
 
 def findings(run: RunFolder) -> str:

@@ -33,6 +33,7 @@ def stage_train(ctx: RunContext) -> TrainResult:
         schedule=tuned["schedule"],
         clip=tuned["clip"],
         patience=tuned["patience"],
+        class_weights=tuned.get("class_weights"),
         seed=c.seed,
         device=c.device,
         threads=c.threads,
@@ -54,8 +55,10 @@ def stage_train(ctx: RunContext) -> TrainResult:
         {"model": model_name, "options": tuned["options"], "training": settings},
     )
     metric = ctx.data.task.primary_metric
+    resumed = getattr(L, "resumed_from", None)
+    where = f" (resumed at epoch {resumed + 1} of {c.epochs})" if resumed is not None else ""
     ctx.say(
-        f"trained {len(L.history)} epochs in {seconds:.1f} s "
+        f"trained {len(L.history)} epochs in {seconds:.1f} s{where} "
         f"(best epoch {L.best_epoch}, valid {metric} {L.best_score:.4f}, {L.threads_used} thread(s))"
     )
     return TrainResult(
@@ -99,7 +102,8 @@ def stage_evaluate(ctx: RunContext) -> EvaluateResult:
                     f"The model's valid {metric} ({scores['valid'][metric]:.4f}) does not beat the {name} "
                     f"baseline ({ref:.4f}).",
                     {"model": scores["valid"][metric], name: ref, "metric": metric},
-                    "Run `nnrecipe check` on the model; train longer, or use a bigger model.",
+                    "Run `nnrecipe check` on the model, then follow the diagnosis's next step "
+                    "(train longer or a bigger model when it underfits).",
                 )
             )
     ctx.say(", ".join(f"{s} {metric} {v[metric]:.4f}" for s, v in scores.items()))

@@ -13,6 +13,7 @@ from torch import Tensor
 from nnrecipe.errors import DataError
 from nnrecipe.tasks.base import LossFn, Task
 from nnrecipe.tasks.classification import Classification
+from nnrecipe.tasks.losses import _BCE_NAMES, _CE_NAMES, loss_name, wants_float_targets
 from nnrecipe.tasks.regression import Regression
 
 __all__ = [
@@ -34,14 +35,6 @@ TASKS: dict[str, type[Task]] = {"classification": Classification, "regression": 
 # Older names accepted on input.
 ALIASES = {"binary": "classification", "multiclass": "classification"}
 
-_BCE_NAMES = (
-    "BCEWithLogitsLoss",
-    "BCELoss",
-    "binary_cross_entropy",
-    "binary_cross_entropy_with_logits",
-)
-_CE_NAMES = ("CrossEntropyLoss", "cross_entropy", "NLLLoss", "nll_loss")
-
 
 def register(cls: type[Task]) -> type[Task]:
     """Add a Task subclass to the registry under its `name` (usable as a class decorator)."""
@@ -58,18 +51,6 @@ def _lookup(name: str) -> type[Task]:
     if key not in TASKS:
         raise DataError(f"Unknown task {name!r}: use one of {', '.join(TASKS)}.")
     return TASKS[key]
-
-
-def loss_name(loss: object) -> str:
-    """The class name of a loss module, or the name of a loss function ("" for None)."""
-    if loss is None:
-        return ""
-    return getattr(loss, "__name__", type(loss).__name__)
-
-
-def wants_float_targets(loss: object) -> bool:
-    """Binary cross-entropy losses take 0/1 float targets, not class indices."""
-    return loss_name(loss) in _BCE_NAMES
 
 
 def _refusal(name: str, x_shape: Any, y: Tensor, reason: str, loss: Any) -> DataError:

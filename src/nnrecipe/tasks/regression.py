@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from nnrecipe import plotting
+from nnrecipe.html import absent, figure, fmt, png_img, top_loss_tiles
 from nnrecipe.tasks.base import LossFn, Task
 
 # loss-at-init (MSE-like): measured 0.99-1.14x the loss of predicting the mean for default-init
@@ -176,7 +178,6 @@ class Regression(Task):
         }
 
     def plots(self, out: Tensor, y: Tensor, data: Any, folder: Path) -> list[Path]:
-        from nnrecipe import plotting
 
         pred = self.predict(out).numpy()
         return [
@@ -186,7 +187,6 @@ class Regression(Task):
         ]
 
     def report_results(self, run: Any, results: dict[str, Any], plot_files: list[str]) -> str:
-        from nnrecipe.html import absent, figure, fmt, png_img, top_loss_tiles
 
         pics = [
             figure(png_img(b, alt=f), "predicted vs true (valid)")

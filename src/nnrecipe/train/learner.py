@@ -19,9 +19,12 @@ from torch import Tensor, nn
 
 from nnrecipe.data import Data
 from nnrecipe.data.batch import batch_len, batch_to, call_model, describe_shape
+from nnrecipe.data.core import as_tensor
 from nnrecipe.errors import ConfigError, ModelError, TrainingError
 from nnrecipe.io import atomic_write_text
+from nnrecipe.notebook import learner_html
 from nnrecipe.tasks import ALIASES, LossFn, Task, make_task, reconcile
+from nnrecipe.threads import choose_threads, pick_device
 from nnrecipe.train import checkpoint as ckpt
 from nnrecipe.train import transfer
 from nnrecipe.train.callbacks import Callback, ProgressCallback
@@ -69,6 +72,8 @@ class Learner:
         splitter: ``fn(model) -> [params of group 0, ..., params of the head]`` for `freeze`,
             `fine_tune` and ``lr=(lo, hi)``; default the model's ``nnrecipe_groups`` (pretrained
             models), else the last linear layer is the head.
+        class_weights: ``"balanced"`` weights the default loss by inverse class frequency
+            (imbalanced classification; what the ``class-imbalance`` finding recommends).
 
     Example:
         >>> import torch, nnrecipe as nr
@@ -102,6 +107,7 @@ class Learner:
         out: str | Path | None = None,
         quiet: bool = False,
         splitter: Callable[[nn.Module], list[list[nn.Parameter]]] | None = None,
+        class_weights: str | None = None,
     ) -> None:
         self.model = model
         self.data = data
@@ -124,6 +130,7 @@ class Learner:
         self.quiet = quiet
         self.splitter = splitter
         self._phase: str | None = None  # fine_tune's phase: its own checkpoint file
+        self.class_weights = class_weights
         self.history: list[dict[str, Any]] = []
         self.best_epoch: int | None = None
         self.best_score: float | None = None
@@ -135,7 +142,6 @@ class Learner:
         """Validate and resolve everything once, before the first batch."""
         if self._ready:
             return
-        from nnrecipe.threads import pick_device
 
         if not isinstance(self.model, nn.Module):
             raise ModelError(
@@ -154,7 +160,18 @@ class Learner:
             )
         elif self.task is None:
             self.task = reconcile(self.data.task, y_train, self.loss, x_shape=self.data.input_shape)
-        self.loss_fn: LossFn = self.loss or self.task.default_loss()
+        if self.class_weights not in (None, "balanced"):
+            raise ConfigError(
+                f"class_weights must be 'balanced' or None, got {self.class_weights!r}."
+            )
+        if self.class_weights and self.loss is not None:
+            raise ConfigError(
+                "class_weights='balanced' weights the default loss: pass weights to your own "
+                "loss instead, or drop one of the two."
+            )
+        self.loss_fn: LossFn = self.loss or (
+            self.task.weighted_loss(y_train) if self.class_weights else self.task.default_loss()
+        )
         if self.schedule not in SCHEDULES:
             raise ConfigError(
                 f"Unknown schedule {self.schedule!r}: use one of {', '.join(SCHEDULES)}."
@@ -182,7 +199,6 @@ class Learner:
         self._ready = True
 
     def _choose_threads(self) -> int:
-        from nnrecipe.threads import choose_threads
 
         if self.threads is not None:
             torch.set_num_threads(int(self.threads))
@@ -237,8 +253,10 @@ class Learner:
         }
         start_epoch = 0
         gen = torch.Generator().manual_seed(self.seed)
+        self.resumed_from = None
         if resume and self._last_path() is not None and self._last_path().exists():
             start_epoch = self._restore(gen)
+            self.resumed_from = start_epoch
         else:
             self.threads_used = self._choose_threads()
             torch.manual_seed(self.seed)
@@ -460,7 +478,6 @@ class Learner:
     def predict(self, x: Any, *, raw: bool = False) -> Tensor:
         """Predictions for inputs `x` (array or tensor shaped like the training inputs): class
         labels or values; ``raw=True`` gives the model's outputs (logits)."""
-        from nnrecipe.data.core import as_tensor
 
         self._setup()
         xt = as_tensor(x, "inputs")
@@ -514,7 +531,6 @@ class Learner:
         )
 
     def _repr_html_(self) -> str:
-        from nnrecipe.report.notebook import learner_html
 
         return learner_html(self)
 

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from nnrecipe.data.batch import batch_take, batch_to, call_model
+from nnrecipe.io import atomic_write_text
 
 # Size of the fixed validation batch whose predictions are followed across epochs.
 DYNAMICS_SAMPLES = 20
@@ -223,7 +224,6 @@ class Monitor:
 
     # -- file -----------------------------------------------------------------------------------
     def _save(self) -> None:
-        from nnrecipe.io import atomic_write_text
 
         atomic_write_text(self.path, json.dumps(self.record))
 

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from nnrecipe.progress import enabled
+from nnrecipe.tune.study import feasible
+
 # Rows of the live table (the latest trials; the best one is always shown).
 SHOWN_TRIALS = 12
 
@@ -21,7 +24,6 @@ class TrialsDisplay:
     """``with TrialsDisplay(total) as d: d.update(study.get_trials())``."""
 
     def __init__(self, total: int, *, title: str = "tune", quiet: bool = False) -> None:
-        from nnrecipe.progress import enabled
 
         self.total, self.title = total, title
         self.active = enabled() and not quiet
@@ -53,8 +55,6 @@ class TrialsDisplay:
         from rich.console import Group
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
         from rich.table import Table
-
-        from nnrecipe.tune.study import feasible
 
         done = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
         ok = [t for t in done if t.state.name == "COMPLETE" and feasible(t)]

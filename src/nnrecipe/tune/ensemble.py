@@ -20,6 +20,9 @@ from nnrecipe.data import Data
 from nnrecipe.data.batch import call_model
 from nnrecipe.errors import ConfigError
 from nnrecipe.tasks import Task
+from nnrecipe.train.checkpoint import load_tensors
+from nnrecipe.train.saved import build_from_meta, load_weights
+from nnrecipe.tune.objective import error_of
 
 
 class EnsembleModel(nn.Module):
@@ -76,8 +79,6 @@ def load_trial_model(
     folder: Path, number: int, data: Data, factory: Any = None
 ) -> nn.Module | None:
     """The trained model of one trial (None when its file is not on this machine)."""
-    from nnrecipe.models import build_model
-    from nnrecipe.train.checkpoint import load_tensors
 
     path = Path(folder) / "trials" / f"{number:04d}.safetensors"
     if not path.exists():
@@ -96,7 +97,6 @@ def load_trial_model(
 
 @torch.no_grad()
 def score_model(model: nn.Module, data: Data, split: str) -> dict[str, float]:
-    from nnrecipe.tune.objective import error_of
 
     s = data.splits[split]
     outs, ys = [], []

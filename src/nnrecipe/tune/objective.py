@@ -22,6 +22,12 @@ from torch import nn
 
 from nnrecipe.data import Data
 from nnrecipe.errors import ModelError, TrainingError
+from nnrecipe.models import build_model
+from nnrecipe.train import Learner
+from nnrecipe.train.checkpoint import save_model
+from nnrecipe.tune.augment import make_augment
+from nnrecipe.tune.space import split_params, suggest
+from nnrecipe.tune.study import counted_states
 
 # Latency: median of this many single-sample forward passes, after warm-up passes.
 LATENCY_REPEATS, LATENCY_WARMUP = 30, 5
@@ -97,8 +103,6 @@ class Objective:
     def __call__(self, trial: Any) -> float:
         import optuna
 
-        from nnrecipe.tune.space import split_params, suggest
-
         self._check_budget(trial)
         torch.set_num_threads(self.threads)
         params = (
@@ -136,8 +140,6 @@ class Objective:
             trial.set_user_attr(f"constraint_{name}", measured)
             trial.set_constraint(name, measured - limit)
         if self.folder is not None:
-            from nnrecipe.train.checkpoint import save_model
-
             save_model(
                 Path(self.folder) / "trials" / f"{trial.number:04d}.safetensors",
                 model,
@@ -155,7 +157,6 @@ class Objective:
         numbered past it, counting only trials that finished or are running, is surplus."""
         if self.budget is None:
             return
-        from nnrecipe.tune.study import counted_states
 
         earlier = [
             t
@@ -167,7 +168,6 @@ class Objective:
             raise SurplusTrial(f"the study already has {self.budget} trials")
 
     def _build(self, options: dict[str, Any], params: dict[str, Any]) -> nn.Module:
-        from nnrecipe.models import build_model
 
         if callable(self.model):
             model = self.model(params)
@@ -179,8 +179,6 @@ class Objective:
         return build_model(self.model, self.data, **options)
 
     def _learner(self, model: nn.Module, training: dict[str, Any], trial: Any) -> Any:
-        from nnrecipe.train import Learner
-        from nnrecipe.tune.augment import make_augment
 
         settings = {**self.base, **{k: v for k, v in training.items() if k != "augment"}}
         strength = training.get("augment", self.base.get("augment"))

@@ -17,10 +17,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nnrecipe.config import make_config
 from nnrecipe.data import Data
+from nnrecipe.data.resolve import resolve_data
 from nnrecipe.errors import ConfigError
 from nnrecipe.findings import Finding, Result
+from nnrecipe.io import atomic_write_text
+from nnrecipe.models import default_model_name
+from nnrecipe.tune import checks
+from nnrecipe.tune import study as st
+from nnrecipe.tune.display import TrialsDisplay
 from nnrecipe.tune.objective import Objective, UserConstraints
+from nnrecipe.tune.space import default_space, grid, normalize_space
+from nnrecipe.tune.study import feasible, ranked
 from nnrecipe.tune.workers import shares, spawn, work
 
 STUDY_NAME = "nnrecipe"
@@ -101,9 +110,6 @@ class TuneResult:
 
 def _resolve(data: Any) -> Data:
     if isinstance(data, str | Path):
-        from nnrecipe.config import make_config
-        from nnrecipe.data.resolve import resolve_data
-
         return resolve_data(make_config({"data": str(data)}))
     return Data.coerce(data)
 
@@ -163,9 +169,6 @@ def tune(
     """
     import optuna
 
-    from nnrecipe.tune import study as st
-    from nnrecipe.tune.space import default_space, grid, normalize_space
-
     if trials < 1 or workers < 1 or epochs < 1:
         raise ConfigError(
             f"trials, workers and epochs must be >= 1, got {trials}, {workers}, {epochs}."
@@ -173,8 +176,6 @@ def tune(
     t0 = time.perf_counter()
     data = _resolve(data)
     if model is None or isinstance(model, str):
-        from nnrecipe.models import default_model_name
-
         model = model or default_model_name(data.modality, data.task)
         space = space if space is not None else default_space(model)
     elif space is None:
@@ -237,8 +238,6 @@ def tune(
         "min_complete": min_complete,
     }
     if remaining > 0:
-        from nnrecipe.tune.display import TrialsDisplay
-
         with TrialsDisplay(trials, title=f"tune {data.name}", quiet=quiet) as display:
             if workers == 1:
                 work(
@@ -266,7 +265,6 @@ def _check_same_data(study: Any, data: Data) -> None:
 
 
 def _trial_dict(t: Any) -> dict[str, Any]:
-    from nnrecipe.tune.study import feasible
 
     return {
         "number": t.number,
@@ -296,8 +294,6 @@ def _trial_dict(t: Any) -> dict[str, Any]:
 def _result(
     study: Any, folder: Path, url: str, name: str, data: Data, model: Any, seconds: float
 ) -> TuneResult:
-    from nnrecipe.tune import checks
-    from nnrecipe.tune.study import ranked
 
     trials = study.get_trials(deepcopy=False)
     counts: dict[str, int] = {}
@@ -329,7 +325,6 @@ def _result(
         model=model,
     )
     result.findings = checks.run_checks(result, study)
-    from nnrecipe.io import atomic_write_text
 
     atomic_write_text(folder / "tune.json", json.dumps(result.to_dict(), indent=2, default=str))
     return result

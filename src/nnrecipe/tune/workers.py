@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from nnrecipe.errors import ConfigError, NnrecipeError
+from nnrecipe.tune import study as st
 from nnrecipe.tune.objective import Objective, SurplusTrial
+from nnrecipe.tune.study import counted_states
 
 
 def shares(n: int, workers: int) -> list[int]:
@@ -24,7 +26,6 @@ def work(
     study: Any, objective: Objective, quota: int, on_trial: Callable[[Any], None] | None = None
 ) -> None:
     """Run up to `quota` trials, one at a time, until the shared budget is used up."""
-    from nnrecipe.tune.study import counted_states
 
     for _ in range(quota):
         if len(study.get_trials(deepcopy=False, states=counted_states())) >= objective.budget:
@@ -41,8 +42,6 @@ def worker_main(payload: dict[str, Any], index: int, quota: int, error_file: str
     """Entry point of a worker process: load the study and run its quota of trials."""
     import optuna
     import torch
-
-    from nnrecipe.tune import study as st
 
     try:
         torch.set_num_threads(payload["objective"].threads)
