@@ -230,7 +230,6 @@ def from_run(
     """The model of a finished run (``runs/NAME/model.safetensors``) as the body of a new model
     for `data`: every weight but the head's is loaded; the head is new, sized for `data`."""
     from nnrecipe.models import MODELS, default_model_name
-    from nnrecipe.train.checkpoint import load_tensors
 
     path = Path(run_dir) / "model.safetensors"
     if not path.is_file():
@@ -238,7 +237,7 @@ def from_run(
             f"--pretrained {str(run_dir)!r} has no model.safetensors: pass the folder of a "
             "finished `nnrecipe run`."
         )
-    state, meta = load_tensors(path)
+    state, meta = _read_safetensors(path)
     saved = _run_config(Path(run_dir))
     arch = name or meta.get("model") or saved.get("model")
     arch = arch or default_model_name(data.modality, data.task)
@@ -453,6 +452,19 @@ def _transforms_text(enum: Any) -> str | None:
 def _set_module(root: nn.Module, name: str, module: nn.Module) -> None:
     parent, _, leaf = name.rpartition(".")
     setattr(root.get_submodule(parent) if parent else root, leaf, module)
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Tensors and nnrecipe's JSON metadata of a run's model file (as train.checkpoint saves)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads((f.metadata() or {}).get("nnrecipe", "{}"))
+        return load_file(str(path)), meta
+    except Exception as e:
+        raise ConfigError(f"Cannot read {str(path)!r} ({e}): it is damaged; rerun that run.") from e
 
 
 def _run_config(run_dir: Path) -> dict[str, Any]:
