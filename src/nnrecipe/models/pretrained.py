@@ -26,6 +26,14 @@ from torch import Tensor, nn
 
 from nnrecipe.errors import ConfigError, ModelError
 from nnrecipe.models.builtin import Head
+from nnrecipe.models.weights import (
+    default_size,
+    load_body,
+    load_state,
+    transforms_text,
+    weights_enum,
+    weights_stats,
+)
 
 # torchvision classification architectures whose last layer is an nn.Linear (googlenet and
 # inception_v3 carry auxiliary heads, squeezenet a convolutional one: not supported).
@@ -57,10 +65,6 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "wide_resnet": ("wide_resnet50_2", "wide_resnet101_2"),
 }
 ARCHITECTURES: tuple[str, ...] = tuple(n for names in FAMILIES.values() for n in names)
-# Vision transformers have a fixed grid of position embeddings: 224 x 224 inputs only.
-FIXED_SIZE = {"vit": 224, "maxvit": 224}
-# The others downsample 32x: smaller images are upsampled to 32 x 32 (1 x 1 at the last stage).
-MIN_SIZE = 32
 BODY_GROUPS = 2  # body layer groups before the head (fastai's split of a resnet: 2 + head)
 
 
@@ -160,22 +164,22 @@ def pretrained(
             f"{name} takes 1- or 3-channel images, got {in_channels} channels: convert the "
             "images to RGB or grayscale."
         )
-    enum = _weights_enum(name, weights)
+    enum = weights_enum(name, weights)
     net = torchvision.models.get_model(name, weights=None)
     source = None
     if weights is not None:
-        state = _load_state(name, weights, enum)
+        state = load_state(name, weights, enum)
         if state and all(k.startswith(("net.", "adapt.")) for k in state):  # an nnrecipe model
             state = {k[4:]: v for k, v in state.items() if k.startswith("net.")}
         head = last_linear(net)
-        _load_body(net, state, source=str(weights), ignore={f"{head}.weight", f"{head}.bias"})
+        load_body(net, state, source=str(weights), ignore={f"{head}.weight", f"{head}.bias"})
         source = f"torchvision:{enum}" if enum is not None else str(weights)
     head_name = last_linear(net)
     if num_classes is not None:
         old = net.get_submodule(head_name)
         _set_module(net, head_name, Head(old.in_features, num_classes))
-    crop = size or _default_size(family, enum, input_size)
-    mean, std = _weights_stats(enum)
+    crop = size or default_size(family, enum, input_size)
+    mean, std = weights_stats(enum)
     adapter = InputAdapter(
         repeat=3 if in_channels == 1 else 1,
         size=(crop, crop) if crop else None,
@@ -196,7 +200,7 @@ def pretrained(
         "expects": "inputs standardised per channel"
         if not normalise
         else "inputs in [0, 1], normalised inside the model",
-        "transforms": _transforms_text(enum),
+        "transforms": transforms_text(enum),
     }
     return model
 
@@ -249,7 +253,7 @@ def from_run(
     head_name = head_of(model)
     head_keys = {f"{head_name}.{k}" for k in model.get_submodule(head_name).state_dict()}
     body = {k: v for k, v in state.items() if k not in head_keys}
-    _load_body(model, body, source=str(path), ignore=head_keys)
+    load_body(model, body, source=str(path), ignore=head_keys)
     head = model.get_submodule(head_name)
     if isinstance(head, Head):
         head.init_from(data.task, data.train.targets())
@@ -331,122 +335,6 @@ def split_groups(model: nn.Module, head: str, n: int = BODY_GROUPS) -> list[list
     order = {nm: i for i, nm in enumerate(sizes)}
     groups = [sorted(g, key=order.__getitem__) for g in groups if g]
     return [*groups, head_names] if head_names else groups
-
-
-# -- weights ------------------------------------------------------------------------------------
-def _weights_enum(name: str, weights: Any) -> Any:
-    """torchvision's weights enum for ``"default"`` / ``"IMAGENET1K_V1"``, else None."""
-    if weights is None or isinstance(weights, Path) or Path(str(weights)).suffix:
-        return None
-    import torchvision
-
-    enum = torchvision.models.get_model_weights(name)
-    if str(weights).lower() == "default":
-        return enum.DEFAULT
-    try:
-        return enum[str(weights)]
-    except KeyError:
-        known = ", ".join(w.name for w in enum)
-        raise ConfigError(
-            f"--weights {weights!r} is neither a file nor a weights name of {name}: pass a "
-            f".safetensors/.pth file, 'default', or one of {known}."
-        ) from None
-
-
-def _load_state(name: str, weights: Any, enum: Any) -> dict[str, Tensor]:
-    if enum is not None:
-        return _torchvision_state(name, enum)
-    path = Path(weights)
-    if not path.is_file():
-        raise ConfigError(
-            f"Weights file {str(path)!r} does not exist: pass a .safetensors or .pth file, or "
-            "'default' for torchvision's."
-        )
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ConfigError(
-            f"Cannot read weights {str(path)!r} ({type(e).__name__}: {e}): pass a safetensors "
-            "file or a state dict saved with torch.save(model.state_dict(), path)."
-        ) from e
-    for key in ("state_dict", "model"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict):
-        raise ConfigError(f"{str(path)!r} holds a {type(state).__name__}, not a state dict.")
-    return state
-
-
-def _torchvision_state(name: str, enum: Any) -> dict[str, Tensor]:
-    """From torchvision's cache (``$TORCH_HOME/hub/checkpoints``), else downloaded by it."""
-    from urllib.error import URLError
-
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(enum.url).name
-    if cached.is_file():
-        return torch.load(cached, map_location="cpu", weights_only=True)
-    try:
-        return enum.get_state_dict(progress=False, check_hash=True)
-    except (URLError, OSError, RuntimeError) as e:
-        raise ConfigError(
-            f"The {name} weights {enum} are not in torchvision's cache and cannot be downloaded "
-            f"({type(e).__name__}): download {enum.url} on a machine with internet and pass "
-            f"--weights PATH, or copy the file to {cached}."
-        ) from e
-
-
-def _load_body(
-    net: nn.Module, state: dict[str, Tensor], *, source: str, ignore: set[str] = frozenset()
-) -> None:
-    """Load `state` into `net`; keys of `ignore` (the head) may be missing or differ in shape."""
-    own = net.state_dict()
-    state = {
-        k: v for k, v in state.items() if not (k in ignore and k in own and own[k].shape != v.shape)
-    }
-    bad = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
-    missing = [k for k in own if k not in state and k not in ignore]
-    unexpected = [k for k in state if k not in own]
-    if bad or missing or unexpected:
-        parts = []
-        if bad:
-            parts.append(
-                f"{len(bad)} with other shapes (e.g. {bad[0]}: {tuple(state[bad[0]].shape)} vs "
-                f"{tuple(own[bad[0]].shape)})"
-            )
-        if missing:
-            parts.append(f"{len(missing)} missing (e.g. {', '.join(missing[:2])})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:2])})")
-        raise ConfigError(
-            f"The weights in {source!r} do not fit {type(net).__name__}: {'; '.join(parts)}: "
-            "they were saved from another architecture or for other inputs."
-        )
-    net.load_state_dict(state, strict=False)
-
-
-def _weights_stats(enum: Any) -> tuple[list[float], list[float]]:
-    if enum is not None:
-        t = enum.transforms()
-        return [float(v) for v in t.mean], [float(v) for v in t.std]
-    return [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]  # ImageNet's, every torchvision weight
-
-
-def _default_size(family: str, enum: Any, input_size: tuple[int, ...] | None) -> int | None:
-    if family in FIXED_SIZE:
-        return FIXED_SIZE[family]
-    if enum is not None:
-        return int(enum.transforms().crop_size[0])
-    if input_size and len(input_size) == 2 and min(input_size) < MIN_SIZE:
-        return MIN_SIZE
-    return None
-
-
-def _transforms_text(enum: Any) -> str | None:
-    return None if enum is None else " ".join(str(enum.transforms()).split())
 
 
 def _set_module(root: nn.Module, name: str, module: nn.Module) -> None:
