@@ -20,6 +20,7 @@ CATALOG_MODULES = (
     "nnrecipe.train.codes",
     "nnrecipe.diagnose.codes",
     "nnrecipe.tune.codes",
+    "nnrecipe.watch.codes",
 )
 
 

@@ -45,6 +45,9 @@ def stage_train(ctx: RunContext) -> TrainResult:
     fit_or_fine_tune(ctx.learner, c.epochs, resume=ctx.resume)  # fine_tune if pretrained
     seconds = time.perf_counter() - t0
     L = ctx.learner
+    watched = getattr(L, "watch_result", None)  # nr.watch over the Learner's own loop
+    if watched is not None:
+        ctx.findings.extend(watched.findings)
     # Which model this is: a built-in name (rebuilt from the folder) or the user's own module.
     model_name = "user" if ctx.user_model is not None else c.model or _default_name(ctx)
     settings = {k: v for k, v in tuned.items() if k != "options"}

@@ -30,6 +30,7 @@ from nnrecipe.train import transfer
 from nnrecipe.train.callbacks import Callback, ProgressCallback
 from nnrecipe.train.optim import OptimizerFactory, trainable
 from nnrecipe.train.schedule import SCHEDULES, lr_factor
+from nnrecipe.watch.api import watched  # the loop is checked by nr.watch, like a user's loop
 
 # Small data sets: batch = 2**floor(log2(n / 16)), clamped to [16, 256].
 MIN_BATCH, MAX_BATCH = 16, 256
@@ -223,6 +224,7 @@ class Learner:
             torch.set_rng_state(rng)
 
     # -- the loop -------------------------------------------------------------------------------
+    @watched  # findings of the loop in self.watch_result (a Result, also when fit raises)
     def fit(self, epochs: int = 20, *, resume: bool = False) -> list[dict[str, Any]]:
         """Train for up to `epochs` epochs; returns the per-epoch history.
 
