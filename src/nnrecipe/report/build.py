@@ -8,10 +8,9 @@ from typing import Any
 from nnrecipe import plotting as plots
 from nnrecipe.html import badge, document, esc, section
 from nnrecipe.io import atomic_write_text
-from nnrecipe.report import diagnosis
+from nnrecipe.report import diagnosis, transfer
 from nnrecipe.report import results as s2
 from nnrecipe.report import sections as s1
-from nnrecipe.report import transfer
 from nnrecipe.report import verdict as top
 from nnrecipe.report.diagnosis import tuning_trials
 from nnrecipe.report.folder import RunFolder, display_name
