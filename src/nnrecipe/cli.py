@@ -126,10 +126,21 @@ def run(
     masks: Masks = None,
     model: Annotated[
         str | None,
-        typer.Option(help="built-in model: linear, mlp, cnn1d, cnn2d, ... (default: the data's)"),
+        typer.Option(
+            help="built-in model: linear, mlp, cnn1d, cnn2d, resnet18, ... (default: the data's)"
+        ),
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="maximum epochs")] = None,
-    lr: Annotated[float | None, typer.Option(help="peak learning rate")] = None,
+    lr: Annotated[
+        str | None, typer.Option(help="peak learning rate, or 'auto' (from the range test)")
+    ] = None,
+    weights: Annotated[
+        str | None,
+        typer.Option(help="weights of a torchvision --model: .safetensors/.pth file or 'default'"),
+    ] = None,
+    pretrained: Annotated[
+        str | None, typer.Option(help="a run folder whose model (all but its head) is the body")
+    ] = None,
     batch_size: Annotated[int | None, typer.Option(help="batch size")] = None,
     weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay")] = None,
     class_weights: Annotated[
@@ -191,6 +202,8 @@ def run(
         model=model,
         epochs=epochs,
         lr=lr,
+        weights=weights,
+        pretrained=pretrained,
         batch_size=batch_size,
         weight_decay=weight_decay,
         class_weights=class_weights,
@@ -297,9 +310,11 @@ def check_cmd(
     config: ConfigOpt = None,
     model: Annotated[
         str | None,
-        typer.Option(help="built-in model: linear, mlp, cnn1d, cnn2d, ... (default: the data's)"),
+        typer.Option(
+            help="built-in model: linear, mlp, cnn1d, cnn2d, resnet18, ... (default: the data's)"
+        ),
     ] = None,
-    lr: Annotated[float | None, typer.Option(help="learning rate to check")] = None,
+    lr: Annotated[str | None, typer.Option(help="learning rate to check, or 'auto'")] = None,
     weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay")] = None,
     image_size: Annotated[
         int | None, typer.Option(help="resize folder images to this size")
@@ -323,7 +338,7 @@ def check_cmd(
     from nnrecipe.checks import check
     from nnrecipe.config import make_config
     from nnrecipe.models import build_model
-    from nnrecipe.train.optim import adamw
+    from nnrecipe.train.transfer import checks_optimizer
 
     values = _call(
         config_values,
@@ -342,7 +357,10 @@ def check_cmd(
     loaded = _call(load_data, values)
     torch.manual_seed(cfg.seed)  # the same initial weights as `nnrecipe run`
     net = _call(build_model, cfg.model, loaded, **cfg.model_options())
-    result = _call(check, net, loaded, optimizer=adamw(cfg.lr, cfg.weight_decay), seed=cfg.seed)
+    factory = _call(
+        checks_optimizer, cfg.lr, net, loaded, weight_decay=cfg.weight_decay, seed=cfg.seed
+    )
+    result = _call(check, net, loaded, optimizer=factory, seed=cfg.seed)
     typer.echo(str(result), nl=False)
     if out is not None:
         from nnrecipe.checks.plots import save_plots
@@ -373,7 +391,9 @@ def tune_cmd(
     out: Annotated[str | None, typer.Option(help="tune folder; the same folder resumes")] = None,
     model: Annotated[
         str | None,
-        typer.Option(help="built-in model: linear, mlp, cnn1d, cnn2d, ... (default: the data's)"),
+        typer.Option(
+            help="built-in model: linear, mlp, cnn1d, cnn2d, resnet18, ... (default: the data's)"
+        ),
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="maximum epochs per trial")] = None,
     max_params: Annotated[

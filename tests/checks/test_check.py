@@ -30,11 +30,16 @@ ISSUE_CODES = {
     "input-scale",
     "target-scale",
     "non-finite",
+    # issue 16: checks/modes.py, checks/training.py, model crashes and the time budget
     "model-error",
     "unregistered-params",
     "random-eval-outputs",
     "train-eval-mismatch",
     "weight-decay-too-high",
+    # issue 12 (transfer learning): checks/transfer.py
+    "head-size",
+    "pretrained-input-scale",
+    "body-lr-too-high",
 }
 
 

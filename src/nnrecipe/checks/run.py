@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from nnrecipe.checks import context, data_checks, forward, gradients, modes, probes, training
 from nnrecipe.checks import distribution as distribution_checks
 from nnrecipe.checks import fewshot as fewshot_checks
+from nnrecipe.checks import transfer as transfer_checks
 from nnrecipe.checks import word_vectors as word_vector_checks
 from nnrecipe.checks.codes import CODES
 from nnrecipe.checks.context import (
@@ -46,6 +47,8 @@ FORWARD_CHECKS = [
     modes.unregistered_params,
     modes.random_eval_outputs,
     forward.batch_dependency,
+    transfer_checks.head_size,  # pretrained models only, like the two below
+    transfer_checks.pretrained_input_scale,
 ]
 TRAINING_CHECKS = [
     gradients.params_not_updated,
@@ -62,6 +65,8 @@ TRAINING_CHECKS = [
     *distribution_checks.CHECKS,  # tasks=("distribution",): other tasks skip them
     *fewshot_checks.CHECKS,  # tasks=("few-shot",)
     *word_vector_checks.CHECKS,  # tasks=("word-vectors",)
+    transfer_checks.body_lr_too_high,
+    transfer_checks.lr_auto,  # last: marks the --lr auto rate on the range test's record
 ]
 # The default time budget of `check`, in wall-clock seconds: the ceiling for a shared
 # 2-core machine. Probes are planned from the measured cost of one training step and skipped

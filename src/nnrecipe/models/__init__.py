@@ -25,6 +25,9 @@ __all__ = [
     "MODELS",
     "register_model",
     "count_parameters",
+    "pretrained",
+    "new_head",
+    "from_run",
 ]
 
 # name -> builder(data, **options) -> nn.Module. A task that brings a model registers it here
@@ -108,6 +111,9 @@ def build_model(name: str | None, data: Any, **options: Any) -> nn.Module:
         data: the `nr.Data` the model will be trained on.
         **options: width, depth, dropout (and kernel for CNNs).
     """
+    if options.get("pretrained"):  # --pretrained runs/NAME: that run's body, a new head
+        return from_run(options.pop("pretrained"), data, name=name, **options)
+    options.pop("pretrained", None)
     name = name or model_for(data)
     if name not in MODELS:
         raise ConfigError(f"Unknown model {name!r}: built-in models are {', '.join(MODELS)}.")
@@ -131,3 +137,8 @@ from nnrecipe.models import distribution as _distribution  # noqa: E402,F401
 from nnrecipe.models import fewshot as _fewshot  # noqa: E402,F401
 from nnrecipe.models import skipgram as _skipgram  # noqa: E402,F401
 from nnrecipe.models import tabular as _tabular  # noqa: E402,F401
+
+# torchvision architectures by name (resnet18, mobilenet_v3_small, ...): see models/pretrained.py.
+from nnrecipe.models.pretrained import from_run, new_head, pretrained, register_all  # noqa: E402
+
+register_all()
