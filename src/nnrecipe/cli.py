@@ -378,22 +378,24 @@ def datasets() -> None:
 
 
 @app.command()
-def env() -> None:
-    """Versions, device and threads, for bug reports."""
-    import platform
+def env(
+    torch_check: Annotated[
+        bool, typer.Option("--torch", help="also import torch: device, CUDA, default threads")
+    ] = False,
+) -> None:
+    """Versions, machine and GPUs, for bug reports (``--torch`` adds what torch itself sees)."""
+    from nnrecipe.versions import machine, versions
 
-    import torch
-
-    from nnrecipe.pipeline import _versions
-    from nnrecipe.threads import cpu_count, pick_device
-
-    for k, v in _versions().items():
+    for k, v in {**versions(), **machine()}.items():
         typer.echo(f"{k}: {v}")
-    typer.echo(f"platform: {platform.platform()}")
-    typer.echo(f"device: {pick_device()}")
-    typer.echo(f"cuda available: {torch.cuda.is_available()}")
-    typer.echo(f"cpu cores available: {cpu_count()}")
-    typer.echo(f"torch threads (default): {torch.get_num_threads()}")
+    if torch_check:
+        import torch
+
+        from nnrecipe.threads import pick_device
+
+        typer.echo(f"torch device: {pick_device()}")
+        typer.echo(f"cuda available: {torch.cuda.is_available()}")
+        typer.echo(f"torch threads (default): {torch.get_num_threads()}")
 
 
 def main() -> None:

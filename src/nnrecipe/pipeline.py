@@ -359,15 +359,9 @@ STAGES: list[Stage] = [
 
 
 def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
+    from nnrecipe.versions import versions
 
-    out = {"python": sys.version.split()[0]}
-    for pkg in ("nnrecipe", "torch", "torchvision", "numpy", "scikit-learn", "optuna", "cleanlab"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            pass
-    return out
+    return versions()
 
 
 def _write_json(path: Path, obj: Any) -> None:
