@@ -33,8 +33,15 @@ Debug = Annotated[bool, typer.Option("--debug", help="show tracebacks of errors"
 
 
 def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
+    if _rank() == 0:  # under torchrun every process fails alike; one says so
+        typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
+
+
+def _rank() -> int:
+    import os
+
+    return int(os.environ.get("RANK", "0"))
 
 
 def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -99,6 +106,18 @@ def run(
     ] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads (default: measured)")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or mps")] = None,
+    nproc: Annotated[
+        int | None, typer.Option(help="data-parallel processes on this machine (torchrun)")
+    ] = None,
+    precision: Annotated[
+        str | None, typer.Option(help="fp32 (default), bf16 or fp16 (autocast)")
+    ] = None,
+    compile_model: Annotated[
+        bool, typer.Option("--compile", help="train through torch.compile")
+    ] = False,
+    reshard: Annotated[
+        bool, typer.Option(help="resume a run killed on another number of processes")
+    ] = False,
     human_error: Annotated[float | None, typer.Option(help="human-level error, if known")] = None,
     tune: Annotated[
         int | None, typer.Option("--tune", help="Optuna trials before training")
@@ -123,6 +142,12 @@ def run(
 ) -> None:
     """Run the whole recipe: audit, baselines, checks, training, evaluation, plots, report."""
     DEBUG["on"] = DEBUG["on"] or debug
+    processes = nproc if nproc is not None else _saved_nproc(resume)
+    if processes > 1 and not _inside_torchrun():
+        # Start the processes through torch.distributed.run; each runs this same command.
+        from nnrecipe.train.distributed import launch
+
+        raise typer.Exit(launch(processes, sys.argv[1:]))
     from nnrecipe.pipeline import run as run_recipe
 
     flags = dict(
@@ -137,6 +162,9 @@ def run(
         image_size=image_size,
         threads=threads,
         device=device,
+        nproc=nproc,
+        precision=precision,
+        compile=compile_model,
         human_error=human_error,
         seed=seed,
         force=force,
@@ -150,15 +178,42 @@ def run(
         values = _call(config_values, data, config, **flags)
     command = "nnrecipe " + " ".join(sys.argv[1:])
     result = _call(
-        run_recipe, values, resume=resume, overwrite=overwrite, quiet=quiet, command=command
+        run_recipe,
+        values,
+        resume=resume,
+        overwrite=overwrite,
+        quiet=quiet,
+        command=command,
+        reshard=reshard,
     )
     report = result.path / "report.html"
-    if report.exists():
+    if report.exists() and _rank() == 0:
         typer.echo(f"report: {report}")
         if open_report:
             from nnrecipe.report.build import open_in_browser
 
             open_in_browser(report)
+
+
+def _inside_torchrun() -> bool:
+    import os
+
+    return "LOCAL_RANK" in os.environ
+
+
+def _saved_nproc(resume: Path | None) -> int:
+    """The number of processes an interrupted run trained on (1 for a new run)."""
+    if resume is None:
+        return 1
+    import json
+
+    from nnrecipe.pipeline import incomplete_dir
+
+    try:
+        saved = json.loads((incomplete_dir(resume) / "config.json").read_text())
+        return int(saved["config"].get("nproc", 1))
+    except (OSError, ValueError, KeyError, TypeError):
+        return 1  # the run itself reports what is wrong with the folder
 
 
 @app.command("report")

@@ -21,6 +21,7 @@ from nnrecipe.config import RunConfig, make_config
 from nnrecipe.data import Data
 from nnrecipe.errors import ConfigError, DataError, ModelError, NnrecipeError, TrainingError
 from nnrecipe.findings import Finding, Result, Severity
+from nnrecipe.train.distributed import broadcast, is_main, world_size
 
 
 @dataclass
@@ -33,6 +34,7 @@ class RunContext:
     final_dir: Path
     resume: bool = False
     quiet: bool = False
+    reshard: bool = False  # resume a checkpoint written by another number of processes
     summary: dict[str, Any] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)  # stage name -> JSON-able result
     findings: list[Finding] = field(default_factory=list)
@@ -223,16 +225,30 @@ def stage_train(ctx: RunContext) -> dict[str, Any]:
         threads=c.threads,
         out=ctx.dir,
         quiet=ctx.quiet,
-        callbacks=[Monitor(ctx.dir / "monitor.json")],  # read-only records for the report
+        precision=c.precision,
+        compile=c.compile,
+        # Read-only records for the report, written by the process that writes (rank 0).
+        callbacks=[Monitor(ctx.dir / "monitor.json")] if is_main() else [],
     )
     t0 = time.perf_counter()
-    ctx.learner.fit(c.epochs, resume=ctx.resume)
+    ctx.learner.fit(c.epochs, resume=ctx.resume, reshard=ctx.reshard)
+    L = ctx.learner
+    if not is_main():
+        return {}
     save_model(
         ctx.dir / "model.safetensors",
         ctx.model,
         {"model": c.model, "options": tuned["options"], "training": tuned},
     )
-    L = ctx.learner
+    if L.placement:
+        ctx.say(L.placement)
+    if L.compile_seconds is not None:
+        ctx.say(f"torch.compile: first step {L.compile_seconds:.1f} s, compilation included")
+    if L.world_ > 1:
+        ctx.say(
+            f"data-parallel on {L.world_} processes: global batch {L.batch_size * L.world_} "
+            f"({L.batch_size} per process)"
+        )
     metric = ctx.data.task.primary_metric
     ctx.say(
         f"trained {len(L.history)} epochs in {time.perf_counter() - t0:.1f} s "
@@ -244,6 +260,8 @@ def stage_train(ctx: RunContext) -> dict[str, Any]:
         "stopped_early": L.stopped_early,
         "threads": L.threads_used,
         "batch_size": L.batch_size,
+        "processes": L.world_,
+        "compile_seconds": L.compile_seconds,
         "parameters": count_parameters(ctx.model),
     }
 
@@ -370,6 +388,44 @@ def _write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, default=str))
 
 
+def _run_stage(ctx: RunContext, stage: Stage) -> None:
+    """Run one stage, or reuse its saved result when a resumed run has it."""
+    cached = ctx.dir / "stages" / f"{stage.name}.json"
+    if ctx.resume and stage.resumable and cached.exists():
+        ctx.results[stage.name] = json.loads(cached.read_text())
+        saved = ctx.results[stage.name]
+        if isinstance(saved, dict) and isinstance(saved.get("findings"), list):
+            ctx.findings.extend(Finding(**f) for f in saved["findings"])  # e.g. the audit's
+        return
+    result = stage.fn(ctx)
+    if result is not None:
+        ctx.results[stage.name] = result
+        if is_main():
+            _write_json(cached, result)
+
+
+def _stage_on_rank0(ctx: RunContext, stage: Stage) -> None:
+    """Rank 0 runs `stage`; every process learns its verdict and stops with the same error."""
+    main = is_main()
+    error: tuple[str, str] | None = None
+    failure: BaseException | None = None
+    if main:
+        try:
+            _run_stage(ctx, stage)
+        except NnrecipeError as e:
+            error, failure = (type(e).__name__, str(e)), e
+        except BaseException as e:
+            error, failure = ("NnrecipeError", f"rank 0 failed in the {stage.name} stage: {e}"), e
+    verdict = broadcast(error)
+    if failure is not None:
+        raise failure
+    if verdict is not None:
+        kinds = {
+            c.__name__: c for c in (StageError, ConfigError, DataError, ModelError, TrainingError)
+        }
+        raise kinds.get(verdict[0], NnrecipeError)(verdict[1])
+
+
 def incomplete_dir(final: Path) -> Path:
     """Where a run is written until it finishes: a hidden sibling of the final folder."""
     return final.parent / f".{final.name}.incomplete"
@@ -385,6 +441,7 @@ def run(
     quiet: bool = False,
     say: Callable[[str], None] | None = None,
     command: str | None = None,
+    reshard: bool = False,
     **overrides: Any,
 ) -> RunResult:
     """Run the whole recipe and write a run folder.
@@ -398,6 +455,7 @@ def run(
         resume: the run folder of a killed run to continue exactly where it stopped.
         overwrite: replace an existing run folder.
         quiet: no progress output.
+        reshard: resume a run killed while training on another number of processes.
         **overrides: settings (``epochs=5``, ``out="runs/x"``, ...) over `config`.
 
     Returns:
@@ -408,6 +466,45 @@ def run(
             to fix it. Nothing is left half-written (a failed training keeps its checkpoint in
             the ``.incomplete`` folder for ``--resume``).
     """
+
+    from nnrecipe.train import distributed
+
+    # Under torchrun (`nnrecipe run --nproc N`): join the process group for the whole run.
+    spec = config if isinstance(config, dict) else {}
+    own_group = distributed.init(device=overrides.get("device") or spec.get("device"))
+    try:
+        return _run(
+            config,
+            data=data,
+            model=model,
+            resume=resume,
+            overwrite=overwrite,
+            quiet=quiet,
+            say=say,
+            command=command,
+            reshard=reshard,
+            **overrides,
+        )
+    finally:
+        if own_group:
+            distributed.teardown()
+
+
+def _run(
+    config: RunConfig | dict[str, Any] | str | None,
+    *,
+    data: Data | tuple | None,
+    model: Any,
+    resume: str | Path | None,
+    overwrite: bool,
+    quiet: bool,
+    say: Callable[[str], None] | None,
+    command: str | None,
+    reshard: bool,
+    **overrides: Any,
+) -> RunResult:
+    main, world = is_main(), world_size()
+    quiet = quiet or not main  # one process speaks
     from nnrecipe.progress import set_quiet
 
     set_quiet(quiet)
@@ -440,16 +537,24 @@ def run(
         saved = json.loads((tmp / "config.json").read_text())["config"]
         values = {**saved, **{k: v for k, v in values.items() if k in ("force",)}}
         values["out"] = str(final)
+    if world > 1:
+        values["nproc"] = world  # recorded: a resume relaunches as many processes
     cfg = make_config(values)
+    if world > 1 and cfg.tune_trials:
+        raise ConfigError(
+            "Tuning runs in one process (it scales out with tune_workers / tune_storage): drop "
+            "--nproc to tune, then train the tuned settings with --nproc."
+        )
     if resume is None:
         name = f"{Path(cfg.data).stem or cfg.data}-{time.strftime('%Y%m%d-%H%M%S')}"
-        final = Path(cfg.out) if cfg.out else Path("runs") / name
+        # Rank 0's clock names the folder of every process.
+        final = Path(broadcast(str(Path(cfg.out) if cfg.out else Path("runs") / name)))
         if final.exists() and not overwrite:
             raise ConfigError(
                 f"Run folder {str(final)!r} already exists: choose another --out or pass --overwrite."
             )
         tmp = incomplete_dir(final)
-        if tmp.exists():
+        if tmp.exists() and main:
             shutil.rmtree(tmp)
     if data is None:
         data = resolve_data(cfg, skip_corrupt=True)  # the audit stage reports unreadable files
@@ -461,39 +566,43 @@ def run(
                 f"(fingerprint {data.fingerprint()} vs {saved_print}); pass the same data."
             )
     say(f"data: {data}")
-    tmp.mkdir(parents=True, exist_ok=True)
-    ctx = RunContext(cfg, data, tmp, final, resume=resume is not None, quiet=quiet, say=say)
+    if main:
+        tmp.mkdir(parents=True, exist_ok=True)
+    ctx = RunContext(
+        cfg, data, tmp, final, resume=resume is not None, quiet=quiet, say=say, reshard=reshard
+    )
     ctx.user_model = model
     try:
-        _write_json(
-            tmp / "config.json",
-            {
-                "config": cfg.model_dump(),
-                "versions": _versions(),
-                "seed": cfg.seed,
-                "data": data.describe(),
-                "command": command or " ".join(sys.argv),
-            },
-        )
+        if main:
+            _write_json(
+                tmp / "config.json",
+                {
+                    "config": cfg.model_dump(),
+                    "versions": _versions(),
+                    "seed": cfg.seed,
+                    "data": data.describe(),
+                    "command": command or " ".join(sys.argv),
+                },
+            )
+        trained = False
         for stage in STAGES:
-            cached = tmp / "stages" / f"{stage.name}.json"
-            if ctx.resume and stage.resumable and cached.exists():
-                ctx.results[stage.name] = json.loads(cached.read_text())
-                saved = ctx.results[stage.name]
-                if isinstance(saved, dict) and isinstance(saved.get("findings"), list):
-                    ctx.findings.extend(Finding(**f) for f in saved["findings"])  # e.g. the audit's
-                continue
-            result = stage.fn(ctx)
-            if result is not None:
-                ctx.results[stage.name] = result
-                _write_json(cached, result)
+            if world > 1 and stage.name != "train":
+                if trained and not main:
+                    break  # after training, rank 0 alone evaluates, plots and reports
+                if not trained:
+                    _stage_on_rank0(ctx, stage)  # the audit, baselines and checks run once
+                    continue
+            _run_stage(ctx, stage)
+            trained = trained or stage.name == "train"
+        if not main:
+            return RunResult(final, {}, [])
         ctx.summary["baselines"] = ctx.results.get("baselines", {})
         ctx.summary["findings"] = [f.to_dict() for f in ctx.findings]
         _write_json(tmp / "summary.json", ctx.summary)
     except TrainingError:
         raise  # keep the .incomplete folder: its last good checkpoint can be inspected or resumed
     except BaseException as e:
-        if not isinstance(e, KeyboardInterrupt):
+        if not isinstance(e, KeyboardInterrupt) and main:
             shutil.rmtree(tmp, ignore_errors=True)
         raise
     if final.exists():

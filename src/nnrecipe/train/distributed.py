@@ -148,3 +148,22 @@ def shard_batches(
         size = min(g, n - start)
         weight = 1.0 if size == g else len(part) * w / size
         yield batch_take(split.x, part), split.y[part], weight  # type: ignore[arg-type,index]
+
+
+def launch(nproc: int, args: list[str]) -> int:
+    """Run ``nnrecipe ARGS`` in `nproc` processes on this machine through torch.distributed.run
+    (torchrun's engine, standalone rendezvous on a free port); returns the exit code."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser
+    from torch.distributed.run import run as torchrun
+
+    options = get_args_parser().parse_args(
+        # "--": every later argument is nnrecipe's, even one torchrun would read as its own.
+        ["--standalone", f"--nproc-per-node={nproc}", "--module", "--", "nnrecipe", *args]
+    )
+    try:
+        torchrun(options)
+    except ChildFailedError as e:
+        codes = [f.exitcode for f in e.failures.values()]
+        return 2 if 2 in codes else next((c for c in codes if c > 0), 1)
+    return 0
