@@ -30,6 +30,8 @@ from torch import Tensor
 from nnrecipe.data.batch import Inputs, batch_take
 from nnrecipe.data.split import Split
 
+# Set by `launch` for its processes: they end when the `nnrecipe` command does, even on SIGKILL.
+LAUNCHED_BY_NNRECIPE = "NNRECIPE_LAUNCHED"
 # A rank waits this long for the others (a stage running on rank 0 alone, e.g. the audit).
 TIMEOUT = timedelta(minutes=60)
 
@@ -43,11 +45,31 @@ def init(device: str | None = None) -> bool:
     """Join the process group torchrun set up (env://); True when this call created it."""
     if not in_launcher() or dist.is_initialized():
         return False
+    if os.environ.get(LAUNCHED_BY_NNRECIPE):
+        _die_with_parent()
     cuda = torch.cuda.is_available() and (device is None or device.startswith("cuda"))
     if cuda:
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
     dist.init_process_group(backend="nccl" if cuda else "gloo", timeout=TIMEOUT)
     return True
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent (the launcher) dies: torchrun starts
+    its processes in sessions of their own, so a killed `nnrecipe` command would leave them
+    training on, writing into the run folder it was killed in."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the launcher died before the request: follow it now
+        os._exit(137)
 
 
 def teardown() -> None:
@@ -161,6 +183,7 @@ def launch(nproc: int, args: list[str]) -> int:
         # "--": every later argument is nnrecipe's, even one torchrun would read as its own.
         ["--standalone", f"--nproc-per-node={nproc}", "--module", "--", "nnrecipe", *args]
     )
+    os.environ[LAUNCHED_BY_NNRECIPE] = "1"
     try:
         torchrun(options)
     except ChildFailedError as e:
