@@ -151,3 +151,9 @@ def test_run_takes_the_users_own_model_and_data(tmp_path) -> None:
     assert set(load_file(str(result.path / "model.safetensors"))) == {"weight", "bias"}
     with pytest.raises(nr.ConfigError, match="nr.tune"):
         nr.run(data=data, model=factory, out=str(tmp_path / "t"), tune_trials=2, quiet=True)
+
+
+def test_nproc_without_torchrun_is_refused(tmp_path) -> None:
+    with pytest.raises(nr.ConfigError, match="torchrun"):
+        nr.run("digits", nproc=2, out=str(tmp_path / "x"), quiet=True)
+    assert not (tmp_path / "x").exists()

@@ -142,7 +142,7 @@ def run(
 ) -> None:
     """Run the whole recipe: audit, baselines, checks, training, evaluation, plots, report."""
     DEBUG["on"] = DEBUG["on"] or debug
-    processes = nproc if nproc is not None else _saved_nproc(resume)
+    processes = nproc or _file_nproc(config) or _saved_nproc(resume)
     if processes > 1 and not _inside_torchrun():
         # Start the processes through torch.distributed.run; each runs this same command.
         from nnrecipe.train.distributed import launch
@@ -199,6 +199,19 @@ def _inside_torchrun() -> bool:
     import os
 
     return "LOCAL_RANK" in os.environ
+
+
+def _file_nproc(config: Path | None) -> int | None:
+    """The `nproc` of a config file, if it sets one (a bad file is reported by the run)."""
+    if config is None:
+        return None
+    from nnrecipe.config import load_config_file
+    from nnrecipe.errors import ConfigError
+
+    try:
+        return int(load_config_file(config).get("nproc") or 0) or None
+    except (ConfigError, ValueError, TypeError):
+        return None
 
 
 def _saved_nproc(resume: Path | None) -> int:

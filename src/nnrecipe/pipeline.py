@@ -21,7 +21,7 @@ from nnrecipe.config import RunConfig, make_config
 from nnrecipe.data import Data
 from nnrecipe.errors import ConfigError, DataError, ModelError, NnrecipeError, TrainingError
 from nnrecipe.findings import Finding, Result, Severity
-from nnrecipe.train.distributed import broadcast, is_main, world_size
+from nnrecipe.train.distributed import broadcast, is_main, local_world_size, world_size
 
 
 @dataclass
@@ -537,8 +537,14 @@ def _run(
         saved = json.loads((tmp / "config.json").read_text())["config"]
         values = {**saved, **{k: v for k, v in values.items() if k in ("force",)}}
         values["out"] = str(final)
-    if world > 1:
-        values["nproc"] = world  # recorded: a resume relaunches as many processes
+    if resume is None and world == 1 and int(values.get("nproc") or 1) > 1:
+        raise ConfigError(
+            f"nproc={values['nproc']} needs processes started by torchrun: run `nnrecipe run "
+            f"... --nproc {values['nproc']}` or `torchrun --nproc-per-node {values['nproc']} -m "
+            "nnrecipe run ...`."
+        )
+    # Recorded: a resume relaunches as many processes.
+    values["nproc"] = local_world_size() if world > 1 else 1
     cfg = make_config(values)
     if world > 1 and cfg.tune_trials:
         raise ConfigError(

@@ -14,6 +14,9 @@ update. ``nnrecipe run DATA --nproc N`` starts N ranks through `torch.distribute
 - Rank 0 alone writes checkpoints, metrics, the report and progress; the others read the
   checkpoint on resume. The RNG states of every rank go into the checkpoint, so a resumed run
   with the same world size is bit-identical on CPU.
+
+`nr.run` joins the process group torchrun prepared; a script of your own calls
+``torch.distributed.init_process_group()`` first, and `nr.Learner` trains data-parallel on it.
 """
 
 from __future__ import annotations
@@ -142,6 +145,7 @@ def shard_batches(
     drop_last: bool,
     epoch: int,
     seed: int,
+    pin_memory: bool = False,
 ) -> Iterator[tuple[Inputs, Tensor, float]]:
     """This rank's part of every global batch: ``(x, y, weight)``, where `weight` scales the
     rank's mean loss so that the average over ranks is the global batch's mean loss."""
@@ -158,7 +162,10 @@ def shard_batches(
             drop_last=drop_last,
         )
         sampler.set_epoch(epoch)  # a new order each epoch, the same on every rank
-        for xb, yb in split.batches(batch_size, sampler=sampler, drop_last=drop_last):
+        batches = split.batches(
+            batch_size, sampler=sampler, drop_last=drop_last, pin_memory=pin_memory
+        )
+        for xb, yb in batches:
             yield xb, yb, 1.0  # the sampler pads every rank to the same number of samples
         return
     n = len(split)

@@ -373,6 +373,7 @@ class Learner:
 
     def _batches(self, gen: torch.Generator, drop_last: bool, epoch: int) -> Any:
         """This epoch's training batches ``(x, y, loss weight)``, shuffled by `gen` alone."""
+        pin = self.device_.type == "cuda" and not self._train.in_memory  # async copies
         if self.world_ > 1:
             yield from distributed.shard_batches(
                 self._train,
@@ -381,9 +382,9 @@ class Learner:
                 drop_last=drop_last,
                 epoch=epoch,
                 seed=self.seed,
+                pin_memory=pin,
             )
             return
-        pin = self.device_.type == "cuda" and not self._train.in_memory
         for xb, yb in self._train.batches(
             self.batch_size, shuffle=True, generator=gen, drop_last=drop_last, pin_memory=pin
         ):
