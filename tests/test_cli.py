@@ -111,3 +111,20 @@ def test_light_commands_do_not_import_torch(args: list[str]) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "TORCH 0" in out.stdout, out.stdout[-500:]
+
+
+def test_verbs_keep_their_names_when_their_modules_load() -> None:
+    # The exports load lazily; importing the module `nnrecipe.tune.ensemble` (or the package
+    # `nnrecipe.audit`) must not bind it over the verb of the same name.
+    import types
+
+    import nnrecipe as nr
+    import nnrecipe.audit.api
+    import nnrecipe.report.plots
+    import nnrecipe.tune.ensemble  # noqa: F401
+
+    for verb in ("audit", "report", "tune", "ensemble", "diagnose", "check", "run"):
+        assert callable(getattr(nr, verb)) and not isinstance(getattr(nr, verb), types.ModuleType)
+    from nnrecipe.tune import ensemble
+
+    assert callable(ensemble) and not isinstance(ensemble, types.ModuleType)

@@ -25,9 +25,6 @@ from typing import Any
 # 2-core machine: an MNIST-1D CNN took 22.7 s on two spinning threads, 4.9 s with PASSIVE.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import sys  # noqa: E402
-import types  # noqa: E402
-
 from nnrecipe._lazy import exports  # noqa: E402
 from nnrecipe.errors import ConfigError, DataError, ModelError, NnrecipeError, TrainingError  # noqa: E402
 from nnrecipe.findings import Finding, Result, Severity, explain  # noqa: E402
@@ -35,7 +32,8 @@ from nnrecipe.findings import Finding, Result, Severity, explain  # noqa: E402
 __version__ = "0.1.0"
 
 # The verbs and nouns that need torch load on first use (see `nnrecipe._lazy`): `nr.Learner`
-# imports the training modules, `nr.audit` the audit's, and so on.
+# imports the training modules, `nr.audit` the audit's, and so on. `nr.audit` is the verb,
+# `nnrecipe.audit.*` the modules.
 _EXPORTS = {
     "Data": "nnrecipe.data",
     "Learner": "nnrecipe.train",
@@ -51,17 +49,6 @@ _EXPORTS = {
 }
 
 
-class _Package(types.ModuleType):
-    """`nr.audit` is the verb, `nnrecipe.audit.*` the modules: importing the stage package
-    ``nnrecipe.audit`` would bind the package over the verb's name; the verb keeps it."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _EXPORTS and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 _getattr, __dir__ = exports(__name__, _EXPORTS)
 
 __all__ = [
