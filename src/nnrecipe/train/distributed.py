@@ -190,6 +190,10 @@ def launch(nproc: int, args: list[str]) -> int:
         # "--": every later argument is nnrecipe's, even one torchrun would read as its own.
         ["--standalone", f"--nproc-per-node={nproc}", "--module", "--", "nnrecipe", *args]
     )
+    import logging
+
+    # The processes print their own one-line errors; torchrun's agent would add its log lines.
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
     os.environ[LAUNCHED_BY_NNRECIPE] = "1"
     try:
         torchrun(options)
