@@ -17,6 +17,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: typer's rich formatter alone costs more start-up time than the rest of
+    # `nnrecipe --help` (0.37 s of 0.7 s measured on this loaded machine).
+    rich_markup_mode=None,
 )
 
 DEBUG = {"on": False}
