@@ -69,7 +69,7 @@ def hand(model: torch.nn.Module, data: nr.Data, device: str, batch: int, bf16: b
             xv = data.valid.x.to(device)
             float(torch.cat([model(xv[i : i + 256]) for i in range(0, len(xv), 256)]).sum())
         model.train()
-        float(loss)  # wait for the device
+        float(loss.detach())  # wait for the device
         seconds = time.perf_counter() - t0
     return len(x) / seconds
 
