@@ -309,13 +309,14 @@ class Learner:
             total_loss, seen = 0.0, 0
             losses: list[Tensor] = []  # this epoch's unread losses, on the device
             sizes: list[int] = []
+            move = not self._on_device()
             for batch_i, (xb, yb, weight) in enumerate(self._batches(gen, drop_last, epoch)):
                 # The schedule is a pure function of the step: nothing to save for resume.
                 if self.schedule != "constant":
                     factor = lr_factor(self.schedule, step, total_steps)
                     for g in self.opt.param_groups:
                         g["lr"] = g["initial_lr"] * factor
-                if yb.device != self.device_:  # streamed, or in memory but not on the device
+                if move:  # streamed, or in memory but not on the device
                     xb = batch_to(xb, self.device_, non_blocking=True)
                     yb = yb.to(self.device_, non_blocking=True)
                 if self._channels_last:
@@ -375,7 +376,7 @@ class Learner:
         """This epoch's training batches ``(x, y, loss weight)``, shuffled by `gen` alone."""
         pin = self.device_.type == "cuda" and not self._train.in_memory  # async copies
         if self.world_ > 1:
-            yield from distributed.shard_batches(
+            return distributed.shard_batches(
                 self._train,
                 self.batch_size,
                 generator=gen,
@@ -384,11 +385,17 @@ class Learner:
                 seed=self.seed,
                 pin_memory=pin,
             )
-            return
-        for xb, yb in self._train.batches(
+        batches = self._train.batches(
             self.batch_size, shuffle=True, generator=gen, drop_last=drop_last, pin_memory=pin
-        ):
-            yield xb, yb, 1.0
+        )
+        return ((xb, yb, 1.0) for xb, yb in batches)
+
+    def _on_device(self) -> bool:
+        """Whether the training split already lives on the training device (nothing to copy)."""
+        y, dev = self._train.y, self.device_
+        if not self._train.in_memory or y is None or y.device.type != dev.type:
+            return False
+        return dev.index is None or y.device.index == dev.index
 
     def _read_losses(
         self,

@@ -71,7 +71,7 @@ class AdamW(torch.optim.AdamW):
             or len(groups) == 1
             or not head["fused"]
             or getattr(self, "found_inf", None) is not None  # GradScaler: a step may be skipped
-            or any(g[k] != head[k] for g in groups[1:] for k in _SHARED)
+            or not self._mergeable(groups)
         ):
             return super().step(closure)
         lists: tuple[list[Any], ...] = ([], [], [], [], [], [])
@@ -101,6 +101,16 @@ class AdamW(torch.optim.AdamW):
             decoupled_weight_decay=True,
         )
         return None
+
+    def _mergeable(self, groups: list[dict[str, Any]]) -> bool:
+        # The schedule sets every group's lr each step: compared each time; the other shared
+        # settings are compared again only when the list of groups changes.
+        key = tuple(id(g) for g in groups)
+        if getattr(self, "_merge_key", None) != key:
+            static = [k for k in _SHARED if k != "lr"]
+            self._merge_ok = all(g[k] == groups[0][k] for g in groups[1:] for k in static)
+            self._merge_key = key
+        return self._merge_ok and all(g["lr"] == groups[0]["lr"] for g in groups[1:])
 
 
 def fused_supported(params: list[Any]) -> bool | None:
