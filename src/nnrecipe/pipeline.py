@@ -543,8 +543,9 @@ def _run(
             f"... --nproc {values['nproc']}` or `torchrun --nproc-per-node {values['nproc']} -m "
             "nnrecipe run ...`."
         )
-    # Recorded: a resume relaunches as many processes.
-    values["nproc"] = local_world_size() if world > 1 else 1
+    if resume is None or reshard:
+        # Recorded: a resume relaunches as many processes (a refused resume changes nothing).
+        values["nproc"] = local_world_size() if world > 1 else 1
     cfg = make_config(values)
     if world > 1 and cfg.tune_trials:
         raise ConfigError(
