@@ -41,6 +41,8 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/device.py
 	$(BIN)/python bench/zoo.py
 	$(BIN)/python bench/audit.py
 

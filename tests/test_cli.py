@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
+import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -93,3 +97,35 @@ def test_help_env_datasets_explain() -> None:
     assert "mnist1d" in _run("datasets").output
     explained = _run("explain", "below-baseline")
     assert explained.exit_code == 0 and "Why it matters" in explained.output
+
+
+@pytest.mark.parametrize("args", [["--help"], ["explain", "loss-at-init"], ["env"]])
+def test_light_commands_do_not_import_torch(args: list[str]) -> None:
+    # `nnrecipe --help`, `explain` and `env` must start fast: torch alone takes ~1.5 s here.
+    code = (
+        "import sys\n"
+        f"sys.argv = ['nnrecipe', *{args!r}]\n"
+        "from nnrecipe.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "loaded = sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))\n"
+        "print('TORCH', len(loaded))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "TORCH 0" in out.stdout, out.stdout[-500:]
+
+
+def test_verbs_keep_their_names_when_their_modules_load() -> None:
+    # The exports load lazily; importing the module `nnrecipe.tune.ensemble` (or the package
+    # `nnrecipe.audit`) must not bind it over the verb of the same name.
+    import types
+
+    import nnrecipe as nr
+    import nnrecipe.audit.api
+    import nnrecipe.report.build
+    import nnrecipe.tune.ensemble  # noqa: F401
+
+    for verb in ("audit", "report", "tune", "ensemble", "diagnose", "check", "run"):
+        assert callable(getattr(nr, verb)) and not isinstance(getattr(nr, verb), types.ModuleType)
+    from nnrecipe.tune import ensemble
+
+    assert callable(ensemble) and not isinstance(ensemble, types.ModuleType)

@@ -10,6 +10,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "nnrecipe"
 # Lowest first. A module may import its own layer and the layers below it.
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "findings", "config", "io", "html", "notebook", "plotting", "schema", "progress"),
+    ("versions", "_lazy"),
     ("threads",),
     ("data", "tasks", "datasets"),
     ("models", "watch"),
@@ -18,7 +19,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("tune", "diagnose"),
     ("stages", "pipeline"),
     ("report",),
-    ("integrations", "recipe", "predictor", "cli", "__init__", "__main__", "_lazy"),
+    ("integrations", "recipe", "predictor", "cli", "__init__", "__main__"),
 ]
 # Imports inside functions that go up on purpose, each with its reason.
 ALLOWED_UP = {

@@ -179,3 +179,9 @@ def test_config_json_records_what_the_run_resolved_and_reruns_it_bit_identically
     assert res.exit_code == 0, res.output
     a, b = load_file(first / "model.safetensors"), load_file(again / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_nproc_without_torchrun_is_refused(tmp_path) -> None:
+    with pytest.raises(nr.ConfigError, match="torchrun"):
+        nr.run("digits", nproc=2, out=str(tmp_path / "x"), quiet=True)
+    assert not (tmp_path / "x").exists()

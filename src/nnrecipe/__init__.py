@@ -10,7 +10,8 @@ The public API is a handful of verbs on plain PyTorch objects::
     nr.run("digits")                              # the whole recipe, into a run folder
 
 Heavy modules (matplotlib, optuna, cleanlab, scikit-learn) load only inside the verbs that need
-them, so ``import nnrecipe`` stays fast.
+them, and torch on the first use of a verb or noun that needs it, so ``import nnrecipe`` and the
+``nnrecipe`` command start fast.
 """
 
 from __future__ import annotations
@@ -24,25 +25,31 @@ from typing import Any
 # 2-core machine: an MNIST-1D CNN took 22.7 s on two spinning threads, 4.9 s with PASSIVE.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from nnrecipe.data import Data
-from nnrecipe.errors import ConfigError, DataError, ModelError, NnrecipeError, TrainingError
-from nnrecipe.findings import Finding, Result, Severity, explain
-from nnrecipe.train import Learner, fit
+from nnrecipe._lazy import exports  # noqa: E402
+from nnrecipe.errors import ConfigError, DataError, ModelError, NnrecipeError, TrainingError  # noqa: E402
+from nnrecipe.findings import Finding, Result, Severity, explain  # noqa: E402
 
 __version__ = "0.1.0"
 
-# Each stage package exports its verb from a light module (heavy imports inside the verb), so
-# these imports keep `import nnrecipe` fast. `from ... import` rebinds the package name to the
-# verb: `nr.audit` is the function, `nnrecipe.audit.*` the modules.
-from nnrecipe.audit import audit  # noqa: E402
-from nnrecipe.checks import check  # noqa: E402
-from nnrecipe.diagnose import diagnose  # noqa: E402
-from nnrecipe.models.baselines import baselines  # noqa: E402
-from nnrecipe.predictor import Predictor, load  # noqa: E402
-from nnrecipe.recipe import run  # noqa: E402
-from nnrecipe.report import report  # noqa: E402
-from nnrecipe.tune import ensemble, tune  # noqa: E402
-from nnrecipe.watch import watch  # noqa: E402
+_EXPORTS = {
+    "Data": "nnrecipe.data",
+    "Learner": "nnrecipe.train",
+    "fit": "nnrecipe.train",
+    "audit": "nnrecipe.audit",
+    "check": "nnrecipe.checks",
+    "diagnose": "nnrecipe.diagnose",
+    "baselines": "nnrecipe.models.baselines",
+    "run": "nnrecipe.recipe",
+    "load": "nnrecipe.predictor",
+    "Predictor": "nnrecipe.predictor",
+    "report": "nnrecipe.report",
+    "tune": "nnrecipe.tune",
+    "ensemble": "nnrecipe.tune",
+    "watch": "nnrecipe.watch",
+}
+
+
+_getattr, __dir__ = exports(__name__, _EXPORTS)
 
 __all__ = [
     "Data",
@@ -73,6 +80,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name == "datasets":
-        return importlib.import_module("nnrecipe.datasets")
+    if name in _EXPORTS:
+        return _getattr(name)
+    if name == "datasets" or name in _MODULES:
+        return importlib.import_module(f"nnrecipe.{name}")
     raise AttributeError(f"module 'nnrecipe' has no attribute {name!r}")
+
+
+# Modules reachable as attributes once imported, as before (``nr.pipeline.RunResult``).
+_MODULES = ("pipeline", "config", "data", "models", "tasks", "train", "checks", "threads")

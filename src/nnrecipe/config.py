@@ -88,6 +88,13 @@ class RunConfig(BaseModel):
     # -- machine --
     device: str | None = Field(None, description="cpu, cuda, mps; default: the best available")
     threads: int | None = Field(None, ge=1, le=256, description="CPU threads; default: measured")
+    nproc: int = Field(
+        1, ge=1, le=1024, description="data-parallel processes on this machine (torchrun)"
+    )
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32", description="fp32, or bf16 / fp16 autocast (fp16 with a GradScaler)"
+    )
+    compile: bool = Field(False, description="train through torch.compile (compile time apart)")
     # -- run --
     out: str | None = Field(None, description="run folder; default runs/<data>-<time>")
     force: bool = Field(False, description="continue past errors found by the audit and checks")

@@ -17,9 +17,7 @@ from typing import Any
 CATALOG_MODULES = (
     "nnrecipe.audit.codes",
     "nnrecipe.checks.codes",
-    "nnrecipe.checks.distribution",
-    "nnrecipe.checks.fewshot",
-    "nnrecipe.checks.word_vectors",
+    "nnrecipe.checks.task_codes",
     "nnrecipe.train.codes",
     "nnrecipe.diagnose.codes",
     "nnrecipe.tune.codes",

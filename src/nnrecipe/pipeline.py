@@ -19,14 +19,13 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from nnrecipe.config import RunConfig, make_config
 from nnrecipe.data import Data
 from nnrecipe.data.resolve import resolve_data
-from nnrecipe.errors import ConfigError, NnrecipeError, TrainingError
+from nnrecipe.errors import ConfigError, DataError, ModelError, NnrecipeError, TrainingError
 from nnrecipe.findings import Finding
 from nnrecipe.html import run_iframe
 from nnrecipe.io import atomic_write_json, read_json
@@ -42,6 +41,9 @@ from nnrecipe.schema import (
 )
 from nnrecipe.stages import STAGES, RunContext, Stage, StageError
 from nnrecipe.threads import check_device
+from nnrecipe.train import distributed
+from nnrecipe.train.distributed import broadcast, is_main, local_world_size, world_size
+from nnrecipe.versions import versions
 
 __all__ = ["STAGES", "RunContext", "RunResult", "Stage", "StageError", "incomplete_dir", "run"]
 
@@ -61,17 +63,6 @@ class RunResult:
     def _repr_html_(self) -> str:
 
         return run_iframe(self.path)  # the run's report page, in an isolated iframe
-
-
-def versions() -> dict[str, str]:
-    """Python's and the main packages' versions (for config.json and `nnrecipe env`)."""
-    out = {"python": sys.version.split()[0]}
-    for pkg in ("nnrecipe", "torch", "torchvision", "numpy", "scikit-learn", "optuna", "cleanlab"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            pass
-    return out
 
 
 def incomplete_dir(final: Path) -> Path:
@@ -138,7 +129,8 @@ def _open_folder(cfg: RunConfig, resume: Path | None, overwrite: bool) -> tuple[
             )
         return resume, tmp
     name = f"{Path(cfg.data).stem or cfg.data}-{time.strftime('%Y%m%d-%H%M%S')}"
-    final = Path(cfg.out) if cfg.out else Path("runs") / name
+    # Rank 0's clock names the folder of every process.
+    final = Path(broadcast(str(Path(cfg.out) if cfg.out else Path("runs") / name)))
     if final.exists() and not overwrite:
         raise ConfigError(
             f"Run folder {str(final)!r} already exists: choose another --out or pass --overwrite."
@@ -150,7 +142,8 @@ def _open_folder(cfg: RunConfig, resume: Path | None, overwrite: bool) -> tuple[
                 f"An interrupted run is waiting at {str(final)!r}: continue it with "
                 f"`nnrecipe run --resume {final}`, or start over with --overwrite."
             )
-        shutil.rmtree(tmp)
+        if is_main():
+            shutil.rmtree(tmp)
     return final, tmp
 
 
@@ -170,26 +163,67 @@ def _load_data(cfg: RunConfig, data: Data | None, tmp: Path, resume: bool) -> Da
 
 
 # -- job 4: the stages ---------------------------------------------------------------------------
+def _run_stage(ctx: RunContext, stage: Stage, manifest: Manifest) -> None:
+    """Run one stage (or reuse its saved result when a resumed run has it) and save it."""
+    cached = ctx.dir / "stages" / f"{stage.name}.json"
+    kind = RESULT_TYPES[stage.name]
+    t0 = time.perf_counter()
+    if ctx.resume and stage.resumable and cached.exists():
+        saved = parse(kind, read_json(cached, what="stage result"), where=str(cached))
+        ctx.results[stage.name] = saved
+        ctx.findings.extend(Finding(**f) for f in getattr(saved, "findings", []) or [])
+        manifest.stages.append(StageEntry(name=stage.name, status="resumed"))
+        return
+    result = stage.fn(ctx)
+    status = "skipped" if result is None else "done"
+    if result is not None:
+        ctx.results[stage.name] = result
+    if not is_main():
+        return  # rank 0 alone writes the run folder
+    if result is not None:
+        atomic_write_json(cached, result.model_dump(mode="json"))
+    manifest.stages.append(
+        StageEntry(name=stage.name, status=status, seconds=round(time.perf_counter() - t0, 3))
+    )
+    atomic_write_json(ctx.dir / "manifest.json", manifest.model_dump(mode="json"))
+
+
+def _stage_on_rank0(ctx: RunContext, stage: Stage, manifest: Manifest) -> None:
+    """Rank 0 runs `stage`; every process learns its verdict and stops with the same error."""
+    error: tuple[str, str, int] | None = None
+    failure: BaseException | None = None
+    if is_main():
+        try:
+            _run_stage(ctx, stage, manifest)
+        except NnrecipeError as e:
+            error, failure = (type(e).__name__, str(e), getattr(e, "exit_code", 2)), e
+        except BaseException as e:
+            error = ("NnrecipeError", f"rank 0 failed in the {stage.name} stage: {e}", 2)
+            failure = e
+    verdict = broadcast(error)
+    if failure is not None:
+        raise failure
+    if verdict is not None:
+        kinds = {c.__name__: c for c in (ConfigError, DataError, ModelError, TrainingError)}
+        if verdict[0] == "StageError":
+            raise StageError(verdict[1], codes={"corrupt-sample"} if verdict[2] == 2 else set())
+        raise kinds.get(verdict[0], NnrecipeError)(verdict[1])
+
+
 def _run_stages(ctx: RunContext, stages: Sequence[Stage], manifest: Manifest) -> None:
+    """The stages in order. Under torchrun rank 0 alone runs the stages before training (the
+    audit, baselines and checks run once; every rank learns the verdict), all ranks train,
+    and rank 0 alone evaluates, plots and reports."""
+    world, trained = world_size(), False
     for stage in stages:
-        cached = ctx.dir / "stages" / f"{stage.name}.json"
-        kind = RESULT_TYPES[stage.name]
-        t0 = time.perf_counter()
-        if ctx.resume and stage.resumable and cached.exists():
-            saved = parse(kind, read_json(cached, what="stage result"), where=str(cached))
-            ctx.results[stage.name] = saved
-            ctx.findings.extend(Finding(**f) for f in getattr(saved, "findings", []) or [])
-            manifest.stages.append(StageEntry(name=stage.name, status="resumed"))
-            continue
-        result = stage.fn(ctx)
-        status = "skipped" if result is None else "done"
-        if result is not None:
-            ctx.results[stage.name] = result
-            atomic_write_json(cached, result.model_dump(mode="json"))
-        manifest.stages.append(
-            StageEntry(name=stage.name, status=status, seconds=round(time.perf_counter() - t0, 3))
-        )
-        atomic_write_json(ctx.dir / "manifest.json", manifest.model_dump(mode="json"))
+        if world > 1 and stage.name != "train":
+            if trained and not is_main():
+                break
+            if not trained:
+                _stage_on_rank0(ctx, stage, manifest)
+                continue
+        _run_stage(ctx, stage, manifest)
+        trained = trained or stage.name == "train"
 
 
 # -- job 5: finish -------------------------------------------------------------------------------
@@ -309,30 +343,91 @@ def run(
     quiet: bool = False,
     say: Callable[[str], None] | None = None,
     command: str | None = None,
+    reshard: bool = False,
     final_stages: Sequence[Stage] = (),
     **overrides: Any,
 ) -> RunResult:
     """Run the recipe's stages and write a run folder (`nnrecipe.recipe.run` adds the report:
-    use that one, exported as `nr.run`)."""
+    use that one, exported as `nr.run`). Under torchrun (`nnrecipe run --nproc N`) every
+    process joins the process group for the whole run; `reshard` resumes a run killed while
+    training on another number of processes."""
+    spec = config if isinstance(config, dict) else {}
+    own_group = distributed.init(device=overrides.get("device") or spec.get("device"))
+    try:
+        return _run(
+            config,
+            data=data,
+            model=model,
+            resume=resume,
+            overwrite=overwrite,
+            quiet=quiet,
+            say=say,
+            command=command,
+            reshard=reshard,
+            final_stages=final_stages,
+            **overrides,
+        )
+    finally:
+        if own_group:
+            distributed.teardown()
+
+
+def _run(
+    config: RunConfig | dict[str, Any] | str | None,
+    *,
+    data: Data | tuple | None,
+    model: Any,
+    resume: str | Path | None,
+    overwrite: bool,
+    quiet: bool,
+    say: Callable[[str], None] | None,
+    command: str | None,
+    reshard: bool,
+    final_stages: Sequence[Stage],
+    **overrides: Any,
+) -> RunResult:
+    main, world = is_main(), world_size()
+    quiet = quiet or not main  # one process speaks
     set_quiet(quiet)
     say = _safe_say(say or ((lambda s: None) if quiet else print))
     data_given = data is not None
     if data is not None:
         data = Data.coerce(data)
     resume_path = Path(resume) if resume is not None else None
-    cfg = make_config(_config_values(config, data, resume_path, overrides))
+    values = _config_values(config, data, resume_path, overrides)
+    if resume is None and world == 1 and int(values.get("nproc") or 1) > 1:
+        raise ConfigError(
+            f"nproc={values['nproc']} needs processes started by torchrun: run `nnrecipe run "
+            f"... --nproc {values['nproc']}` or `torchrun --nproc-per-node {values['nproc']} -m "
+            "nnrecipe run ...`."
+        )
+    if resume is None or reshard:
+        # Recorded: a resume relaunches as many processes (a refused resume changes nothing).
+        values["nproc"] = local_world_size() if world > 1 else 1
+    cfg = make_config(values)
+    if world > 1 and cfg.tune_trials:
+        raise ConfigError(
+            "Tuning runs in one process (it scales out with tune_workers / tune_storage): drop "
+            "--nproc to tune, then train the tuned settings with --nproc."
+        )
     if cfg.device is not None:
         check_device(cfg.device)  # before any work: one sentence for an absent device
     final, tmp = _open_folder(cfg, resume_path, overwrite)
     data = _load_data(cfg, data, tmp, resume_path is not None)
     say(f"data: {data}")
-    tmp.mkdir(parents=True, exist_ok=True)
-    ctx = RunContext(cfg, data, tmp, final, resume=resume is not None, quiet=quiet, say=say)
+    if main:
+        tmp.mkdir(parents=True, exist_ok=True)
+    ctx = RunContext(
+        cfg, data, tmp, final, resume=resume is not None, quiet=quiet, say=say, reshard=reshard
+    )
     ctx.user_model = model
     manifest = Manifest(
         nnrecipe=versions().get("nnrecipe", ""), created=time.strftime("%Y-%m-%dT%H:%M:%S")
     )
     try:
+        if not main:
+            _run_stages(ctx, STAGES, manifest)  # train with rank 0, then leave the rest to it
+            return RunResult(final, {}, [])
         atomic_write_json(
             tmp / "config.json",
             {
@@ -357,7 +452,8 @@ def run(
     except KeyboardInterrupt:
         raise Interrupted(_interrupted_message(ctx)) from None
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if main:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
     _finish(ctx, manifest)
     for f in sorted(ctx.findings, key=lambda f: -f.severity.rank):

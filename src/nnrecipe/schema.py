@@ -64,6 +64,8 @@ class TrainResult(_Typed):
     options: dict[str, Any] = Field(default_factory=dict)
     settings: dict[str, Any] = Field(default_factory=dict)  # lr, weight decay, schedule, ...
     seconds: float | None = None
+    processes: int = 1  # data-parallel processes (torchrun)
+    compile_seconds: float | None = None
 
 
 class EvaluateResult(_Typed):

@@ -201,3 +201,67 @@ def test_one_line_per_epoch_when_output_is_not_a_terminal(capsys) -> None:
     assert [ln for ln in err.splitlines() if ln.startswith("epoch ")] and "(3/3)" in err
     nr.Learner(torch.nn.Linear(4, 3), data, threads=1, quiet=True).fit(2)
     assert "epoch" not in capsys.readouterr().err
+
+
+def test_folded_clipping_equals_clip_grad_norm_with_torch_adamw() -> None:
+    # Oracle: torch's for-loop AdamW after clip_grad_norm_, against the fused AdamW whose
+    # grad_scale carries the clip (nnrecipe's default step).
+    from nnrecipe.train.optim import adamw
+    from nnrecipe.train.step import Stepper
+
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 10) * 30, torch.randint(0, 3, (64,))  # large gradients: clipped
+    ours, ref = nn.Linear(10, 3), nn.Linear(10, 3)
+    ref.load_state_dict(ours.state_dict())
+    opt = adamw(0.01, 0.1)(list(ours.parameters()))
+    assert all(g["fused"] for g in opt.param_groups)
+    stepper = Stepper(opt, list(ours.parameters()), clip=0.5)
+    assert stepper.folded
+    ref_opt = torch.optim.AdamW(
+        [
+            {"params": [ref.weight], "weight_decay": 0.1},
+            {"params": [ref.bias], "weight_decay": 0.0},
+        ],
+        lr=0.01,
+        foreach=False,
+    )
+    clipped = []
+    for _ in range(20):
+        stepper.step(nn.functional.cross_entropy(ours(x), y))
+        ref_opt.zero_grad()
+        nn.functional.cross_entropy(ref(x), y).backward()
+        clipped.append(float(nn.utils.clip_grad_norm_(ref.parameters(), 0.5)) > 0.5)
+        ref_opt.step()
+    assert sum(clipped) >= 10  # the clip was active
+    for a, b in zip(ours.parameters(), ref.parameters(), strict=True):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_bf16_autocast_trains_on_cpu(wine: nr.Data) -> None:
+    learner = nr.Learner(_mlp(wine), wine, quiet=True, threads=1, precision="bf16")
+    learner.fit(epochs=15)
+    assert learner.evaluate("valid")["accuracy"] > 0.85
+    with pytest.raises(nr.ConfigError, match="precision"):
+        nr.Learner(_mlp(wine), wine, quiet=True, precision="fp8").fit(epochs=1)
+
+
+def test_resume_on_another_number_of_processes_needs_reshard(wine: nr.Data, tmp_path) -> None:
+    from nnrecipe.train.checkpoint import save_tensors
+
+    with pytest.raises(KeyboardInterrupt):
+        nr.Learner(
+            _mlp(wine),
+            wine,
+            quiet=True,
+            threads=1,
+            out=tmp_path,
+            patience=None,
+            callbacks=[_StopAt(2)],
+        ).fit(epochs=4)
+    path = tmp_path / "checkpoints" / "last.safetensors"
+    tensors, meta = load_tensors(path)
+    save_tensors(path, tensors, {**meta, "world_size": 2})  # as if written by 2 processes
+    again = nr.Learner(_mlp(wine), wine, quiet=True, threads=1, out=tmp_path, patience=None)
+    with pytest.raises(nr.TrainingError, match="trained on 2.*--reshard"):
+        again.fit(epochs=4, resume=True)
+    assert len(again.fit(epochs=4, resume=True, reshard=True)) == 4

@@ -7,6 +7,7 @@ overfitting one batch, real vs zeroed inputs) run once, on copies of the model.
 
 from __future__ import annotations
 
-from nnrecipe.checks.run import check
+from nnrecipe._lazy import exports
 
 __all__ = ["check"]
+__getattr__, __dir__ = exports(__name__, {"check": "nnrecipe.checks.run"})

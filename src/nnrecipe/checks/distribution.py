@@ -13,7 +13,8 @@ import torch
 
 from nnrecipe.checks import probes
 from nnrecipe.checks.context import Context, user_call
-from nnrecipe.findings import Code, Finding, Severity
+from nnrecipe.checks.task_codes import DISTRIBUTION_CODES as CODES  # noqa: F401
+from nnrecipe.findings import Finding, Severity
 
 TASKS = ("distribution",)
 TRAIN_STEPS = 60  # a short training of a copy: enough for a collapsing scale to show
@@ -23,46 +24,6 @@ TRAIN_STEPS = 60  # a short training of a copy: enough for a collapsing scale to
 COLLAPSE_RATIO = 0.05
 NOT_MONOTONE_TOL = 1e-5
 REACH_ONE = 0.98  # the CDF at the last edge must reach this on average
-
-CODES: dict[str, Code] = {
-    c.code: c
-    for c in (
-        Code(
-            "cdf-not-monotone",
-            "The predicted CDF decreases somewhere or does not reach 1",
-            "A CDF must rise from 0 to 1. Outputs read as the CDF at each bin edge (one sigmoid "
-            "per edge) are not tied together: a model can predict a CDF that goes down, which is "
-            "no distribution at all (negative probabilities), and whose quantiles and intervals "
-            "are then ill-defined. A CDF that ends below 1 leaves probability beyond the last "
-            "bin, where the score cannot see it.",
-            "Predict bin logits and take softmax then cumulative sum (head=bins), which is "
-            "monotone and reaches 1 by construction, or sort/cummax the per-edge outputs.",
-            tasks=TASKS,
-        ),
-        Code(
-            "bins-miss-targets",
-            "Targets fall outside the bins of the predicted CDF",
-            "A binned CDF puts all its mass between the first and the last edge. A target beyond "
-            "them can only be scored as a miss by the whole distance to the nearest edge, and no "
-            "amount of training can fix it: the model cannot express that value.",
-            "Let the bins span the training targets with a margin (the default), or widen the "
-            "range option; transform heavy-tailed targets (log) before binning.",
-            tasks=TASKS,
-        ),
-        Code(
-            "scale-collapse",
-            "The predicted scale collapses towards zero",
-            "A Gaussian head that predicts a scale far below the errors it makes is "
-            "over-confident: its intervals cover almost nothing and its NLL explodes on new "
-            "data. It comes from a scale output squashed at init (a tiny multiplier, a softplus "
-            "of large negative values) or from a loss that rewards a small scale without the "
-            "squared-error term that stops it (a mis-signed NLL).",
-            "Predict log sigma with a bias at log(target std), use the Gaussian NLL or CRPS as "
-            "given by the task, and check the loss's terms.",
-            tasks=TASKS,
-        ),
-    )
-}
 
 
 def _finding(code: str, severity: str, message: str, evidence: dict[str, Any]) -> Finding:

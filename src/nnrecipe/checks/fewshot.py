@@ -9,7 +9,8 @@ import torch
 
 from nnrecipe.checks import probes
 from nnrecipe.checks.context import Context, _jsonable, user_call
-from nnrecipe.findings import Code, Finding, Severity
+from nnrecipe.checks.task_codes import FEWSHOT_CODES as CODES  # noqa: F401
+from nnrecipe.findings import Finding, Severity
 
 TASKS = ("few-shot",)
 TRAIN_STEPS = 60
@@ -21,46 +22,6 @@ TINY_NORM = 1e-6  # raw embeddings this short are all noise once normalised
 # margin-never-active: share of negative pairs inside the margin, measured on digits 0.9996 at
 # init and 0.62 after 60 steps with the default 0.5; 0.0 and 0.0 with a margin of 0.001.
 ACTIVE_SHARE = 0.001
-
-CODES: dict[str, Code] = {
-    c.code: c
-    for c in (
-        Code(
-            "embeddings-collapse",
-            "The embeddings of different samples (nearly) coincide",
-            "An embedding that maps every input to the same point makes a contrastive loss "
-            "small on the positive pairs and tells no two classes apart: every episode is a "
-            "guess. It comes from an output that ignores the input (a zeroed or detached "
-            "path, a ReLU before the embedding with large negative biases) or from a margin so "
-            "small that pushing negatives apart is never needed.",
-            "Make the last layer linear (no ReLU or squashing), check that forward uses its "
-            "input, and use a margin of the order of the distances (0.5 on unit embeddings).",
-            tasks=TASKS,
-        ),
-        Code(
-            "margin-never-active",
-            "No negative pair (or triplet) is inside the margin",
-            "A contrastive loss only pushes apart negative pairs closer than the margin, a "
-            "triplet loss only acts on triplets that violate it. When none does, the negative "
-            "term contributes nothing: the loss only pulls positives together, which a "
-            "collapsed embedding satisfies.",
-            "Use a margin comparable to the distances between embeddings (0.5 for the "
-            "contrastive, 0.2 for the triplet loss on unit-length embeddings).",
-            tasks=TASKS,
-        ),
-        Code(
-            "pairs-one-sided",
-            "The training batches hold only positive or only negative pairs",
-            "A Siamese loss learns from the contrast between pairs of the same class and pairs "
-            "of different classes. With one training class every pair is positive (nothing "
-            "pushes apart: collapse); with hundreds of classes and small batches almost no pair "
-            "is positive (nothing pulls together).",
-            "Keep at least two training classes (fewshot_classes names the held-out ones), and "
-            "use batches with several samples per class (a larger batch size).",
-            tasks=TASKS,
-        ),
-    )
-}
 
 
 def _finding(code: str, severity: str, message: str, evidence: dict[str, Any]) -> Finding:

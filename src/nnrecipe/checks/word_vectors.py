@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from nnrecipe.checks.context import Context, _jsonable
-from nnrecipe.findings import Code, Finding, Severity
+from nnrecipe.checks.task_codes import WORD_VECTOR_CODES as CODES  # noqa: F401
+from nnrecipe.findings import Finding, Severity
 
 TASKS = ("word-vectors",)
 # negatives-not-smoothed-unigram: the draw of lee's train split (1.06M negatives over 1,750
@@ -20,35 +21,6 @@ MAX_TV = 0.05
 # in the first epoch's draw (measured 0 unseen); a subsampling threshold of 1e-6 leaves 43.7%
 # of the words out.
 MAX_UNSEEN = 0.01
-
-CODES: dict[str, Code] = {
-    c.code: c
-    for c in (
-        Code(
-            "negatives-not-smoothed-unigram",
-            "The negative samples are not drawn from the unigram distribution raised to 3/4",
-            "Skip-gram with negative sampling contrasts each true (word, context) pair with "
-            "noise words. Mikolov et al. found the unigram distribution raised to 3/4 clearly "
-            "best: plain unigram counts draw mostly 'the' and 'of' (the vectors of rare words "
-            "barely get negatives), a uniform draw mostly rare words (easy negatives that teach "
-            "little).",
-            "Draw negatives with probability proportional to count ** 0.75 (noise_power=0.75, "
-            "the default).",
-            tasks=TASKS,
-        ),
-        Code(
-            "words-without-gradient",
-            "Words of the vocabulary never appear in the training examples",
-            "A word that is never a center word of a training example never gets a gradient on "
-            "its vector: it keeps its random initial vector, and every similarity computed with "
-            "it is noise. Subsampling that is too aggressive, a vocabulary built from another "
-            "text than the training examples, or a window that drops words cause it.",
-            "Use a subsampling threshold around 1e-3 to 1e-5 (sample), build the vocabulary "
-            "from the training corpus, and raise min_count to drop words too rare to learn.",
-            tasks=TASKS,
-        ),
-    )
-}
 
 
 def _finding(code: str, severity: str, message: str, evidence: dict[str, Any]) -> Finding:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from nnrecipe.data.batch import Inputs, batch_cat, batch_len, batch_take
 from nnrecipe.errors import DataError
@@ -54,17 +54,24 @@ class Split:
         generator: torch.Generator | None = None,
         drop_last: bool = False,
         limit: int | None = None,
+        sampler: Sampler | None = None,
+        pin_memory: bool = False,
     ) -> Iterator[Batch]:
-        """Yield (x, y) batches; with `shuffle`, the order comes from `generator` alone."""
+        """Yield (x, y) batches; with `shuffle`, the order comes from `generator` alone.
+
+        A streamed split can take a `sampler` instead (a `DistributedSampler`: this process's
+        share) and read into pinned memory (`pin_memory`, for asynchronous copies to CUDA)."""
         n = len(self)
         if not self.in_memory:
             loader = DataLoader(
                 self.dataset,  # type: ignore[arg-type]
                 batch_size=batch_size,
-                shuffle=shuffle,
+                shuffle=shuffle and sampler is None,
+                sampler=sampler,
                 generator=generator,
                 drop_last=drop_last,
                 num_workers=self.num_workers,
+                pin_memory=pin_memory,
             )
             try:
                 for i, (xb, yb) in enumerate(loader):

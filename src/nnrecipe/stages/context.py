@@ -47,6 +47,7 @@ class RunContext:
     final_dir: Path
     resume: bool = False
     quiet: bool = False
+    reshard: bool = False  # resume a checkpoint written by another number of processes
     results: dict[str, BaseModel] = field(default_factory=dict)  # stage name -> typed result
     findings: list[Finding] = field(default_factory=list)
     model: Any = None

@@ -13,6 +13,7 @@ from nnrecipe.stages.context import RunContext
 from nnrecipe.stages.tune import train_settings
 from nnrecipe.train import Learner
 from nnrecipe.train.checkpoint import save_model
+from nnrecipe.train.distributed import is_main
 from nnrecipe.train.monitor import Monitor
 from nnrecipe.train.transfer import fit_or_fine_tune
 from nnrecipe.tune.augment import make_augment
@@ -39,12 +40,27 @@ def stage_train(ctx: RunContext) -> TrainResult:
         threads=c.threads,
         out=ctx.dir,
         quiet=ctx.quiet,
-        callbacks=[Monitor(ctx.dir / "monitor.json")],  # read-only records for the report
+        precision=c.precision,
+        compile=c.compile,
+        # Read-only records for the report, written by the process that writes (rank 0).
+        callbacks=[Monitor(ctx.dir / "monitor.json")] if is_main() else [],
     )
     t0 = time.perf_counter()
-    fit_or_fine_tune(ctx.learner, c.epochs, resume=ctx.resume)  # fine_tune if pretrained
+    # fine_tune if pretrained; under torchrun every process trains its shard
+    fit_or_fine_tune(ctx.learner, c.epochs, resume=ctx.resume, reshard=ctx.reshard)
     seconds = time.perf_counter() - t0
     L = ctx.learner
+    if not is_main():  # rank 0 alone saves, evaluates and reports
+        return TrainResult(epochs_run=len(L.history), best_epoch=L.best_epoch)
+    if L.placement:
+        ctx.say(L.placement)
+    if L.compile_seconds is not None:
+        ctx.say(f"torch.compile: first step {L.compile_seconds:.1f} s, compilation included")
+    if L.world_ > 1:
+        ctx.say(
+            f"data-parallel on {L.world_} processes: global batch {L.batch_size * L.world_} "
+            f"({L.batch_size} per process)"
+        )
     watched = getattr(L, "watch_result", None)  # nr.watch over the Learner's own loop
     if watched is not None:
         ctx.findings.extend(watched.findings)
@@ -73,6 +89,8 @@ def stage_train(ctx: RunContext) -> TrainResult:
         batch_size=L.batch_size,
         parameters=count_parameters(ctx.model),
         model=model_name,
+        processes=L.world_,
+        compile_seconds=L.compile_seconds,
         options=tuned["options"],
         settings=settings,
         seconds=seconds,

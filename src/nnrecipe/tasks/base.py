@@ -124,11 +124,23 @@ class Task:
         return len(split)
 
     def train_batches(
-        self, split: Any, batch_size: int, *, generator: torch.Generator, drop_last: bool
+        self,
+        split: Any,
+        batch_size: int,
+        *,
+        generator: torch.Generator,
+        drop_last: bool,
+        pin_memory: bool = False,
     ) -> Iterator[tuple[Any, Tensor]]:
         """One epoch of shuffled training batches (default: the split's samples; a task that
         draws its examples anew each epoch, like skip-gram windows, overrides it)."""
-        return split.batches(batch_size, shuffle=True, generator=generator, drop_last=drop_last)
+        return split.batches(
+            batch_size,
+            shuffle=True,
+            generator=generator,
+            drop_last=drop_last,
+            pin_memory=pin_memory,
+        )
 
     def model_metrics(self, model: Any) -> dict[str, float]:
         """Metrics of the model itself, the same for every split (word vectors against human

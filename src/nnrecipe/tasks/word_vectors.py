@@ -116,7 +116,13 @@ class WordVectors(Task):
         return len(split)  # the fixed draw in the split is one epoch's worth
 
     def train_batches(
-        self, split: Any, batch_size: int, *, generator: torch.Generator, drop_last: bool
+        self,
+        split: Any,
+        batch_size: int,
+        *,
+        generator: torch.Generator,
+        drop_last: bool,
+        pin_memory: bool = False,
     ) -> Iterator[tuple[Any, Tensor]]:
         """A new draw of skip-gram examples every epoch, shuffled, in batches."""
         if self.corpus is None:

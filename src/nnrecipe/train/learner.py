@@ -2,6 +2,11 @@
 
 AdamW, a one-cycle (or warm-up + cosine) schedule, gradient clipping, early stopping on the
 validation metric, best and last checkpoints, exact resume after a kill.
+
+The step never waits for the device: the losses stay on it and are read (and checked for
+NaN/Inf) every `CHECK_EVERY` steps and at the end of each epoch, before anything is saved. Under
+``torchrun`` (``nnrecipe run --nproc N``) the model trains data-parallel, see
+`nnrecipe.train.distributed`.
 """
 
 from __future__ import annotations
@@ -26,14 +31,20 @@ from nnrecipe.notebook import learner_html
 from nnrecipe.tasks import ALIASES, LossFn, Task, make_task, reconcile
 from nnrecipe.threads import choose_threads, pick_device
 from nnrecipe.train import checkpoint as ckpt
-from nnrecipe.train import transfer
+from nnrecipe.train import distributed, transfer
 from nnrecipe.train.callbacks import Callback, ProgressCallback
+from nnrecipe.train.device import place_split, to_channels_last, wants_channels_last
 from nnrecipe.train.optim import OptimizerFactory, trainable
+from nnrecipe.train.precision import autocast, check_precision, grad_scaler
 from nnrecipe.train.schedule import SCHEDULES, lr_factor
+from nnrecipe.train.step import Stepper
 from nnrecipe.watch.api import watched  # the loop is checked by nr.watch, like a user's loop
 
 # Small data sets: batch = 2**floor(log2(n / 16)), clamped to [16, 256].
 MIN_BATCH, MAX_BATCH = 16, 256
+# Steps between two reads of the losses from the device (each read is one host sync; a NaN/Inf
+# loss stops training at the next read, at the latest at the end of the epoch).
+CHECK_EVERY = 32
 
 
 def auto_batch_size(n_train: int) -> int:
@@ -77,6 +88,13 @@ class Learner:
             models), else the last linear layer is the head.
         class_weights: ``"balanced"`` weights the default loss by inverse class frequency
             (imbalanced classification; what the ``class-imbalance`` finding recommends).
+        precision: ``"fp32"``, ``"bf16"`` (autocast, CPU and CUDA) or ``"fp16"`` (autocast and a
+            GradScaler); weights and optimizer state stay fp32.
+        compile: train through `torch.compile(model)`; the first step's time, compilation
+            included, is in ``compile_seconds``.
+
+    Under torchrun, `batch_size` is per process: the global batch is ``batch_size × world
+    size``.
 
     Example:
         >>> import torch, nnrecipe as nr
@@ -111,6 +129,8 @@ class Learner:
         quiet: bool = False,
         splitter: Callable[[nn.Module], list[list[nn.Parameter]]] | None = None,
         class_weights: str | None = None,
+        precision: str = "fp32",
+        compile: bool = False,  # noqa: A002 - the torch.compile option, by its name
     ) -> None:
         self.model = model
         self.data = data
@@ -134,6 +154,10 @@ class Learner:
         self.splitter = splitter
         self._phase: str | None = None  # fine_tune's phase: its own checkpoint file
         self.class_weights = class_weights
+        self.precision = precision
+        self.compile = compile
+        self.compile_seconds: float | None = None
+        self.placement: str | None = None
         self.history: list[dict[str, Any]] = []
         self.best_epoch: int | None = None
         self.best_score: float | None = None
@@ -196,14 +220,29 @@ class Learner:
         )
         if self.batch_size < 1:
             raise ConfigError(f"The batch size must be >= 1, got {self.batch_size}.")
+        check_precision(self.precision)
         self.device_ = pick_device(self.device)
         self.model.to(self.device_)
+        self._channels_last = wants_channels_last(self.model, self.device_)
+        if self._channels_last:
+            self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         params = trainable(self.model)
         if not params:
             raise ModelError("The model has no trainable parameters: nothing to train.")
         self.opt = transfer.make_optimizer(self)  # one group, or one per layer group
         for g in self.opt.param_groups:
             g.setdefault("initial_lr", g["lr"])
+        scaler = grad_scaler(self.precision, self.device_)
+        self._stepper = Stepper(self.opt, params, clip=self.clip, scaler=scaler)
+        self.world_ = distributed.world_size()
+        # What the training step calls: the model, in DDP under torchrun, compiled on request.
+        # Evaluation, checkpoints and callbacks use `self.model` itself.
+        self._net: nn.Module = (
+            distributed.wrap(self.model, self.device_) if self.world_ > 1 else self.model
+        )
+        if self.compile:
+            self._net = torch.compile(self._net)  # type: ignore[assignment]
+        self._train, self.placement = place_split(self.data.train, self.device_)
         self._ready = True
 
     def _choose_threads(self) -> int:
@@ -211,6 +250,13 @@ class Learner:
         if self.threads is not None:
             torch.set_num_threads(int(self.threads))
             return int(self.threads)
+        if self.world_ > 1:
+            # The processes of this machine share its cores; a fixed count keeps them alike.
+            from nnrecipe.threads import cpu_count
+
+            threads = max(1, cpu_count() // distributed.local_world_size())
+            torch.set_num_threads(threads)
+            return threads
         if self.device_.type != "cpu":
             return torch.get_num_threads()
         xb, yb = next(self.data.train.batches(self.batch_size))
@@ -232,12 +278,16 @@ class Learner:
 
     # -- the loop -------------------------------------------------------------------------------
     @watched  # findings of the loop in self.watch_result (a Result, also when fit raises)
-    def fit(self, epochs: int = 20, *, resume: bool = False) -> list[dict[str, Any]]:
+    def fit(
+        self, epochs: int = 20, *, resume: bool = False, reshard: bool = False
+    ) -> list[dict[str, Any]]:
         """Train for up to `epochs` epochs; returns the per-epoch history.
 
         With ``resume=True`` and a checkpoint in `out`, training continues exactly where it
-        stopped (bit-identical weights on CPU). At the end the best checkpoint's weights (by the
-        validation metric) are loaded into the model.
+        stopped (bit-identical weights on CPU). A checkpoint written by another number of
+        processes is refused unless ``reshard=True`` (training then continues on this number,
+        not bit-identically). At the end the best checkpoint's weights (by the validation
+        metric) are loaded into the model.
 
         Raises:
             TrainingError: the loss became NaN/Inf (the last good checkpoint is kept).
@@ -248,10 +298,13 @@ class Learner:
         self._setup()
         data, task = self.data, self.task
         n_train = task.epoch_size(data.train)
-        drop_last = n_train % self.batch_size == 1  # a batch of one breaks BatchNorm
-        steps_per_epoch = max(
-            1, n_train // self.batch_size if drop_last else -(-n_train // self.batch_size)
-        )
+        world, rank = self.world_, distributed.rank()
+        batch = self.batch_size * world  # the global batch: one part per process
+        if world > 1:
+            drop_last = distributed.drop_last_for(n_train, batch, world)
+        else:
+            drop_last = n_train % self.batch_size == 1  # a batch of one breaks BatchNorm
+        steps_per_epoch = max(1, n_train // batch if drop_last else -(-n_train // batch))
         total_steps = epochs * steps_per_epoch
         self._signature = {
             "epochs": epochs,
@@ -264,19 +317,22 @@ class Learner:
         gen = torch.Generator().manual_seed(self.seed)
         self.resumed_from = None
         if resume and self._last_path() is not None and self._last_path().exists():
-            start_epoch = self._restore(gen)
+            start_epoch = self._restore(gen, reshard=reshard)
             self.resumed_from = start_epoch
         else:
             self.threads_used = self._choose_threads()
-            torch.manual_seed(self.seed)
-            random.seed(self.seed)
+            # One stream per process for dropout and augmentation (rank 0's is the usual one).
+            torch.manual_seed(self.seed + rank)
+            random.seed(self.seed + rank)
             self.history, self.best_epoch, self.best_score, self._bad_epochs = [], None, None, 0
             self._best_loss = math.inf
             self._best_state = ckpt.model_state(self.model)
         self.epochs = epochs
         self._emit("on_fit_start")
         progress = (
-            None if self.quiet else ProgressCallback(epochs, steps_per_epoch, task.primary_metric)
+            None
+            if self.quiet or rank != 0
+            else ProgressCallback(epochs, steps_per_epoch, task.primary_metric)
         )
         if progress:
             progress.on_fit_start(self)
@@ -289,41 +345,57 @@ class Learner:
             self.model.train()
             t0 = time.perf_counter()
             total_loss, seen = 0.0, 0
-            for batch_i, (xb, yb) in enumerate(
-                task.train_batches(data.train, self.batch_size, generator=gen, drop_last=drop_last)
-            ):
+            losses: list[Tensor] = []  # this epoch's unread losses, on the device
+            sizes: list[int] = []
+            move = not self._on_device()
+            for batch_i, (xb, yb, weight) in enumerate(self._batches(gen, drop_last, epoch)):
                 # The schedule is a pure function of the step: nothing to save for resume.
-                factor = lr_factor(self.schedule, step, total_steps)
-                for g in self.opt.param_groups:
-                    g["lr"] = g["initial_lr"] * factor
-                xb = batch_to(xb, self.device_, non_blocking=True)
-                yb = yb.to(self.device_, non_blocking=True)
+                if self.schedule != "constant":
+                    factor = lr_factor(self.schedule, step, total_steps)
+                    for g in self.opt.param_groups:
+                        g["lr"] = g["initial_lr"] * factor
+                if move:  # streamed, or in memory but not on the device
+                    xb = batch_to(xb, self.device_, non_blocking=True)
+                    yb = yb.to(self.device_, non_blocking=True)
+                if self._channels_last:
+                    xb = to_channels_last(xb)
                 if getattr(self.augment, "takes_targets", False):
                     # Masks move with their images; the generator is checkpointed with the run.
                     xb, yb = self.augment(xb, yb, gen)  # type: ignore[misc, call-arg]
                 elif self.augment is not None:
                     xb = self.augment(xb)
-                loss = self._forward_loss(xb, yb)
-                loss_value = loss.item()
-                if not math.isfinite(loss_value):
-                    self._fail_non_finite(loss_value, epoch, batch_i)
-                self.opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if self.clip is not None:
-                    # Clipping bounds the damage of a rare huge gradient (bad batch, high lr).
-                    nn.utils.clip_grad_norm_(self.model.parameters(), self.clip, foreach=True)
-                self.opt.step()
-                total_loss += loss_value * batch_len(xb)
-                seen += batch_len(xb)
+                t_step = time.perf_counter() if self.compile and step == 0 else None
+                if self.precision == "fp32":
+                    loss = self._forward_loss(xb, yb)
+                else:
+                    with autocast(self.precision, self.device_):
+                        loss = self._forward_loss(xb, yb)
+                # Backward, clipping (it bounds the damage of a rare huge gradient: bad batch,
+                # high lr) and the update; a last, smaller global batch weighs each process's
+                # loss by its share of the samples.
+                self._stepper.step(loss if weight == 1.0 else loss * weight)
+                if t_step is not None:
+                    self.compile_seconds = time.perf_counter() - t_step
+                losses.append(loss.detach())
+                sizes.append(batch_len(xb))
                 step += 1
+                if len(losses) == CHECK_EVERY:
+                    total_loss, seen = self._read_losses(
+                        losses, sizes, total_loss, seen, epoch, batch_i
+                    )
                 if progress:
-                    progress.on_batch_end(self, batch_i, loss_value)
+                    progress.on_batch_end(self, batch_i, loss)
+            if losses:
+                total_loss, seen = self._read_losses(
+                    losses, sizes, total_loss, seen, epoch, batch_i
+                )
             record = {
                 "epoch": epoch + 1,
                 "train_loss": total_loss / max(seen, 1),
                 "lr": self.opt.param_groups[0]["lr"],
             }
-            valid = self.evaluate("valid")
+            # Rank 0 evaluates, every process acts on its figures: the same early stopping.
+            valid = distributed.broadcast(self.evaluate("valid") if rank == 0 else None)
             record.update({f"valid_{k}": v for k, v in valid.items()})
             record["seconds"] = time.perf_counter() - t0
             self.history.append(record)
@@ -341,9 +413,63 @@ class Learner:
         self._emit("on_fit_end")
         return self.history
 
+    def _batches(self, gen: torch.Generator, drop_last: bool, epoch: int) -> Any:
+        """This epoch's training batches ``(x, y, loss weight)``, shuffled by `gen` alone."""
+        pin = self.device_.type == "cuda" and not self._train.in_memory  # async copies
+        if self.world_ > 1:
+            return distributed.shard_batches(
+                self._train,
+                self.batch_size,
+                generator=gen,
+                drop_last=drop_last,
+                epoch=epoch,
+                seed=self.seed,
+                pin_memory=pin,
+            )
+        batches = self.task.train_batches(
+            self._train, self.batch_size, generator=gen, drop_last=drop_last, pin_memory=pin
+        )
+        return ((xb, yb, 1.0) for xb, yb in batches)
+
+    def _on_device(self) -> bool:
+        """Whether the training split already lives on the training device (nothing to copy)."""
+        y, dev = self._train.y, self.device_
+        if not self._train.in_memory or y is None or y.device.type != dev.type:
+            return False
+        return dev.index is None or y.device.index == dev.index
+
+    def _read_losses(
+        self,
+        losses: list[Tensor],
+        sizes: list[int],
+        total: float,
+        seen: int,
+        epoch: int,
+        last_batch: int,
+    ) -> tuple[float, int]:
+        """Read the pending losses from the device (one sync), stop on the first NaN/Inf, and
+        add them to the epoch's running sum; empties `losses` and `sizes`."""
+        first = last_batch - len(losses) + 1
+        stacked = torch.stack(losses).float()
+        if self.world_ == 1:
+            pairs = list(zip(stacked.tolist(), sizes, strict=True))
+        else:
+            # Every process reads the same sums: a NaN anywhere stops all of them at once.
+            counts = torch.tensor(sizes, dtype=torch.float32, device=stacked.device)
+            both = distributed.all_sum(torch.stack([stacked * counts, counts]))
+            pairs = [(s / n, int(n)) for s, n in zip(*both.tolist(), strict=True)]
+        losses.clear()
+        sizes.clear()
+        for i, (value, n) in enumerate(pairs):
+            if not math.isfinite(value):
+                self._fail_non_finite(value, epoch, first + i)
+            total += value * n
+            seen += n
+        return total, seen
+
     def _forward_loss(self, xb: Tensor, yb: Tensor) -> Tensor:
         try:
-            out = call_model(self.model, xb)
+            out = call_model(self._net, xb)
             loss = self.loss_fn(out, yb)
         except Exception as e:
             raise ModelError(
@@ -376,7 +502,7 @@ class Learner:
             self.best_score, self.best_epoch, self._bad_epochs = score, epoch, 0
             self._best_loss = loss
             self._best_state = ckpt.model_state(self.model)
-            if self.out is not None:
+            if self.out is not None and distributed.is_main():
                 ckpt.save_model(
                     self.out / "checkpoints" / "best.safetensors",
                     self.model,
@@ -400,11 +526,16 @@ class Learner:
         return None if self.out is None else self.out / "checkpoints" / f"{name}.safetensors"
 
     def _save_last(self, gen: torch.Generator, epoch: int) -> None:
+        # Every process's RNG states (dropout, augmentation) go into rank 0's checkpoint.
+        states = distributed.gather((torch.get_rng_state(), _jsonable_random_state()))
+        if not distributed.is_main():
+            return
         tensors = {f"model.{k}": v for k, v in ckpt.model_state(self.model).items()}
         tensors.update({f"best.{k}": v for k, v in self._best_state.items()})
         opt_tensors, opt_meta = ckpt.optimizer_state(self.opt)
         tensors.update(opt_tensors)
-        tensors["rng.torch"] = torch.get_rng_state()
+        tensors["rng.torch"] = states[0][0]
+        tensors.update({f"rng.torch.{r}": s[0] for r, s in enumerate(states) if r > 0})
         tensors["rng.shuffle"] = gen.get_state()
         meta = {
             "epoch": epoch,
@@ -414,15 +545,24 @@ class Learner:
             "bad_epochs": self._bad_epochs,
             "best_loss": self._best_loss,
             "optimizer": opt_meta,
-            "python_random": _jsonable_random_state(),
+            "python_random": states[0][1],
+            "python_random_ranks": [s[1] for s in states[1:]],
+            "world_size": self.world_,
             "threads": self.threads_used,
             "signature": self._signature,
         }
         ckpt.save_tensors(self._last_path(), tensors, meta)  # type: ignore[arg-type]
         self._write_metrics_csv()
 
-    def _restore(self, gen: torch.Generator) -> int:
+    def _restore(self, gen: torch.Generator, *, reshard: bool = False) -> int:
         tensors, meta = ckpt.load_tensors(self._last_path())  # type: ignore[arg-type]
+        saved_world = int(meta.get("world_size", 1))
+        if saved_world != self.world_ and not reshard:
+            raise TrainingError(
+                f"Cannot resume from {self._last_path()} on {self.world_} process(es): it was "
+                f"trained on {saved_world}; resume with --nproc {saved_world}, or pass --reshard "
+                f"(reshard=True) to continue on {self.world_}, not bit-identically."
+            )
         if meta.get("signature") != self._signature:
             raise TrainingError(
                 f"Cannot resume from {self._last_path()}: it was trained with {meta.get('signature')}, "
@@ -433,10 +573,16 @@ class Learner:
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         self._best_state = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
         ckpt.load_optimizer_state(self.opt, tensors, meta["optimizer"])
-        torch.set_rng_state(tensors["rng.torch"])
         gen.set_state(tensors["rng.shuffle"])
-        state = meta["python_random"]
-        random.setstate((state[0], tuple(state[1]), state[2]))
+        rank = distributed.rank()
+        key = "rng.torch" if rank == 0 else f"rng.torch.{rank}"
+        if key in tensors:
+            torch.set_rng_state(tensors[key])
+            state = meta["python_random"] if rank == 0 else meta["python_random_ranks"][rank - 1]
+            random.setstate((state[0], tuple(state[1]), state[2]))
+        else:  # resharded onto more processes: a new stream for this one
+            torch.manual_seed(self.seed + rank + 7919 * int(meta["epoch"]))
+            random.seed(self.seed + rank + 7919 * int(meta["epoch"]))
         self.history = meta["history"]
         self.best_epoch, self.best_score, self._bad_epochs = (
             meta["best_epoch"],
@@ -471,7 +617,11 @@ class Learner:
         self.model.eval()
         outs, ys = [], []
         for xb, yb in s.batches(max(self.batch_size, 256)):
-            outs.append(call_model(self.model, batch_to(xb, self.device_)).float().cpu())
+            xb = batch_to(xb, self.device_)
+            if self._channels_last:
+                xb = to_channels_last(xb)
+            with autocast(self.precision, self.device_):
+                outs.append(call_model(self.model, xb).float().cpu())
             ys.append(yb)
         self.model.train(was_training)
         return torch.cat(outs), torch.cat(ys)

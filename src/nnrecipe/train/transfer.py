@@ -404,12 +404,14 @@ def is_pretrained(model: nn.Module) -> bool:
     return bool(getattr(model, "nnrecipe_pretrained", None))
 
 
-def fit_or_fine_tune(learner: Any, epochs: int, *, resume: bool = False) -> list[dict[str, Any]]:
+def fit_or_fine_tune(
+    learner: Any, epochs: int, *, resume: bool = False, reshard: bool = False
+) -> list[dict[str, Any]]:
     """What `nnrecipe run` trains with: `fine_tune` for a model with pretrained weights (one
-    frozen epoch, then `epochs - 1`), `fit` otherwise."""
+    frozen epoch, then `epochs - 1`), `fit` otherwise (`reshard`: see `Learner.fit`)."""
     if is_pretrained(learner.model) and epochs >= 2:
         return fine_tune(learner, epochs - 1, freeze_epochs=1, resume=resume)
-    history = learner.fit(epochs, resume=resume)
+    history = learner.fit(epochs, resume=resume, reshard=reshard)
     pre = getattr(learner.model, "nnrecipe_preprocess", None)
     if learner.out is not None and (pre or getattr(learner, "lr_auto", None)):
         from nnrecipe.io import atomic_write_text

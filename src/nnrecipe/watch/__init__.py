@@ -7,6 +7,11 @@ One small function per finding code (see `codes.py`), all reading one `Recorder`
 
 from __future__ import annotations
 
-from nnrecipe.watch.api import Watcher, watch
+from nnrecipe._lazy import exports
+
+# Loaded on first use, so that `nnrecipe explain` reads watch/codes.py without torch.
+__getattr__, __dir__ = exports(
+    __name__, {"watch": "nnrecipe.watch.api", "Watcher": "nnrecipe.watch.api"}
+)
 
 __all__ = ["watch", "Watcher"]

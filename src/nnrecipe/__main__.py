@@ -1,0 +1,5 @@
+"""``python -m nnrecipe ...`` (and ``torchrun ... -m nnrecipe run DATA``): the `nnrecipe` command."""
+
+from nnrecipe.cli import main
+
+main()
