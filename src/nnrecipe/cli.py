@@ -36,13 +36,13 @@ Debug = Annotated[bool, typer.Option("--debug", help="show tracebacks of errors"
 
 
 def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {' '.join(str(message).split())}", err=True)  # one line
     raise typer.Exit(2)
 
 
 def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Call a library verb, turning the user's errors into one line and exit code 2."""
-    from nnrecipe.errors import NnrecipeError
+    from nnrecipe.errors import NnrecipeError, fs_fault, storage_error
 
     try:
         return fn(*args, **kwargs)
@@ -50,6 +50,10 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         if DEBUG["on"]:
             raise
         _fail(str(e))
+    except OSError as e:  # a full disk, a read-only folder: the machine's fault, not a bug
+        if DEBUG["on"] or fs_fault(e) is None:
+            raise
+        _fail(str(storage_error(e, then="free space or choose a writable folder, then rerun.")))
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         raise typer.Exit(130) from None

@@ -52,6 +52,10 @@ def load_tensors(path: Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
 
 def damaged(path: Path, why: str) -> TrainingError:
     """One sentence for a checkpoint that cannot be resumed from (the folder is kept)."""
+    if Path(path).name != "last.safetensors":
+        return TrainingError(
+            f"The weights file {str(path)!r} is damaged ({why}): rerun the run that wrote it."
+        )
     best = Path(path).parent / "best.safetensors"
     return TrainingError(
         f"Checkpoint {str(path)!r} is damaged ({why}): restart the run with --overwrite; the "
