@@ -118,10 +118,7 @@ class TableEncoder:
         for c in df.columns:
             col = df[c]
             if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-                v = col.to_numpy(dtype=float)
-                med = float(np.nanmedian(v)) if np.isfinite(v).any() else 0.0
-                filled = np.where(np.isfinite(v), v, med)
-                numeric[str(c)] = (med, float(filled.mean()), float(filled.std()) or 1.0)
+                numeric[str(c)] = _column_stats(col.to_numpy(dtype=float))
             else:
                 categorical[str(c)] = sorted(col.astype(str).unique().tolist())
         return cls(numeric, categorical)
@@ -130,8 +127,8 @@ class TableEncoder:
         cols = []
         for c, (med, mean, std) in self.numeric.items():
             v = df[c].to_numpy(dtype=float)
-            missing = ~np.isfinite(v)
-            cols += [(np.where(missing, med, v) - mean) / std, missing.astype(float)]
+            missing = np.isnan(v)  # ±inf stays: the audit reports it as non-finite
+            cols += [_standardise(c, np.where(missing, med, v), mean, std), missing.astype(float)]
         for c, levels in self.categorical.items():
             v = df[c].astype(str).to_numpy()
             if len(levels) <= MAX_ONE_HOT:
@@ -146,3 +143,29 @@ class TableEncoder:
             "numeric": list(self.numeric),
             "categorical": {c: len(v) for c, v in self.categorical.items()},
         }
+
+
+def _column_stats(v: np.ndarray) -> tuple[float, float, float]:
+    """(median, mean, std) of a column's finite values, computed on a rescaled copy so that
+    values near the float64 limit (1e308) cannot overflow."""
+    finite = v[np.isfinite(v)]
+    if finite.size == 0:
+        return 0.0, 0.0, 1.0
+    scale = float(np.max(np.abs(finite))) or 1.0
+    scaled = finite / scale
+    mean, std = float(scaled.mean()) * scale, float(scaled.std()) * scale
+    return float(np.median(finite)), mean, std if std > 0 and np.isfinite(std) else 1.0
+
+
+def _standardise(name: str, v: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """(v - mean) / std without overflow; finite values that still do not fit float32 after
+    standardising are refused with their column's name."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = v / std - mean / std
+    bad = np.isfinite(v) & ~(np.abs(z) < np.finfo(np.float32).max)
+    if bad.any():
+        raise DataError(
+            f"Column {name!r} has values out of range ({float(v[bad][0]):.3g} is "
+            f"{float(z[bad][0]):.3g} standard deviations from the mean): rescale or clip it."
+        )
+    return z
