@@ -18,7 +18,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("tune", "diagnose"),
     ("stages", "pipeline"),
     ("report",),
-    ("integrations", "recipe", "cli", "__init__", "__main__"),
+    ("integrations", "recipe", "predictor", "cli", "__init__", "__main__", "_lazy"),
 ]
 # Imports inside functions that go up on purpose, each with its reason.
 ALLOWED_UP = {

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from safetensors.torch import load_file
 
 import nnrecipe as nr
@@ -156,3 +157,25 @@ def test_run_takes_the_users_own_model_and_data(tmp_path) -> None:
     assert set(load_file(str(result.path / "model.safetensors"))) == {"weight", "bias"}
     with pytest.raises(nr.ConfigError, match="nr.tune"):
         nr.run(data=data, model=factory, out=str(tmp_path / "t"), tune_trials=2, quiet=True)
+
+
+def test_config_json_records_what_the_run_resolved_and_reruns_it_bit_identically(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from nnrecipe.cli import app
+
+    first = tmp_path / "first"
+    nr.run("iris", out=str(first), epochs=3, quiet=True, force=True)
+    saved = json.loads((first / "config.json").read_text())
+    resolved = saved["resolved"]
+    assert resolved["model"] == "mlp" and resolved["batch_size"] >= 1
+    assert resolved["threads"] >= 1 and resolved["device"] == "cpu"
+    again = tmp_path / "again"
+    res = CliRunner().invoke(
+        app, ["run", "--config", str(first / "config.json"), "--out", str(again), "--quiet"]
+    )
+    assert res.exit_code == 0, res.output
+    a, b = load_file(first / "model.safetensors"), load_file(again / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -49,7 +49,8 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     except NnrecipeError as e:
         if DEBUG["on"]:
             raise
-        _fail(str(e))
+        typer.echo(f"error: {' '.join(str(e).split())}", err=True)  # one line
+        raise typer.Exit(getattr(e, "exit_code", 2)) from None
     except OSError as e:  # a full disk, a read-only folder: the machine's fault, not a bug
         if DEBUG["on"] or fs_fault(e) is None:
             raise
@@ -104,6 +105,9 @@ def run(
     lr: Annotated[float | None, typer.Option(help="peak learning rate")] = None,
     batch_size: Annotated[int | None, typer.Option(help="batch size")] = None,
     weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay")] = None,
+    class_weights: Annotated[
+        str | None, typer.Option(help="balanced: weight the loss by inverse class frequency")
+    ] = None,
     image_size: Annotated[
         int | None, typer.Option(help="resize folder images to this size")
     ] = None,
@@ -144,6 +148,7 @@ def run(
         lr=lr,
         batch_size=batch_size,
         weight_decay=weight_decay,
+        class_weights=class_weights,
         image_size=image_size,
         threads=threads,
         device=device,
@@ -378,10 +383,19 @@ def diagnose_cmd(
 
 
 @app.command()
-def explain(code: Annotated[str, typer.Argument(help="a finding code, e.g. loss-at-init")]) -> None:
+def explain(
+    code: Annotated[str | None, typer.Argument(help="a finding code, e.g. loss-at-init")] = None,
+    list_codes: Annotated[bool, typer.Option("--list", help="list every finding code")] = False,
+) -> None:
     """Explain a finding code: what it means, why it matters, how to fix it."""
+    from nnrecipe.findings import catalog
     from nnrecipe.findings import explain as explain_code
 
+    if list_codes or code is None:
+        codes = catalog()
+        width = max(map(len, codes))
+        typer.echo("\n".join(f"{c:<{width}}  {codes[c].title}" for c in sorted(codes)))
+        return
     typer.echo(_call(explain_code, code))
 
 
@@ -410,6 +424,49 @@ def env() -> None:
     typer.echo(f"cuda available: {torch.cuda.is_available()}")
     typer.echo(f"cpu cores available: {cpu_count()}")
     typer.echo(f"torch threads (default): {torch.get_num_threads()}")
+
+
+@app.command("predict")
+def predict_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder written by `nnrecipe run`")],
+    inputs: Annotated[str, typer.Argument(help="an image, a folder of images, or a .npy array")],
+    out: Annotated[Path | None, typer.Option("--out", help="CSV file of predictions")] = None,
+    proba: Annotated[bool, typer.Option(help="class probabilities instead of labels")] = False,
+) -> None:
+    """Predict with a trained run: labels by name (or values), one row per input."""
+    import numpy as np
+
+    from nnrecipe.predictor import load
+
+    predictor = _call(load, run_dir)
+    source: Any = np.load(inputs, allow_pickle=False) if inputs.endswith(".npy") else inputs
+    pred = _call(predictor.predict, source, proba=proba)
+    rows = [list(map(str, r)) if proba else [str(r)] for r in pred]
+    header = [f"p_{c}" for c in predictor.classes or []] if proba else ["prediction"]
+    text = "\n".join(",".join(r) for r in [header, *rows]) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    from nnrecipe.io import atomic_write_text
+
+    atomic_write_text(out, text)
+    typer.echo(f"{len(rows)} predictions written to {out}")
+
+
+@app.command("export")
+def export_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder written by `nnrecipe run`")],
+    format: Annotated[str, typer.Option("--format", help="onnx or torchscript")] = "onnx",
+    out: Annotated[Path | None, typer.Option("--out", help="file to write")] = None,
+) -> None:
+    """Export a trained run's model (ONNX for onnxruntime, or TorchScript)."""
+    from nnrecipe.predictor import load
+
+    predictor = _call(load, run_dir)
+    suffix = {"onnx": ".onnx", "torchscript": ".pt"}.get(format, ".bin")
+    target = out or run_dir / f"model{suffix}"
+    path = _call(predictor.export, target, format=format)
+    typer.echo(f"exported: {path} (inputs: preprocessed tensors, as nr.load(run).inputs gives)")
 
 
 def main() -> None:

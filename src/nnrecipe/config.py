@@ -56,6 +56,9 @@ class RunConfig(BaseModel):
     patience: int | None = Field(
         10, ge=0, description="early-stopping patience in epochs (null: off)"
     )
+    class_weights: Literal["balanced"] | None = Field(
+        None, description="'balanced': weight the loss by inverse class frequency"
+    )
     seed: int = Field(0, ge=0, description="seed for splits, init, shuffling and dropout")
     # -- machine --
     device: str | None = Field(None, description="cpu, cuda, mps; default: the best available")
@@ -143,7 +146,16 @@ class RunConfig(BaseModel):
     def training_settings(self) -> dict[str, Any]:
         """The Learner settings a run trains with (tuning may override lr, weight decay, batch
         size and augmentation)."""
-        keys = ("schedule", "clip", "patience", "lr", "weight_decay", "batch_size", "augment")
+        keys = (
+            "schedule",
+            "clip",
+            "patience",
+            "lr",
+            "weight_decay",
+            "batch_size",
+            "augment",
+            "class_weights",
+        )
         return {k: getattr(self, k) for k in keys}
 
 
@@ -224,4 +236,8 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
             f"Config file {str(p)!r} nests more than {MAX_DEPTH} levels deep: settings nest a "
             "few levels at most."
         )
+    if isinstance(values.get("rerun"), dict):  # a run folder's config.json: rerun that run
+        return {k: v for k, v in values["rerun"].items() if k != "out"}
+    if isinstance(values.get("config"), dict) and "schema_version" in values:
+        return {k: v for k, v in values["config"].items() if k != "out"}
     return values

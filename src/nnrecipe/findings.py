@@ -186,6 +186,7 @@ def explain(code: str) -> str:
     from nnrecipe.errors import ConfigError
 
     known = catalog()
+    code = code.strip().lower().replace("_", "-")  # LOSS_AT_INIT and Loss-At-Init work too
     if code not in known:
         raise ConfigError(
             f"Unknown finding code {code!r}: known codes are {', '.join(sorted(known))}."

@@ -27,7 +27,7 @@ from typing import Any
 from nnrecipe.config import RunConfig, make_config
 from nnrecipe.data import Data
 from nnrecipe.data.resolve import resolve_data
-from nnrecipe.errors import ConfigError, fs_fault, storage_error
+from nnrecipe.errors import ConfigError, NnrecipeError, fs_fault, storage_error
 from nnrecipe.findings import Finding
 from nnrecipe.html import run_iframe
 from nnrecipe.io import atomic_write_json, read_json
@@ -42,6 +42,7 @@ from nnrecipe.schema import (
     parse,
 )
 from nnrecipe.stages import STAGES, RunContext, Stage, StageError
+from nnrecipe.threads import check_device
 
 __all__ = ["STAGES", "RunContext", "RunResult", "Stage", "StageError", "incomplete_dir", "run"]
 
@@ -177,15 +178,16 @@ def _open_folder(cfg: RunConfig, resume: Path | None, overwrite: bool) -> tuple[
             f"Run folder {str(final)!r} already exists: choose another --out or pass --overwrite."
         )
     tmp = incomplete_dir(final)
-    if tmp.exists() and has_progress(tmp) and not overwrite:
-        raise ConfigError(
-            f"An interrupted run with a checkpoint is at {str(tmp)!r}: continue it with "
-            f"`nnrecipe run --resume {final}`, or pass --overwrite to start again."
-        )
-    if tmp.is_dir():
-        shutil.rmtree(tmp)
-    elif tmp.exists():
-        tmp.unlink()
+    if tmp.exists():
+        if not overwrite:
+            raise ConfigError(
+                f"An interrupted run is waiting at {str(final)!r}: continue it with "
+                f"`nnrecipe run --resume {final}`, or start over with --overwrite."
+            )
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp)
+        else:
+            tmp.unlink()
     return final, tmp
 
 
@@ -291,12 +293,82 @@ def summary_of(ctx: RunContext) -> Summary:
     )
 
 
+def resolved_settings(ctx: RunContext) -> dict[str, Any]:
+    """Every value the run resolved (the model built, its options, batch size, threads,
+    device, and for tuned runs the values that trained the final model)."""
+    train = ctx.result("train")
+    if train is None:
+        return {}
+    fields = RunConfig.model_fields
+    out: dict[str, Any] = {"model": None if train.model == "user" else train.model}
+    out.update({k: v for k, v in train.options.items() if k in fields})
+    out.update({k: v for k, v in train.settings.items() if k in fields})
+    out["batch_size"] = train.batch_size
+    out["threads"] = train.threads
+    if ctx.learner is not None:
+        out["device"] = ctx.learner.device_.type
+    return out
+
+
+def _record_resolved(ctx: RunContext) -> None:
+    """Add to config.json what the run resolved and the settings that rerun it: `nnrecipe run
+    --config runs/NAME/config.json` trains the same model.safetensors (bit-identical on CPU)."""
+    path = ctx.dir / "config.json"
+    saved = read_json(path, what="run config")
+    resolved = resolved_settings(ctx)
+    rerun = {**saved["config"], **resolved, "out": None}
+    if ctx.result("tune") is not None and ctx.result("ensemble") is None:
+        rerun.update(tune_trials=None)  # the tuned values are in `resolved`: no search again
+    saved.update(resolved=resolved, rerun=rerun)
+    atomic_write_json(path, saved)
+
+
 def _finish(ctx: RunContext, manifest: Manifest) -> None:
     manifest.finished = True
     atomic_write_json(ctx.dir / "manifest.json", manifest.model_dump(mode="json"))
     if ctx.final_dir.exists():
         shutil.rmtree(ctx.final_dir)
     ctx.dir.rename(ctx.final_dir)
+
+
+class Interrupted(NnrecipeError):
+    """The user stopped the run (Ctrl-C); its folder is kept for ``--resume``."""
+
+    exit_code = 130  # what a shell reports for SIGINT
+
+
+def _interrupted_message(ctx: RunContext) -> str:
+    learner = ctx.learner
+    where = ""
+    if learner is not None and getattr(learner, "history", None) is not None:
+        done, total = len(learner.history), getattr(learner, "epochs", ctx.config.epochs)
+        where = f" at epoch {done} of {total}"
+    return (
+        f"Interrupted{where}; continue with `nnrecipe run --resume {ctx.final_dir}` "
+        "(the run so far is kept)."
+    )
+
+
+def _safe_say(say: Callable[[str], None]) -> Callable[[str], None]:
+    """`say` that survives a closed stdout (``nnrecipe run ... | head``): the run goes on."""
+    state = {"open": True}
+
+    def wrapped(text: str) -> None:
+        if not state["open"]:
+            return
+        try:
+            say(text)
+        except BrokenPipeError:
+            state["open"] = False
+            if say is not print:
+                return
+            try:  # further writes to the dead pipe would raise again at exit
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            except OSError:
+                pass
+
+    return wrapped
 
 
 def run(
@@ -315,12 +387,14 @@ def run(
     """Run the recipe's stages and write a run folder (`nnrecipe.recipe.run` adds the report:
     use that one, exported as `nr.run`)."""
     set_quiet(quiet)
-    say = say or ((lambda s: None) if quiet else print)
+    say = _safe_say(say or ((lambda s: None) if quiet else print))
     data_given = data is not None
     if data is not None:
         data = Data.coerce(data)
     resume_path = resume_target(resume) if resume is not None else None
     cfg = make_config(_config_values(config, data, resume_path, overrides))
+    if cfg.device is not None:
+        check_device(cfg.device)  # before any work: one sentence for an absent device
     final, tmp = _open_folder(cfg, resume_path, overwrite)
     check_writable(final)  # before the data are loaded: a read-only --out fails at once
     data = _load_data(cfg, data, tmp, resume_path is not None)
@@ -350,9 +424,12 @@ def run(
             },
         )
         _run_stages(ctx, STAGES, manifest)
+        _record_resolved(ctx)
         summary = summary_of(ctx)
         atomic_write_json(tmp / "summary.json", summary.model_dump(mode="json"))
         _run_stages(ctx, final_stages, manifest)  # the report: reads the folder written so far
+    except KeyboardInterrupt:
+        raise Interrupted(_interrupted_message(ctx)) from None  # the folder is kept
     except BaseException as e:
         # A run folder is removed only when this invocation created it and nothing was ever
         # checkpointed or finished in it: never on --resume, never after an interrupt.

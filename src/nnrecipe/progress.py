@@ -17,8 +17,34 @@ def set_quiet(quiet: bool) -> None:
     _QUIET = quiet
 
 
+def in_notebook() -> bool:
+    """Whether we run inside a Jupyter kernel (rich draws live progress there too)."""
+    shell = sys.modules.get("IPython")
+    ip = getattr(shell, "get_ipython", lambda: None)() if shell else None
+    return ip is not None and "ZMQInteractiveShell" in type(ip).__name__
+
+
+def mode() -> str:
+    """How progress is shown: "bar" (a terminal or a notebook), "lines" (one line per epoch,
+    for logs and CI), or "off" (quiet)."""
+    if _QUIET:
+        return "off"
+    return "bar" if sys.stderr.isatty() or in_notebook() else "lines"
+
+
 def enabled() -> bool:
-    return not _QUIET and sys.stderr.isatty()
+    """Whether live progress bars are drawn."""
+    return mode() == "bar"
+
+
+def line(text: str) -> None:
+    """One progress line on stderr, flushed (for logs: nothing waits for the end of the run)."""
+    if mode() == "off":
+        return
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except (BrokenPipeError, OSError):
+        pass
 
 
 def progress_iter(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:

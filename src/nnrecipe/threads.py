@@ -23,6 +23,8 @@ from collections.abc import Callable
 
 import torch
 
+from nnrecipe.errors import ConfigError
+
 # More threads must be at least this much faster to be chosen.
 SPEEDUP_NEEDED = 1.25
 # A step faster than this on one thread is too small to gain from more.
@@ -30,14 +32,47 @@ SMALL_STEP_SECONDS = 0.005
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """The given device, else CUDA, else Apple MPS, else the CPU."""
+    """The given device, else CUDA, else Apple MPS, else the CPU.
+
+    Raises:
+        ConfigError: the device is unknown to torch or absent on this machine.
+    """
     if device is not None:
-        return torch.device(device)
+        return check_device(device)
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """`device` as a torch.device, if torch knows it and this machine has it."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ConfigError(
+            f"Unknown device {str(device)!r} ({str(e).splitlines()[0][:80]}): use cpu, cuda, "
+            "cuda:N or mps."
+        ) from None
+    have = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available(),
+        "mps": getattr(torch.backends, "mps", None) is not None
+        and torch.backends.mps.is_available(),
+    }.get(dev.type)
+    if not have:
+        found = "cuda" if torch.cuda.is_available() else "no GPU"
+        raise ConfigError(
+            f"Device {str(device)!r} is not available on this machine (it has {found}): "
+            "drop --device to use the best device present, or pass --device cpu."
+        )
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ConfigError(
+            f"Device {str(device)!r} does not exist: this machine has "
+            f"{torch.cuda.device_count()} CUDA device(s)."
+        )
+    return dev
 
 
 def cpu_count() -> int:

@@ -188,3 +188,16 @@ def test_binary_cross_entropy_losses_keep_float_targets(loss: nn.Module) -> None
     assert learner.task.name == "classification"
     assert learner.data.train.y.dtype == torch.float32
     assert learner.evaluate("valid")["accuracy"] > 0.9
+
+
+def test_one_line_per_epoch_when_output_is_not_a_terminal(capsys) -> None:
+    import nnrecipe as nr
+    from nnrecipe.progress import set_quiet
+
+    set_quiet(False)
+    data = nr.datasets.load("iris")
+    nr.Learner(torch.nn.Linear(4, 3), data, threads=1).fit(3)
+    err = capsys.readouterr().err
+    assert [ln for ln in err.splitlines() if ln.startswith("epoch ")] and "(3/3)" in err
+    nr.Learner(torch.nn.Linear(4, 3), data, threads=1, quiet=True).fit(2)
+    assert "epoch" not in capsys.readouterr().err

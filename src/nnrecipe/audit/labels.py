@@ -225,8 +225,9 @@ def class_imbalance(ctx: AuditContext) -> list[Finding]:
                 f"({names[int(np.argmax(counts))]}: {counts.max()}, {rare[0]}: {present.min()}); "
                 f"accuracy hides errors on rare classes: use {metric}.",
                 evidence,
-                f"Report {metric}; weight the loss by inverse class frequency or oversample the rare "
-                "classes; collect more of them.",
+                f"Report {metric}; weight the loss by inverse class frequency (`nnrecipe run "
+                "--class-weights balanced`, Learner(class_weights='balanced')) or oversample the "
+                "rare classes; collect more of them.",
             )
         )
     for split in ctx.heldout:

@@ -40,6 +40,8 @@ def _sklearn(loader: str, modality: str, task: str, **kw: Any) -> Data:
         **kw,
     )
     _normalize_inputs(data, per_channel=modality == "image")
+    if modality == "image":
+        data.meta["input_scale"] = 1 / 16.0  # raw digits pixels are 0..16 (nr.load replays it)
     return data
 
 

@@ -32,6 +32,7 @@ def stage_train(ctx: RunContext) -> TrainResult:
         schedule=tuned["schedule"],
         clip=tuned["clip"],
         patience=tuned["patience"],
+        class_weights=tuned.get("class_weights"),
         seed=c.seed,
         device=c.device,
         threads=c.threads,
@@ -53,8 +54,10 @@ def stage_train(ctx: RunContext) -> TrainResult:
         {"model": model_name, "options": tuned["options"], "training": settings},
     )
     metric = ctx.data.task.primary_metric
+    resumed = getattr(L, "resumed_from", None)
+    where = f" (resumed at epoch {resumed + 1} of {c.epochs})" if resumed is not None else ""
     ctx.say(
-        f"trained {len(L.history)} epochs in {seconds:.1f} s "
+        f"trained {len(L.history)} epochs in {seconds:.1f} s{where} "
         f"(best epoch {L.best_epoch}, valid {metric} {L.best_score:.4f}, {L.threads_used} thread(s))"
     )
     return TrainResult(

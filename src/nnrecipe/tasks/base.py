@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from nnrecipe.errors import DataError
+
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
 
@@ -84,6 +86,13 @@ class Task:
     def default_loss(self) -> LossFn:
         """The loss used when the user gives none."""
         raise NotImplementedError
+
+    def weighted_loss(self, y_train: Tensor) -> LossFn:
+        """The default loss weighted for imbalanced targets (``class_weights="balanced"``)."""
+        raise DataError(
+            f"class_weights='balanced' needs class labels; the task {self.name!r} has none: "
+            "drop the option."
+        )
 
     def target_dtype(self) -> torch.dtype:
         raise NotImplementedError

@@ -137,6 +137,15 @@ class Classification(Task):
     def default_loss(self) -> LossFn:
         return F.cross_entropy
 
+    def weighted_loss(self, y_train: Tensor) -> LossFn:
+        """Cross-entropy weighted by 'balanced' class weights (``class_weights="balanced"``)."""
+        weight = class_weights(y_train, self.num_classes)
+
+        def balanced_cross_entropy(output: Tensor, target: Tensor) -> Tensor:
+            return F.cross_entropy(output, target, weight=weight.to(output.device))
+
+        return balanced_cross_entropy
+
     def target_dtype(self) -> torch.dtype:
         return torch.long
 
@@ -178,13 +187,16 @@ class Classification(Task):
         labels = present | (predicted > 0)  # sklearn's macro F1 averages over labels seen anywhere
         accuracy = float(hits.sum() / max(len(y), 1))
         recall = recall_all[present]
-        return {
+        out = {
             "accuracy": accuracy,
             "error": 1.0 - accuracy,
             "balanced_accuracy": float(recall.mean()) if len(recall) else float("nan"),
             "macro_f1": float(f1[labels].mean()) if labels.any() else float("nan"),
             "nll": nll,
         }
+        if c == 2:
+            out["roc_auc"], out["pr_auc"] = _binary_aucs(probs[:, 1].double(), y.clamp(0, 1))
+        return out
 
     # -- models -------------------------------------------------------------------------------
     def prior(self, y_train: Tensor) -> np.ndarray:
@@ -418,6 +430,39 @@ class Classification(Task):
             )
         )
         return "".join(parts)
+
+
+def _binary_aucs(score: Tensor, y: Tensor) -> tuple[float, float]:
+    """ROC-AUC (the Mann-Whitney rank statistic, ties counted half) and PR-AUC (average
+    precision, as scikit-learn computes it) of scores for the positive class."""
+    pos, n = int(y.sum()), len(y)
+    if pos == 0 or pos == n:
+        return float("nan"), float("nan")
+    order = torch.argsort(score)
+    ranks = torch.empty(n, dtype=torch.float64)
+    ranks[order] = torch.arange(1, n + 1, dtype=torch.float64)
+    # Average ranks over ties.
+    uniq, inverse = torch.unique(score, return_inverse=True)
+    sums = torch.zeros(len(uniq), dtype=torch.float64).index_add_(0, inverse, ranks)
+    counts = torch.zeros(len(uniq), dtype=torch.float64).index_add_(
+        0, inverse, torch.ones(n, dtype=torch.float64)
+    )
+    ranks = (sums / counts)[inverse]
+    roc = (float(ranks[y == 1].sum()) - pos * (pos + 1) / 2) / (pos * (n - pos))
+    # Average precision over distinct thresholds, highest score first.
+    desc = torch.argsort(-uniq)
+    tp = torch.zeros(len(uniq), dtype=torch.float64).index_add_(0, inverse, y.double())[desc]
+    tp_cum, all_cum = tp.cumsum(0), counts[desc].cumsum(0)
+    precision = tp_cum / all_cum
+    ap = float((tp / pos * precision).sum())
+    return roc, ap
+
+
+def class_weights(y_train: Tensor, num_classes: int) -> Tensor:
+    """'Balanced' class weights, n / (C * count_c) (scikit-learn's rule); absent classes 0."""
+    counts = torch.bincount(y_train.reshape(-1).long(), minlength=num_classes).double()
+    w = torch.where(counts > 0, counts.sum() / (num_classes * counts.clamp_min(1)), 0.0)
+    return w.float()
 
 
 def _targets(split: Any) -> Tensor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from nnrecipe.progress import enabled
+from nnrecipe.progress import enabled, line
 
 EVENTS = ("on_fit_start", "on_epoch_start", "on_epoch_end", "on_fit_end")
 
@@ -56,13 +56,14 @@ class ProgressCallback:
             self.bar.update(self.task, completed=learner.epoch * self.steps + batch + 1)
 
     def on_epoch_end(self, learner: Any) -> None:
-        if self.bar is None:
-            return
         r = learner.history[-1]
         info = (
             f"epoch {r['epoch']}: train loss {r['train_loss']:.4f}  valid loss {r['valid_loss']:.4f}  "
             f"valid {self.metric} {r[f'valid_{self.metric}']:.4f}"
         )
+        if self.bar is None:  # not a terminal (a log, CI): one line per epoch, flushed
+            line(f"{info}  ({r['epoch']}/{self.epochs})")
+            return
         self.bar.update(self.task, completed=r["epoch"] * self.steps, info=info)
 
     def on_fit_end(self, learner: Any) -> None:

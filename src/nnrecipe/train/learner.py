@@ -65,6 +65,8 @@ class Learner:
         callbacks: objects with any of the methods in `nnrecipe.train.callbacks.EVENTS`.
         out: folder for checkpoints and metrics.csv (None: keep everything in memory).
         quiet: no progress bar.
+        class_weights: ``"balanced"`` weights the default loss by inverse class frequency
+            (imbalanced classification; what the ``class-imbalance`` finding recommends).
 
     Example:
         >>> import torch, nnrecipe as nr
@@ -97,6 +99,7 @@ class Learner:
         callbacks: Sequence[Callback] = (),
         out: str | Path | None = None,
         quiet: bool = False,
+        class_weights: str | None = None,
     ) -> None:
         self.model = model
         self.data = data
@@ -117,6 +120,7 @@ class Learner:
         self.callbacks = list(callbacks)
         self.out = Path(out) if out is not None else None
         self.quiet = quiet
+        self.class_weights = class_weights
         self.history: list[dict[str, Any]] = []
         self.best_epoch: int | None = None
         self.best_score: float | None = None
@@ -146,7 +150,18 @@ class Learner:
             )
         elif self.task is None:
             self.task = reconcile(self.data.task, y_train, self.loss, x_shape=self.data.input_shape)
-        self.loss_fn: LossFn = self.loss or self.task.default_loss()
+        if self.class_weights not in (None, "balanced"):
+            raise ConfigError(
+                f"class_weights must be 'balanced' or None, got {self.class_weights!r}."
+            )
+        if self.class_weights and self.loss is not None:
+            raise ConfigError(
+                "class_weights='balanced' weights the default loss: pass weights to your own "
+                "loss instead, or drop one of the two."
+            )
+        self.loss_fn: LossFn = self.loss or (
+            self.task.weighted_loss(y_train) if self.class_weights else self.task.default_loss()
+        )
         if self.schedule not in SCHEDULES:
             raise ConfigError(
                 f"Unknown schedule {self.schedule!r}: use one of {', '.join(SCHEDULES)}."
@@ -231,8 +246,10 @@ class Learner:
         }
         start_epoch = 0
         gen = torch.Generator().manual_seed(self.seed)
+        self.resumed_from = None
         if resume and self._last_path() is not None and self._last_path().exists():
             start_epoch = self._restore(gen)
+            self.resumed_from = start_epoch
         else:
             self.threads_used = self._choose_threads()
             torch.manual_seed(self.seed)
