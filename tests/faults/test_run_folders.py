@@ -23,7 +23,7 @@ def _rewrite(path: Path, change) -> None:
         tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open has no iter
         meta = json.loads(f.metadata()["nnrecipe"])
     out = change(tensors, meta)
-    tensors, meta = out if out is not None else (tensors, meta)
+    tensors, meta = out if isinstance(out, tuple) else (tensors, meta)
     save_file(tensors, str(path), metadata=None if meta is None else {"nnrecipe": json.dumps(meta)})
 
 
