@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,12 @@ def save_tensors(
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        code = re.search(r"os error (\d+)", str(e))
+        if code and not isinstance(e, OSError):  # safetensors' own error for a full disk
+            number = int(code.group(1))
+            raise OSError(number, os.strerror(number), str(path)) from None
         raise
 
 
