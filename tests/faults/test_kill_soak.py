@@ -53,6 +53,32 @@ def _stage_at_kill(folder: Path) -> str:
     return f"after-{done[-1]}" if done else "before-audit"
 
 
+# Where the kills land: once the stage before is done (its stages/NAME.json exists), plus a
+# random delay; "train" waits for the first checkpoint, so the kill lands mid-training.
+TARGETS = [None, "audit", "baselines", "checks", "train", "train", "evaluate", "plots", "diagnose"]
+
+
+def _kill_in_stage(cmd: list[str], folder: Path, after: str | None, delay: float) -> bool:
+    """Start `cmd`, SIGKILL it `delay` s after stage `after` finished (None: after the start);
+    False when it had already finished."""
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tmp = incomplete_dir(folder)
+    deadline = time.monotonic() + 900
+    while after is not None and proc.poll() is None and time.monotonic() < deadline:
+        if after == "train" and (tmp / "checkpoints" / "last.safetensors").exists():
+            break
+        if after != "train" and (tmp / "stages" / f"{after}.json").exists():
+            break
+        time.sleep(0.02)
+    try:
+        proc.wait(timeout=delay)
+        return False
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return True
+
+
 def _kill_after(cmd: list[str], delay: float) -> bool:
     """Start `cmd`, SIGKILL it after `delay` s; False when it had already finished."""
     proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -93,12 +119,12 @@ def test_run_kill_soak(tmp_path: Path) -> None:
         if kills >= RUN_KILLS:
             break
         folder = tmp_path / f"k{i}"
-        if not _kill_after(
-            _cli("run", *RUN, "--out", str(folder)), rng.uniform(0.5, 0.9 * duration)
-        ):
+        after = TARGETS[i % len(TARGETS)]
+        delay = rng.uniform(0.05, 1.5) if after else rng.uniform(0.3, 3.0)
+        if not _kill_in_stage(_cli("run", *RUN, "--out", str(folder)), folder, after, delay):
             continue  # finished before the kill landed: not a kill
         kills += 1
-        stages.append(_stage_at_kill(folder))
+        stages.append(f"{after or 'start'}+{delay:.2f}s:{_stage_at_kill(folder)}")
         had_checkpoint = (incomplete_dir(folder) / "checkpoints" / "last.safetensors").exists()
         if i % 5 == 0 and incomplete_dir(folder).exists():  # a second kill, during the resume
             _kill_after(
@@ -112,7 +138,7 @@ def test_run_kill_soak(tmp_path: Path) -> None:
         same = w.keys() == ref_w.keys() and all(torch.equal(w[k], ref_w[k]) for k in w)
         assert same and _metrics(folder) == ref_m, f"kill {kills} ({stages[-1]}) differs"
         identical += 1
-    print(f"run kills: {kills}, bit-identical resumes: {identical}, stages: {sorted(set(stages))}")
+    print(f"run kills: {kills}, bit-identical resumes: {identical}, where: {stages}")
     assert kills >= RUN_KILLS and identical == kills
 
 
