@@ -19,6 +19,7 @@ $(BIN)/activate:
 $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install --quiet $(TORCH)
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps 'recbole>=1.2'  # movielens-100k's files only
 	touch $@
 
 demo: $(VENV)/.installed

@@ -35,7 +35,8 @@ def _bad_inputs(tmp_path):
     single = tmp_path / "single.csv"
     pd.DataFrame({"x": range(30), "y": [1] * 30}).to_csv(single, index=False)
     nan_target = tmp_path / "nan.csv"
-    pd.DataFrame({"x": range(30), "y": [0.5, None, 1.5] * 10}).to_csv(nan_target, index=False)
+    # Rows with a missing target are left out (a `missing-target` finding); none left: an error.
+    pd.DataFrame({"x": range(30), "y": [None] * 30}).to_csv(nan_target, index=False)
     bad_config = tmp_path / "bad.toml"
     bad_config.write_text('data = "digits"\nlr = -1\nlearning_rate = 3\n')
     return [
@@ -45,7 +46,7 @@ def _bad_inputs(tmp_path):
         ("csv without target", ["run", str(table), "--target", "label"], ["no column 'label'"]),
         ("csv with no --target", ["run", str(table)], ["--target"]),
         ("single class", ["run", str(single), "--target", "y"], ["single class"]),
-        ("nan targets", ["run", str(nan_target), "--target", "y"], ["missing values"]),
+        ("nan targets", ["run", str(nan_target), "--target", "y"], ["missing target"]),
         ("unknown data set", ["run", "digitz"], ["digitz", "built-in"]),
         (
             "invalid config",

@@ -57,3 +57,9 @@ def test_explain_lists_codes_and_ignores_case() -> None:
     res = CliRunner().invoke(app, ["explain", "--list"])
     assert res.exit_code == 0 and "loss-at-init" in res.output and "split-leakage" in res.output
     assert "loss" in nr.explain("LOSS_AT_INIT").lower()
+
+
+def test_results_and_findings_print_short() -> None:
+    result = nr.audit(nr.datasets.load("iris"))
+    assert len(repr(result)) < 200 and repr(result).startswith("Result(audit:")
+    assert all(len(repr(f)) < 140 for f in result)

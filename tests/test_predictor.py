@@ -115,3 +115,32 @@ def test_cli_predict_and_export(digits_run: Path, tmp_path: Path) -> None:
     assert res.exit_code == 0 and (tmp_path / "m.onnx").is_file(), res.output
     res = CliRunner().invoke(app, ["export", str(digits_run), "--format", "tflite"])
     assert res.exit_code == 2 and "Unknown export format" in res.output
+
+
+def test_a_dataframe_with_unseen_and_missing_categories_is_encoded_like_training(
+    tmp_path: Path,
+) -> None:
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 300
+    df = pd.DataFrame(
+        {
+            "colour": rng.choice(["red", "green", "blue"], n),
+            "size": rng.normal(size=n),
+        }
+    )
+    df["y"] = ((df["colour"] == "red") ^ (df["size"] > 0)).astype(int)
+    df.loc[:10, "colour"] = None
+    csv = tmp_path / "t.csv"
+    df.to_csv(csv, index=False)
+    run = tmp_path / "run"
+    nr.run(str(csv), target="y", out=str(run), epochs=3, threads=1, quiet=True, force=True)
+    predictor = nr.load(run)
+    data = nr.Data.from_csv(csv, target="y")
+    rows = df.iloc[data.valid.index.numpy()].drop(columns=["y"])
+    want = predictor.outputs(data.valid.x, prepared=True)
+    got = predictor.outputs(rows)
+    assert torch.allclose(got, want, atol=1e-6)
+    new = pd.DataFrame({"colour": ["purple", None], "size": [0.3, np.nan]})  # unseen, missing
+    assert len(predictor.predict(new)) == 2

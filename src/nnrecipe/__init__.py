@@ -42,6 +42,7 @@ from nnrecipe.predictor import Predictor, load  # noqa: E402
 from nnrecipe.recipe import run  # noqa: E402
 from nnrecipe.report import report  # noqa: E402
 from nnrecipe.tune import ensemble, tune  # noqa: E402
+from nnrecipe.watch import watch  # noqa: E402
 
 __all__ = [
     "Data",
@@ -57,6 +58,7 @@ __all__ = [
     "tune",
     "ensemble",
     "diagnose",
+    "watch",
     "explain",
     "datasets",
     "Finding",

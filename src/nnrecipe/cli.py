@@ -25,6 +25,7 @@ DataArg = Annotated[
     str | None, typer.Argument(help="built-in data set (digits, mnist1d, ...), image folder or CSV")
 ]
 Target = Annotated[str | None, typer.Option(help="target column of a CSV file")]
+Columns = Annotated[str | None, typer.Option(help="comma-separated CSV columns")]
 Task = Annotated[
     str | None,
     typer.Option(help="what is predicted: classification, regression, ... (default: inferred)"),
@@ -60,6 +61,13 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise typer.Exit(130) from None
 
 
+def _columns(text: str | None) -> list[str] | None:
+    """``"a,b"`` -> ``["a", "b"]`` (None stays None)."""
+    if text is None:
+        return None
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
 def config_values(data: str | None, config: Path | None, **flags: Any) -> dict[str, Any]:
     """Settings from the config file, overridden by the flags given on the command line."""
     from nnrecipe.config import load_config_file
@@ -83,6 +91,25 @@ def load_data(values: dict[str, Any], *, skip_corrupt: bool = False) -> Any:
     from nnrecipe.data.resolve import resolve_data
 
     return resolve_data(make_config(values), skip_corrupt=skip_corrupt)
+
+
+def _task_options(items: list[str] | None) -> dict[str, Any] | None:
+    """``["head=gaussian", "bins=16", "fewshot_classes=[0,1,2]"]`` -> a dict (JSON values when
+    they parse as JSON, else strings)."""
+    import json
+
+    if not items:
+        return None
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            _fail(f"--task-option takes KEY=VALUE, got {item!r}: e.g. --task-option head=gaussian.")
+        try:
+            options[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip()] = value
+    return options
 
 
 @app.callback()
@@ -111,6 +138,19 @@ def run(
     image_size: Annotated[
         int | None, typer.Option(help="resize folder images to this size")
     ] = None,
+    categorical: Columns = None,
+    continuous: Columns = None,
+    group: Annotated[
+        str | None, typer.Option(help="CSV column whose rows stay in one split")
+    ] = None,
+    users: Annotated[str | None, typer.Option(help="user column of a ratings CSV")] = None,
+    items: Annotated[str | None, typer.Option(help="item column of a ratings CSV")] = None,
+    y_range: Annotated[
+        str | None, typer.Option(help="LO,HI output range of a ratings model")
+    ] = None,
+    ratings_split: Annotated[
+        str | None, typer.Option(help="split a ratings table: random (default) or user")
+    ] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads (default: measured)")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or mps")] = None,
     human_error: Annotated[float | None, typer.Option(help="human-level error, if known")] = None,
@@ -121,6 +161,10 @@ def run(
         int | None, typer.Option("--ensemble", help="average the top-K tuned models")
     ] = None,
     augment: Annotated[float | None, typer.Option(help="augmentation strength 0..1")] = None,
+    task_option: Annotated[
+        list[str] | None,
+        typer.Option(help="an option of the task, KEY=VALUE (repeatable): head=gaussian, bins=16"),
+    ] = None,
     seed: Seed = None,
     resume: Annotated[
         Path | None, typer.Option(help="continue the interrupted run in this folder")
@@ -150,6 +194,13 @@ def run(
         weight_decay=weight_decay,
         class_weights=class_weights,
         image_size=image_size,
+        categorical=_columns(categorical),
+        continuous=_columns(continuous),
+        group=group,
+        users=users,
+        items=items,
+        y_range=_columns(y_range),
+        ratings_split=ratings_split,
         threads=threads,
         device=device,
         human_error=human_error,
@@ -158,6 +209,7 @@ def run(
         tune_trials=tune,
         ensemble=ensemble,
         augment=augment,
+        task_options=_task_options(task_option),
     )
     if resume is not None:
         values = {"force": force} if force else {}
@@ -196,7 +248,7 @@ def audit(
     task: Task = None,
     config: ConfigOpt = None,
     out: Annotated[
-        Path | None, typer.Option(help="folder for the pictures (default audit-<data name>)")
+        Path | None, typer.Option(help="folder for the pictures (default runs/audit-<data name>)")
     ] = None,
     image_size: Annotated[
         int | None, typer.Option(help="resize folder images to this size")
@@ -207,7 +259,8 @@ def audit(
     """Audit the data before any model: duplicates, leaks, label noise, imbalance, outliers, ...
 
     Prints the findings and the input statistics, writes the pictures; exits 0 when nothing is
-    an error, 1 when the audit found errors, 2 when the data cannot be read.
+    an error, 1 when the audit found errors, 2 when the data cannot be read (unreadable files,
+    as `nnrecipe run` on the same data).
     """
     DEBUG["on"] = DEBUG["on"] or debug
     from nnrecipe.audit import audit as audit_data
@@ -215,7 +268,7 @@ def audit(
 
     values = config_values(data, config, target=target, task=task, image_size=image_size, seed=seed)
     loaded = _call(load_data, values, skip_corrupt=True)
-    folder = out if out is not None else Path(f"audit-{loaded.name}")
+    folder = out if out is not None else Path("runs") / f"audit-{loaded.name}"
     result = _call(audit_data, loaded, seed=int(values.get("seed", 0)), out=folder)
     from rich.console import Console
 
@@ -225,7 +278,10 @@ def audit(
     console.print(result.table() if result.findings else "audit: no findings")
     for name, path in result.artifacts.items():
         typer.echo(f"{name}: {folder / path}")
-    raise typer.Exit(0 if result.ok else 1)
+    from nnrecipe.stages.context import INPUT_ERROR_CODES
+
+    unreadable = {f.code for f in result.at_least("error")} & INPUT_ERROR_CODES
+    raise typer.Exit(0 if result.ok else 2 if unreadable else 1)
 
 
 @app.command("check")

@@ -33,10 +33,24 @@ class RunConfig(BaseModel):
     )
     target: str | None = Field(None, description="target column of a CSV file")
     task: str | None = Field(None, description="a name in nnrecipe.tasks.TASKS; default: inferred")
+    task_options: dict[str, Any] | None = Field(
+        None, description="the task's own options (e.g. head, bins, fewshot_classes, window)"
+    )
     valid: float = Field(0.2, gt=0, lt=0.9, description="fraction of the data for validation")
     test: float = Field(0.1, ge=0, lt=0.9, description="fraction for the test set (evaluated once)")
     train_dev: float = Field(0.0, ge=0, lt=0.5, description="slice of train held out as train-dev")
     image_size: int | None = Field(None, ge=4, le=1024, description="resize folder images to this")
+    categorical: list[str] | None = Field(None, description="CSV columns to treat as categorical")
+    continuous: list[str] | None = Field(None, description="CSV columns to treat as continuous")
+    group: str | None = Field(None, description="CSV column whose rows stay in one split")
+    users: str | None = Field(None, description="user column of a ratings CSV (collab filtering)")
+    items: str | None = Field(None, description="item column of a ratings CSV (with users)")
+    ratings_split: Literal["random", "user", "time"] = Field(
+        "random", description="how a ratings table is split (time: needs a timestamp column)"
+    )
+    y_range: tuple[float, float] | None = Field(
+        None, description="output range of a ratings model; default: inferred from the ratings"
+    )
     # -- model --
     model: str | None = Field(
         None, description="a name in nnrecipe.models.MODELS; default: the task's / modality's"
@@ -135,6 +149,14 @@ class RunConfig(BaseModel):
                 f"(--tune N, N >= {self.ensemble})"
             )
         return self
+
+    def table_options(self) -> dict[str, Any]:
+        """The CSV reader's options (column types, groups, ratings columns) that are set."""
+        keys = ("categorical", "continuous", "group", "users", "items", "y_range")
+        out = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+        if self.users is not None:
+            out["split"] = self.ratings_split
+        return out
 
     def model_options(self) -> dict[str, Any]:
         return {

@@ -17,9 +17,13 @@ from typing import Any
 CATALOG_MODULES = (
     "nnrecipe.audit.codes",
     "nnrecipe.checks.codes",
+    "nnrecipe.checks.distribution",
+    "nnrecipe.checks.fewshot",
+    "nnrecipe.checks.word_vectors",
     "nnrecipe.train.codes",
     "nnrecipe.diagnose.codes",
     "nnrecipe.tune.codes",
+    "nnrecipe.watch.codes",
 )
 
 
@@ -70,6 +74,10 @@ class Finding:
 
     def __post_init__(self) -> None:
         self.severity = Severity(self.severity)
+
+    def __repr__(self) -> str:
+        msg = self.message if len(self.message) <= 90 else self.message[:87] + "..."
+        return f"Finding({self.severity} {self.code}: {msg})"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -149,6 +157,16 @@ class Result:
             else:
                 console.print(f"{self.stage or 'nnrecipe'}: no findings")
         return capture.get()
+
+    def __repr__(self) -> str:
+        counts = {sev: 0 for sev in ("error", "warning", "info")}
+        for f in self.findings:
+            counts[str(f.severity)] += 1
+        codes = ", ".join(sorted(self.codes)[:6]) + (", ..." if len(self.codes) > 6 else "")
+        return (
+            f"Result({self.stage or 'findings'}: {counts['error']} error(s), "
+            f"{counts['warning']} warning(s), {counts['info']} info{': ' + codes if codes else ''})"
+        )
 
     def _repr_html_(self) -> str:
         from nnrecipe.notebook import result_html

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from nnrecipe.data.batch import batch_cat, batch_len, batch_take, call_model, tensors_of
 from nnrecipe.data.core import as_tensor
 from nnrecipe.data.folder import IMAGE_SUFFIXES, _load_images
+from nnrecipe.data.table import TableEncoder
 from nnrecipe.errors import ConfigError, DataError
 from nnrecipe.progress import progress_iter
 from nnrecipe.tasks import Task, task_from_description
@@ -34,9 +35,12 @@ CHUNK = 1024
 class _Shape:
     """Enough of an `nr.Data` for a model builder: the input shape, the task and the modality."""
 
-    def __init__(self, input_shape: Any, task: Task, modality: str, y_train: Tensor) -> None:
+    def __init__(
+        self, input_shape: Any, task: Task, modality: str, y_train: Tensor, meta: dict | None = None
+    ) -> None:
         self.input_shape, self.task, self.modality = input_shape, task, modality
         self.train = _Targets(y_train)
+        self.meta = meta or {}  # what table / ratings models are built from (columns, ids)
 
 
 class _Targets:
@@ -86,8 +90,27 @@ class Predictor:
         x, _ = _load_images(files, (int(size[0]), int(size[1])), self.preprocess["mode"], False, [])
         return x
 
+    def _table(self, df: Any) -> Any:
+        table = (self.description.get("meta") or {}).get("table")
+        if not table:
+            raise DataError(
+                "This run was not trained on a CSV table: pass arrays shaped like its inputs "
+                f"{tuple(self.input_shape or ())}."
+            )
+        encoded = TableEncoder.from_dict(table).transform(df)
+        if isinstance(encoded, dict):
+            return {k: torch.from_numpy(v) for k, v in encoded.items()}
+        return torch.from_numpy(encoded)
+
     def inputs(self, inputs: Any) -> Any:
         """Raw inputs as the model's input tensors (normalised like the training data)."""
+        if type(inputs).__name__ == "DataFrame":
+            return self._table(inputs)
+        if isinstance(inputs, str | Path) and Path(inputs).suffix.lower() in (".csv", ".tsv"):
+            import pandas as pd
+
+            sep = "\t" if Path(inputs).suffix.lower() == ".tsv" else ","
+            return self._table(pd.read_csv(inputs, sep=sep))
         if isinstance(inputs, str | Path):
             p = Path(inputs)
             if p.is_dir():
@@ -99,8 +122,8 @@ class Predictor:
                 x = self._images([p])
             elif p.is_file():
                 raise DataError(
-                    f"{str(p)!r} is not an image; tables are predicted from a DataFrame "
-                    "(pandas.read_csv) or from arrays of their encoded columns."
+                    f"{str(p)!r} is neither an image nor a CSV table: pass image files, a "
+                    "folder, a CSV file or DataFrame, or arrays."
                 )
             else:
                 raise DataError(f"{str(p)!r} does not exist: pass image files, a folder or arrays.")
@@ -235,6 +258,9 @@ def load(run_dir: str | Path, *, model: Any = None) -> Predictor:
         else shape
     )
     n_out = getattr(task, "num_classes", None) or task.output_size()
-    stub = _Shape(shape, task, desc.get("modality", "tabular"), torch.zeros(max(int(n_out), 2)))
+    stub = _Shape(
+        shape, task, desc.get("modality", "tabular"), torch.zeros(max(int(n_out), 2)),
+        desc.get("meta"),
+    )  # fmt: skip
     net = build_from_meta(meta, stub, model)
     return Predictor(load_weights(net, tensors, path), task, desc)

@@ -98,8 +98,8 @@ def test_cli_audit_exit_codes(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _corrupt_folder(tmp_path / "imgs")
     found = runner.invoke(app, ["audit", str(tmp_path / "imgs")])
-    assert found.exit_code == 1 and "bad.png" in found.output
-    assert (tmp_path / "audit-imgs" / "samples.png").is_file()  # default folder
+    assert found.exit_code == 2 and "bad.png" in found.output  # the data cannot be read
+    assert (tmp_path / "runs" / "audit-imgs" / "samples.png").is_file()  # default folder
     missing = runner.invoke(app, ["audit", str(tmp_path / "nope")])
     assert missing.exit_code == 2 and missing.output.startswith("error: ")
 
@@ -108,7 +108,7 @@ def test_run_stops_at_the_audit_on_an_unreadable_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _corrupt_folder(tmp_path / "imgs")
     stopped = runner.invoke(app, ["run", str(tmp_path / "imgs"), "--quiet", "--epochs", "1"])
-    assert stopped.exit_code == 2
+    assert stopped.exit_code == 2  # unreadable input: the same as `nnrecipe audit` on it
     assert "corrupt-sample" in stopped.output and "bad.png" in stopped.output
     assert "--force" in stopped.output
 

@@ -163,15 +163,15 @@ def test_from_csv_encodes_and_standardizes_with_train_statistics(tmp_path) -> No
     df.to_csv(path, index=False)
     data = nr.Data.from_csv(path, target="label", seed=0)
     assert data.task.name == "classification" and data.classes == ["no", "yes"]
-    assert data.feature_names == ["size", "size__missing", "color=blue", "color=green", "color=red"]
-    train_size = data.train.x[:, 0]
+    # Categories become codes for the embedding model; the indicator only where values miss.
+    assert data.feature_names == ["color", "size", "size__missing"]
+    train_size = data.train.x["cont"][:, 0]
     assert abs(float(train_size.mean())) < 1e-4 and abs(float(train_size.std()) - 1) < 0.01
     assert (
-        abs(float(data.valid.x[:, 0].mean())) > 1e-4
+        abs(float(data.valid.x["cont"][:, 0].mean())) > 1e-4
     )  # valid is scaled with train stats, not its own
-    assert (
-        float(data.train.x[:, 1].sum() + data.valid.x[:, 1].sum() + data.test.x[:, 1].sum()) == 1.0
-    )
+    missing = sum(float(s.x["cont"][:, 1].sum()) for s in data.splits.values())
+    assert missing == 1.0
 
 
 def test_from_csv_regression_and_errors(tmp_path) -> None:

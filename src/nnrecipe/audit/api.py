@@ -19,6 +19,8 @@ from nnrecipe.audit.inputs import (
     outliers,
 )
 from nnrecipe.audit.labels import class_imbalance, label_noise
+from nnrecipe.audit.leak import code_shift, id_column, missing_target, target_leak
+from nnrecipe.audit.ratings import cold_start, duplicate_pair, rating_activity, rating_range
 from nnrecipe.audit.shift import distribution_shift
 from nnrecipe.audit.stats import input_stats
 from nnrecipe.data import Data
@@ -38,6 +40,14 @@ def _checks() -> tuple[Any, ...]:
         outliers,
         constant_feature,
         distribution_shift,
+        target_leak,
+        id_column,
+        missing_target,
+        code_shift,
+        rating_range,
+        cold_start,
+        duplicate_pair,
+        rating_activity,
     )
 
 
@@ -48,7 +58,8 @@ def audit(
 
     Checks, one finding code each (``nnrecipe explain CODE``): ``duplicates``,
     ``split-leakage``, ``label-noise``, ``class-imbalance``, ``outliers``, ``corrupt-sample``,
-    ``non-finite``, ``constant-feature``, ``distribution-shift``. Each finding's evidence names
+    ``non-finite``, ``constant-feature``, ``distribution-shift``, ``target-leak``; for tables
+    read from a CSV also ``id-column`` and ``missing-target``. Each finding's evidence names
     the samples per split: ``evidence["samples"]["indices"][split]`` are positions in the
     source (``Split.index``), with ``["files"][split]`` for image folders.
 
@@ -133,7 +144,12 @@ def write_pictures(ctx: Any, findings: list[Finding], out: Path) -> dict[str, st
         files["histograms"] = pictures.histograms(ctx, out / "histograms.png")
     else:
         files["samples"] = pictures.samples_per_class(ctx, out / "samples.png")
-    groups = near_groups(ctx)
+    from nnrecipe.findings import code_applies
+
+    task = ctx.data.task
+    # Pictures of codes that do not apply to the task are not drawn (nor their searches run).
+    dup = code_applies("duplicates", task) or code_applies("split-leakage", task)
+    groups = near_groups(ctx) if dup else []
     within = [[(s, p) for s, p, _ in g if s == split] for g in groups for split in ctx.splits]
     files["duplicates"] = pictures.groups(
         ctx,
@@ -147,5 +163,6 @@ def write_pictures(ctx: Any, findings: list[Finding], out: Path) -> dict[str, st
     )
     suspects = next((f.evidence["suspects"] for f in findings if f.code == "label-noise"), [])
     files["label_issues"] = pictures.label_issues(ctx, suspects, out / "label_issues.png")
-    files["outliers"] = pictures.outliers(ctx, outlier_scores(ctx), out / "outliers.png")
+    if code_applies("outliers", task):
+        files["outliers"] = pictures.outliers(ctx, outlier_scores(ctx), out / "outliers.png")
     return {k: str(p.relative_to(out)) for k, p in files.items() if p is not None}

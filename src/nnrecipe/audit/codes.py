@@ -96,5 +96,82 @@ CODES: dict[str, Code] = {
             "separates variance from mismatch; make the training data look like the target data, "
             "or check that every split is preprocessed the same way.",
         ),
+        Code(
+            "target-leak",
+            "One column alone predicts the target almost perfectly",
+            "A one-feature model (a small decision tree, cross-validated on training rows) that "
+            "predicts the target nearly without error on held-out folds means the column carries "
+            "the answer: an id assigned in target order, a value computed from the label, a field "
+            "filled in after the outcome. The model will learn the shortcut, score at 'human "
+            "level' on the validation split, and fail on new data where the column is not there "
+            "or means something else.",
+            "Find out how the column was made; drop it (or use it as --group COLUMN) and rerun. "
+            "If the column really is that predictive and available at prediction time, a neural "
+            "network is not needed.",
+        ),
+        Code(
+            "id-column",
+            "A column unique per row (an id) is left out of the model",
+            "A value that differs in every row cannot generalise: the model can only memorise it. "
+            "nnrecipe leaves such columns out of the inputs (and still tests them for "
+            "target-leak).",
+            "Nothing to do for a real id; use --categorical COLUMN to feed it anyway, or "
+            "--group COLUMN to keep the rows sharing a value in one split.",
+        ),
+        Code(
+            "missing-target",
+            "Rows whose target is missing were left out",
+            "A row without a target cannot be trained on nor scored; like every tabular tool, "
+            "nnrecipe leaves it out. Many such rows can mean a broken export or a join that "
+            "failed.",
+            "Fill in the known targets; check the export if many are missing.",
+        ),
+        Code(
+            "cold-start",
+            "Held-out ratings by users or of items that train never saw",
+            "A user (item) without a training rating has no learned embedding: the model falls "
+            "back on the mean and the other side's bias, so these ratings score like a baseline "
+            "and pull the held-out RMSE up.",
+            "Expected for new users; to measure warm-start quality split by user; to serve cold "
+            "users, add side features (age, genre) or a popularity fallback.",
+            tasks=("ratings",),
+        ),
+        Code(
+            "duplicate-pair",
+            "The same (user, item) pair is rated more than once",
+            "Repeated pairs are over-weighted in the loss; a pair rated in train and again in a "
+            "held-out split is predicted from memory, inflating the held-out score.",
+            "Keep one rating per pair (the latest) or split by time.",
+            tasks=("ratings",),
+        ),
+        Code(
+            "rating-activity",
+            "Very active users or very popular items dominate the ratings",
+            "A handful of users or items holding a large share of the ratings dominate the loss "
+            "and the metrics; bots and test accounts look like this.",
+            "Look at them; drop bots, or cap the ratings per user.",
+            tasks=("ratings",),
+        ),
+        Code(
+            "code-shift",
+            "A coded column (category, user or item id) is distributed differently across splits",
+            "Integer codes mean something only through the encoder that made them. When a "
+            "held-out split was encoded separately (an encoder fitted per split re-assigns the "
+            "codes) or two id columns were swapped, code 3 means one level in train and another "
+            "in valid: the model's predictions there are noise, and nothing crashes. Measured as "
+            "the total-variation distance between the code frequencies, against a random re-split.",
+            "Encode every split with the encoder fitted on the training rows; check that each "
+            "input tensor gets the right column.",
+        ),
+        Code(
+            "rating-range",
+            "Ratings outside the model's y_range",
+            "The collaborative-filtering models squash their output into y_range with a "
+            "sigmoid: a rating outside it (ratings 0-100 with y_range 0-5.5) can never be "
+            "predicted, the loss stays huge, and the gradients vanish in the saturated sigmoid.",
+            "Leave y_range unset (it is inferred from the ratings) or set it slightly wider than "
+            "the rating scale.",
+            tasks=("ratings",),
+        ),
     )
 }

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from nnrecipe.data import Data
+from nnrecipe.data.batch import tensors_of
 
 # Splits are read whole up to this many samples; a streamed split beyond it is audited on its
 # first MAX_SAMPLES samples (the stats say so).
@@ -61,7 +62,11 @@ class AuditContext:
             else:
                 x, y = split.tensors(max_samples=MAX_SAMPLES)
                 truncated = len(split) > MAX_SAMPLES
-            xa = x.detach().cpu().reshape(len(x), -1).float().numpy()  # (N, *shape) -> (N, D)
+            # (N, *shape) -> (N, D); several input tensors (cat + cont columns) side by side
+            xa = np.concatenate(
+                [t.detach().cpu().reshape(len(t), -1).float().numpy() for t in tensors_of(x)],
+                axis=1,
+            )
             bad = ~np.isfinite(xa).all(axis=1)
             if bad.any():
                 xa = np.nan_to_num(xa, nan=0.0, posinf=0.0, neginf=0.0)

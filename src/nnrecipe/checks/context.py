@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from nnrecipe.checks.codes import CODES
 from nnrecipe.data import Data
+from nnrecipe.data.batch import batch_len, batch_take, batch_to, call_model
 from nnrecipe.findings import Finding, Severity
 from nnrecipe.tasks import Task
 from nnrecipe.train.optim import adamw
@@ -82,11 +83,11 @@ class Context:
 
     def batch(self, i: int = 0, size: int = BATCH) -> tuple[Tensor, Tensor]:
         """The i-th batch of the fixed training sample (wrapping around)."""
-        n = len(self.x)
+        n = batch_len(self.x)
         size = min(size, n)
         start = (i * size) % n
         idx = torch.arange(start, start + size) % n
-        return self.x[idx].to(self.device), self.y[idx].to(self.device)
+        return batch_to(batch_take(self.x, idx), self.device), self.y[idx].to(self.device)
 
     def finding(
         self,
@@ -104,8 +105,8 @@ class Context:
             fix if fix is not None else CODES[code].fix,
         )
 
-    def forward(self, model: nn.Module, x: Tensor) -> Tensor:
-        out = user_call("model", model, x)
+    def forward(self, model: nn.Module, x: Any) -> Tensor:
+        out = user_call("model", call_model, model, x)  # model(x), model(*x) or model(**x)
         if not isinstance(out, Tensor):
             raise UserCodeError(
                 "model",

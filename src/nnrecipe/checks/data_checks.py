@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from nnrecipe.checks import probes
 from nnrecipe.checks.context import Context, UserCodeError
+from nnrecipe.data.batch import batch_len, tensors_of
 from nnrecipe.findings import Finding
 
 # input-scale: RMS of the worst feature/channel reaching the first parametrised layer.
@@ -102,7 +103,7 @@ def input_scale(ctx: Context) -> list[Finding]:
                 "input-scale",
                 "warning",
                 f"The inputs reaching the first layer have RMS up to {hi:.3g} per feature/channel "
-                f"(expected about 1; data range {float(ctx.x.min()):.3g}..{float(ctx.x.max()):.3g}).",
+                f"(expected about 1; data range {_range(ctx.x)}).",
                 evidence,
             )
         ]
@@ -157,8 +158,17 @@ def target_scale(ctx: Context) -> list[Finding]:
     ]
 
 
-def _feature_rms(x: Tensor) -> Tensor:
-    """RMS per feature (tables) or per channel (signals, images): (N, C, ...) -> (C,)."""
+def _range(x: Any) -> str:
+    values = torch.cat([t.reshape(-1).float() for t in tensors_of(x)])
+    return f"{float(values.min()):.3g}..{float(values.max()):.3g}"
+
+
+def _feature_rms(x: Any) -> Tensor:
+    """RMS per feature (tables) or per channel (signals, images): (N, C, ...) -> (C,); for
+    several input tensors, the float ones side by side (ids and codes have no scale)."""
+    if not isinstance(x, Tensor):
+        floats = [t.reshape(len(t), -1) for t in tensors_of(x) if t.is_floating_point()]
+        x = torch.cat(floats, 1) if floats else torch.zeros(batch_len(x), 1)
     x = x.float()
     if x.ndim == 1:
         x = x[:, None]

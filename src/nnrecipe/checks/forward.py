@@ -12,6 +12,7 @@ from torch import Tensor
 
 from nnrecipe.checks import probes
 from nnrecipe.checks.context import Context, UserCodeError
+from nnrecipe.data.batch import batch_len, batch_take
 from nnrecipe.findings import Finding
 
 # shape-mismatch: changing the targets of the second half of a batch must leave the loss
@@ -94,7 +95,7 @@ def _loss_coupling(ctx: Context, out: Tensor, y: Tensor) -> float | None:
     """How much the loss gradient of the first half of a batch moves when the targets of the
     second half change (0 for any per-sample loss)."""
     n = out.shape[0]
-    if n < 4:
+    if n < 4 or ctx.task.loss_pairs_samples:
         return None
     h = n // 2
     y2 = ctx.task.perturb_targets(y, h)
@@ -253,7 +254,7 @@ def batch_dependency(ctx: Context) -> list[Finding]:
     gradient of one sample's output w.r.t. the other samples' inputs."""
     m = ctx.fresh().eval()
     xb, _ = ctx.batch(0)
-    n = len(xb)
+    n = batch_len(xb)
     if n < 4:
         return []
     ev: dict[str, Any] = {"batch": n}
@@ -264,12 +265,12 @@ def batch_dependency(ctx: Context) -> list[Finding]:
             return []  # shape-mismatch reports it
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(ctx.seed))
         try:
-            permuted = ctx.forward(m, xb[perm]).float()[torch.argsort(perm)]
+            permuted = ctx.forward(m, batch_take(xb, perm)).float()[torch.argsort(perm)]
             ev["permuted"] = _rel(full, permuted)
             if ev["permuted"] > BATCH_TOL:
                 problems.append(f"permuting the batch changes outputs by {ev['permuted']:.2g}")
             for k in (n // 4, 1):
-                sub = ctx.forward(m, xb[:k]).float()
+                sub = ctx.forward(m, batch_take(xb, slice(0, k))).float()
                 ev[f"sub_batch_{k}"] = d = _rel(full[:k], sub)
                 if d > BATCH_TOL:
                     problems.append(f"a batch of {k} gives outputs differing by {d:.2g}")
@@ -304,8 +305,8 @@ def _rel(a: Tensor, b: Tensor) -> float:
 
 
 def _gradient_leak(ctx: Context, m: Any, xb: Tensor) -> float | None:
-    if not torch.is_floating_point(xb):
-        return None
+    if not isinstance(xb, Tensor) or not torch.is_floating_point(xb):
+        return None  # ids and categorical codes have no gradient
     x = xb.detach().clone().requires_grad_(True)
     out = ctx.forward(m, x)
     if not out.requires_grad:

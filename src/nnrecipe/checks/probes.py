@@ -23,7 +23,7 @@ from nnrecipe.checks.context import (
     user_call,
 )
 from nnrecipe.checks.hooks import OutputGrads, relu_activity
-from nnrecipe.data.batch import batch_zeros
+from nnrecipe.data.batch import batch_len, batch_take, batch_to
 
 STEPS = 5  # optimizer steps for params-not-updated and the gradient profile
 LR_STEPS_PER_DECADE = 12
@@ -319,7 +319,7 @@ def _inputs(ctx: Context) -> dict[str, Any]:
         for i in range(1, INPUT_STEPS + 1):
             xb, yb = ctx.batch(i, INPUT_BATCH)
             if variant == "zero":
-                xb = batch_zeros(xb)
+                xb = ctx.task.blank_inputs(xb)
             opt.zero_grad(set_to_none=True)
             loss = ctx.loss(ctx.forward(m, xb), yb)
             if loss.requires_grad:
@@ -359,10 +359,10 @@ def _heldout_losses(
     model.eval()
     out = []
     with torch.no_grad():
-        for s in range(0, len(ctx.xv), 256):
-            xb = ctx.xv[s : s + 256].to(ctx.device)
+        for s in range(0, batch_len(ctx.xv), 256):
+            xb = batch_to(batch_take(ctx.xv, slice(s, s + 256)), ctx.device)
             yb = ctx.yv[s : s + 256].to(ctx.device)
-            o = ctx.forward(model, batch_zeros(xb) if zero else xb)
+            o = ctx.forward(model, ctx.task.blank_inputs(xb) if zero else xb)
             if prior:
                 o = ctx.prior_output(o)
                 if o is None:

@@ -13,9 +13,13 @@ import torch
 from torch import Tensor, nn
 
 from nnrecipe.checks import data_checks, forward, gradients, training
+from nnrecipe.checks import distribution as distribution_checks
+from nnrecipe.checks import fewshot as fewshot_checks
+from nnrecipe.checks import word_vectors as word_vector_checks
 from nnrecipe.checks.codes import CODES
 from nnrecipe.checks.context import TRAIN_SAMPLE, VALID_SAMPLE, Context, UserCodeError, _jsonable
 from nnrecipe.data import Data
+from nnrecipe.data.batch import batch_len, batch_take, sample_shape, tensors_of
 from nnrecipe.data.core import as_tensor
 from nnrecipe.errors import DataError, ModelError
 from nnrecipe.findings import Finding, Result, Severity, code_applies
@@ -42,6 +46,9 @@ TRAINING_CHECKS = [
     forward.output_is_probability,
     training.input_ignored,
     gradients.dead_units,
+    *distribution_checks.CHECKS,  # tasks=("distribution",): other tasks skip them
+    *fewshot_checks.CHECKS,  # tasks=("few-shot",)
+    *word_vector_checks.CHECKS,  # tasks=("word-vectors",)
 ]
 
 
@@ -116,7 +123,7 @@ def check(
             )
             return result
         ctx.stats["seconds"] = {}
-        ctx.stats["samples"] = {"train": len(ctx.x), "heldout": len(ctx.xv)}
+        ctx.stats["samples"] = {"train": batch_len(ctx.x), "heldout": batch_len(ctx.xv)}
         _run(ctx, FORWARD_CHECKS, result)
         # Model-level NaN/Inf and crashes set ctx.broken; NaN rows in the data were left out
         # of the samples, so they do not block.
@@ -179,7 +186,7 @@ def _run(ctx: Context, checks: list[Callable[[Context], list[Finding]]], result:
 
 def _crash_finding(ctx: Context, check_name: str, e: UserCodeError) -> Finding:
     """A crash in user code becomes a finding; the model is not probed further."""
-    shape = tuple(ctx.x.shape[1:])
+    shape = sample_shape(ctx.x)
     if e.where == "optimizer":
         ctx.factory_failed = True  # later probes fall back to AdamW
         return ctx.finding(
@@ -293,10 +300,10 @@ def _sample(split: Any, n: int, gen: torch.Generator) -> tuple[Tensor, Tensor, i
     seen (the whole split when it is in memory and under 2**25 values, else the sample)."""
     if split.in_memory:
         x_all, y_all = split.x, split.y
-        idx = torch.randperm(len(x_all), generator=gen)[: n * 2]
-        x, y = x_all[idx], y_all[idx]
-        if x_all.numel() <= 2**25 and torch.is_floating_point(x_all):
-            bad = int((~torch.isfinite(x_all.reshape(len(x_all), -1))).any(1).sum())
+        idx = torch.randperm(batch_len(x_all), generator=gen)[: n * 2]
+        x, y = batch_take(x_all, idx), y_all[idx]
+        if sum(t.numel() for t in tensors_of(x_all)) <= 2**25:
+            bad = int((~_finite_rows(x_all)).sum())
         else:
             bad = None
     else:
@@ -305,18 +312,22 @@ def _sample(split: Any, n: int, gen: torch.Generator) -> tuple[Tensor, Tensor, i
     ok = _finite_rows(x) & _finite_rows(y)
     if bad is None:
         bad = int((~ok).sum())
-    x, y = x[ok][:n], y[ok][:n]
-    if len(x) == 0:
+    keep = ok.nonzero().reshape(-1)[:n]
+    x, y = batch_take(x, keep), y[keep]
+    if len(y) == 0:
         raise DataError(
             "Every sampled training row holds NaN/Inf: fill or drop the missing values first."
         )
     return x, y, bad
 
 
-def _finite_rows(t: Tensor) -> Tensor:
-    if not torch.is_floating_point(t):
-        return torch.ones(len(t), dtype=torch.bool)
-    return torch.isfinite(t.reshape(len(t), -1)).all(1)
+def _finite_rows(x: Any) -> Tensor:
+    """(N,) True where every value of every input tensor of the row is finite."""
+    ok = torch.ones(batch_len(x), dtype=torch.bool)
+    for t in tensors_of(x):
+        if torch.is_floating_point(t) and t.numel():
+            ok &= torch.isfinite(t.reshape(len(t), -1)).all(1)
+    return ok
 
 
 __all__ = ["check"]

@@ -136,6 +136,16 @@ def _torchvision(cls_name: str, **kw: Any) -> Data:
     return inner
 
 
+def _table(name: str, **kw: Any) -> Data:
+    if name == "movielens":
+        from nnrecipe.data.ratings import movielens
+
+        return movielens(**kw)
+    from nnrecipe.data.table_builtin import penguins
+
+    return penguins(**kw)
+
+
 LOADERS: dict[str, Callable[..., Data]] = {
     "digits": lambda **kw: _sklearn("load_digits", "image", "classification", name="digits", **kw),
     "breast_cancer": lambda **kw: _sklearn(
@@ -146,11 +156,37 @@ LOADERS: dict[str, Callable[..., Data]] = {
     "diabetes": lambda **kw: _sklearn(
         "load_diabetes", "tabular", "regression", name="diabetes", **kw
     ),
+    "penguins": lambda **kw: _table("penguins", **kw),
+    "movielens-100k": lambda **kw: _table("movielens", **kw),
     "mnist1d": _mnist1d,
     "mnist": lambda **kw: _torchvision("MNIST", **kw),
     "fashion-mnist": lambda **kw: _torchvision("FashionMNIST", **kw),
     "cifar10": lambda **kw: _torchvision("CIFAR10", **kw),
 }
+
+
+# Built-ins defined in their own modules that take the test fraction, or the task's options
+# (a corpus is read with the task's vocabulary settings).
+_OWN_TEST: tuple[str, ...] = ()
+_TAKE_OPTIONS: tuple[str, ...] = ()
+
+
+def register_loader(
+    name: str, *, takes_test: bool = True, takes_options: bool = False
+) -> Callable[..., Any]:
+    """Register a built-in data set loader ``fn(**split) -> Data`` under `name`; with
+    `takes_options` it also gets ``task_options=``."""
+
+    def deco(fn: Callable[..., Data]) -> Callable[..., Data]:
+        global _OWN_TEST, _TAKE_OPTIONS
+        LOADERS[name] = fn
+        if takes_test:
+            _OWN_TEST = (*_OWN_TEST, name)
+        if takes_options:
+            _TAKE_OPTIONS = (*_TAKE_OPTIONS, name)
+        return fn
+
+    return deco
 
 
 def names() -> list[str]:
@@ -159,13 +195,25 @@ def names() -> list[str]:
 
 
 def load(
-    name: str, *, valid: float = 0.2, test: float = 0.1, train_dev: float = 0.0, seed: int = 0
+    name: str,
+    *,
+    valid: float = 0.2,
+    test: float = 0.1,
+    train_dev: float = 0.0,
+    seed: int = 0,
+    task: str | None = None,
+    task_options: dict[str, Any] | None = None,
 ) -> Data:
     """A built-in data set by name, split seeded and stratified, inputs standardised with
     training statistics.
 
+    `task` reads the samples as another task (``"distribution"``, ``"few-shot"``) with its
+    `task_options`.
+
     Offline: ``digits`` (8x8 images), ``mnist1d`` (1-D signals, generated locally; its own test
-    split), ``breast_cancer``, ``wine``, ``iris`` (tables), ``diabetes`` (regression). With
+    split), ``breast_cancer``, ``wine``, ``iris`` (tables), ``diabetes`` (regression), ``penguins`` (a
+    real table with categorical columns and missing values), ``movielens-100k`` (100,000
+    ratings, collaborative filtering; from the ``recbole`` package's files). With
     internet: ``mnist``, ``fashion-mnist``, ``cifar10`` (their own test splits).
 
     Example:
@@ -178,6 +226,23 @@ def load(
     if key not in LOADERS:
         raise DataError(f"Unknown data set {name!r}: built-in ones are {', '.join(LOADERS)}.")
     kw: dict[str, Any] = {"valid": valid, "train_dev": train_dev, "seed": seed}
-    if key in ("digits", "breast_cancer", "wine", "iris", "diabetes"):
+    if key in (
+        "digits",
+        "breast_cancer",
+        "wine",
+        "iris",
+        "diabetes",
+        "penguins",
+        "movielens-100k",
+        *_OWN_TEST,
+    ):
         kw["test"] = test
-    return LOADERS[key](**kw)
+    if key in _TAKE_OPTIONS:
+        return LOADERS[key](task_options=task_options, **kw).with_task(task)
+    data = LOADERS[key](**kw)
+    # Another reading of the same samples (`--task distribution` on diabetes, few-shot digits).
+    return data.with_task(task, **(task_options or {}))
+
+
+from nnrecipe.data import synthetic as _synthetic  # noqa: E402,F401  (registers its loaders)
+from nnrecipe.data import text as _text  # noqa: E402,F401

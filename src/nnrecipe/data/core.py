@@ -160,6 +160,35 @@ class Data:
                 h.update(repr(split.dataset).encode())
         return h.hexdigest()[:16]
 
+    def with_task(self, task: str | None = None, **options: Any) -> Data:
+        """The same samples read as another task (``--task``), or with the task's options
+        (``--task-option``). The task is built from the training targets and may re-split the
+        samples (`Task.arrange`: few-shot holds out whole classes).
+
+        Raises:
+            DataError: the task cannot take these targets, or an option is invalid.
+        """
+        from nnrecipe.tasks import ALIASES
+
+        name = ALIASES.get(task, task) if task else self.task.name
+        if name == self.task.name and not options:
+            return self
+        splits = {
+            k: Split(s.x, s.y, dataset=s.dataset, index=s.index, num_workers=s.num_workers)
+            for k, s in self.splits.items()
+        }
+        return _assemble(
+            splits,
+            task=name,
+            task_options=options,
+            loss=None,
+            modality=self.modality,
+            classes=self.classes,
+            feature_names=self.feature_names,
+            name=self.name,
+            meta=dict(self.meta),
+        )
+
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def coerce(cls, data: Any, *, task: str | None = None, loss: Any = None) -> Data:
@@ -223,6 +252,7 @@ class Data:
         classes: list[str] | None = None,
         feature_names: list[str] | None = None,
         name: str = "arrays",
+        task_options: dict[str, Any] | None = None,
     ) -> Data:
         """Split arrays/tensors into train / valid / test (and train-dev), seeded and stratified
         for classification. Inputs are used as given (no rescaling).
@@ -233,8 +263,13 @@ class Data:
             >>> nr.Data.from_arrays(x, y, valid=0.2, test=0.1, seed=0).valid.x.shape
             torch.Size([20, 3])
         """
+        y, classes = string_labels(y, classes)
         xt, yt = _check_pair(x, y, "data")
-        stratify = _stratify_labels(xt, yt, task, loss, classes)
+        if task is None:
+            _refuse_integer_values(yt)
+        elif task == "regression" and not torch.is_floating_point(yt):
+            yt = yt.float()  # integer measurements (diabetes as int64) are values
+        stratify = _stratify_labels(xt, yt, task, loss, classes, task_options)
         parts = split_indices(
             len(xt), stratify, valid=valid, test=test, train_dev=train_dev, seed=seed
         )
@@ -242,6 +277,7 @@ class Data:
         return _assemble(
             splits,
             task=task,
+            task_options=task_options,
             loss=loss,
             modality=modality,
             classes=classes,
@@ -265,6 +301,13 @@ class Data:
         return from_folder(path, **kwargs)
 
     @classmethod
+    def from_ratings(cls, df: Any, *, users: str, items: str, ratings: str, **kwargs: Any) -> Data:
+        """(user, item, rating) rows for collaborative filtering; see `nnrecipe.data.ratings`."""
+        from nnrecipe.data.ratings import from_ratings
+
+        return from_ratings(df, users=users, items=items, ratings=ratings, **kwargs)
+
+    @classmethod
     def from_csv(cls, path: Any, *, target: str, **kwargs: Any) -> Data:
         """A table with a target column; see `nnrecipe.data.table`."""
         from nnrecipe.data.table import from_csv
@@ -280,6 +323,47 @@ def _jsonable_shape(shape: Any) -> Any:
 
 def _jsonable(v: Any) -> bool:
     return isinstance(v, str | int | float | bool | list | dict | type(None))
+
+
+# Integer targets with more distinct values than this, and fewer than MIN_PER_CLASS samples per
+# value on average, look like measured values (diabetes as int64: 214 values over 442 rows).
+MANY_INT_VALUES = 50
+MIN_PER_CLASS = 5
+
+
+def string_labels(y: Any, classes: list[str] | None) -> tuple[Any, list[str] | None]:
+    """Text labels as class indices, with the names kept as `classes` (sorted, or in the order
+    of the given `classes`); other targets unchanged."""
+    if isinstance(y, Tensor):
+        return y, classes
+    arr = np.asarray(y, dtype=object if isinstance(y, list) else None)
+    if arr.dtype.kind not in "USO" or arr.size == 0:
+        return y, classes
+    flat = arr.reshape(-1).tolist()
+    if not all(isinstance(v, str) for v in flat):
+        return y, classes
+    names = list(classes) if classes else sorted(set(flat))
+    lookup = {n: i for i, n in enumerate(names)}
+    unknown = sorted(set(flat) - set(lookup))
+    if unknown:
+        raise DataError(
+            f"Labels {unknown[:5]} are not in the given classes {names[:10]}: add them to "
+            "classes= or fix the labels."
+        )
+    return np.array([lookup[v] for v in flat], dtype=np.int64).reshape(arr.shape), names
+
+
+def _refuse_integer_values(y: Tensor) -> None:
+    if torch.is_floating_point(y) or y.ndim != 1:
+        return
+    distinct = int(torch.unique(y).numel())
+    if distinct > MANY_INT_VALUES and distinct * MIN_PER_CLASS > len(y):
+        raise DataError(
+            f"The {len(y)} integer targets take {distinct} distinct values, which would be "
+            f"{distinct} classes of about {len(y) / distinct:.1f} samples each: pass "
+            "task='regression' if they are measured values, or task='classification' to keep "
+            "them as classes."
+        )
 
 
 def _check_pair(x: Any, y: Any, where: str) -> tuple[Tensor, Tensor]:
@@ -304,12 +388,12 @@ def _check_pair(x: Any, y: Any, where: str) -> tuple[Tensor, Tensor]:
 
 
 def _stratify_labels(
-    x: Tensor, y: Tensor, task: str | None, loss: Any, classes: Any
+    x: Tensor, y: Tensor, task: str | None, loss: Any, classes: Any, options: Any = None
 ) -> np.ndarray | None:
     shape = sample_shape(x)
     if task is None:
         return infer_task(y, loss=loss, classes=classes, x_shape=shape).stratify(y)
-    return make_task(task, y, classes, x_shape=shape, loss=loss).stratify(y)
+    return make_task(task, y, classes, x_shape=shape, loss=loss, **(options or {})).stratify(y)
 
 
 def split_indices(
@@ -407,6 +491,7 @@ def _assemble(
     feature_names: list[str] | None,
     name: str,
     meta: dict[str, Any],
+    task_options: dict[str, Any] | None = None,
 ) -> Data:
     """Infer task and modality, fix input layout and target dtype, validate."""
     for k, s in splits.items():
@@ -419,7 +504,10 @@ def _assemble(
     elif task is None:
         task_obj = infer_task(y_train, loss=loss, classes=classes, x_shape=x_shape)
     else:
-        task_obj = make_task(task, y_train, classes, x_shape=x_shape, loss=loss)
+        task_obj = make_task(
+            task, y_train, classes, x_shape=x_shape, loss=loss, **(task_options or {})
+        )
+    splits = task_obj.arrange(splits, seed=int(meta.get("seed") or 0))
     if modality is None:
         modality = infer_modality(x_shape)
     if modality not in MODALITIES:

@@ -27,13 +27,19 @@ def resolve_data(config: RunConfig, *, skip_corrupt: bool = False) -> Data:
         spec.lower().replace("_", "-") in {k.replace("_", "-") for k in builtin.LOADERS}
         and not path.exists()
     ):
-        return builtin.load(spec, **split)
+        return builtin.load(spec, task=config.task, task_options=config.task_options, **split)
+    # The task named with --task (and its --task-option's) reads the samples (Data.with_task).
+    options = config.task_options or {}
     if path.is_dir():
-        return Data.from_folder(path, size=config.image_size, skip_corrupt=skip_corrupt, **split)
+        data = Data.from_folder(path, size=config.image_size, skip_corrupt=skip_corrupt, **split)
+        return data.with_task(config.task, **options)
     if path.suffix.lower() in (".csv", ".tsv", ".txt") or path.is_file():
         if config.target is None:
             raise ConfigError(f"{spec!r} is a table: name its target column with --target COLUMN.")
-        return Data.from_csv(path, target=config.target, task=config.task, **split)
+        data = Data.from_csv(
+            path, target=config.target, task=config.task, **config.table_options(), **split
+        )
+        return data.with_task(None, **options)
     raise DataError(
         f"{spec!r} is neither a built-in data set ({', '.join(builtin.LOADERS)}) nor an existing folder "
         "or CSV file: check the name or path."

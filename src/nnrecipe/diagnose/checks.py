@@ -45,6 +45,10 @@ class DiagnosisContext:
     human_known: bool = True
     test_evaluations: int = 0
     rows: list[dict[str, Any]] = field(default_factory=list)
+    # The baselines' valid errors ({"linear": 0.03, ...}): without a human error they are the
+    # measured stand-in for "what this data allows" (a model that cannot fit its own training
+    # set better than a linear model generalises has avoidable bias, whatever the Bayes error).
+    baselines: dict[str, float] = field(default_factory=dict)
 
     def gap(self, code: str) -> dict[str, Any] | None:
         return next((r for r in self.rows if r["code"] == code), None)
@@ -72,7 +76,12 @@ def gap_rows(ctx: DiagnosisContext) -> list[dict[str, Any]]:
     Without a train-dev split, variance is valid − train (it then includes any mismatch).
     """
     rows = []
-    errors = ctx.errors
+    errors = dict(ctx.errors)
+    if not ctx.human_known:
+        errors.pop("human", None)  # unknown: avoidable bias is judged from the baselines
+        bias = _bias_from_baselines(ctx)
+        if bias is not None:
+            rows.append(bias)
     for code, low, high, name in GAPS:
         if code == "variance" and "train_dev" not in errors:
             high = "valid"
@@ -96,18 +105,54 @@ def gap_rows(ctx: DiagnosisContext) -> list[dict[str, Any]]:
     return rows
 
 
+def _bias_from_baselines(ctx: DiagnosisContext) -> dict[str, Any] | None:
+    """Avoidable bias measured without a human error: the model's train error against the best
+    baseline's valid error. Significant only when the model fits its own training set no
+    better than that baseline generalises (by more than the noise)."""
+    if not ctx.baselines or "train" not in ctx.errors:
+        return None
+    name, ref = min(ctx.baselines.items(), key=lambda kv: kv[1])
+    errors = {**ctx.errors, "baseline": ref}
+    sizes = {**ctx.sizes, "baseline": ctx.sizes.get("valid", 0)}
+    probe = DiagnosisContext(errors, sizes, ctx.regression, False)
+    limit = threshold(probe, "baseline", "train")
+    gap = ctx.errors["train"] - ref
+    return {
+        "code": "avoidable-bias",
+        "gap": f"avoidable bias (vs the {name} baseline; human error unknown)",
+        "from": f"{name} baseline",
+        "to": "train",
+        "value": gap,
+        "threshold": limit,
+        # Underfitting: train error not below the baseline's valid error by more than the noise.
+        "significant": gap > -limit,
+    }
+
+
 def _finding(ctx: DiagnosisContext, code: str, message: str) -> list[Finding]:
     row = ctx.gap(code)
     if row is None or not row["significant"]:
         return []
     largest = max((r for r in ctx.rows if r["significant"]), key=lambda r: r["value"])
-    first = " It is the largest gap: work on it first." if largest["code"] == code else ""
     evidence = {**row, "errors": ctx.errors, "sizes": ctx.sizes}
+    if largest["code"] != code:
+        # One next step at a time: the largest gap is the warning; a smaller one (whose fix may
+        # pull the other way, e.g. bigger vs smaller model) is noted, to revisit after it.
+        return [
+            Finding(
+                code,
+                Severity.INFO,
+                message.format(**row, **_named(ctx))
+                + f" Smaller than the {largest['gap']} gap: revisit it after that one.",
+                evidence,
+                NEXT_STEP[code],
+            )
+        ]
     return [
         Finding(
             code,
             Severity.WARNING,
-            message.format(**row, **_named(ctx)) + first,
+            message.format(**row, **_named(ctx)) + " It is the largest gap: work on it first.",
             evidence,
             NEXT_STEP[code],
         )
@@ -119,13 +164,20 @@ def _named(ctx: DiagnosisContext) -> dict[str, Any]:
 
 
 def avoidable_bias(ctx: DiagnosisContext) -> list[Finding]:
-    note = "" if ctx.human_known else " (human-level error unknown: taken as 0; pass --human-error)"
+    if not ctx.human_known:
+        row = ctx.gap("avoidable-bias")
+        return _finding(
+            ctx,
+            "avoidable-bias",
+            "The model underfits: its train error {e_train:.4f} is no better than the "
+            + (row["from"] if row else "baseline")
+            + "'s valid error (human-level error unknown; pass --human-error to measure the "
+            "avoidable bias itself).",
+        )
     return _finding(
         ctx,
         "avoidable-bias",
-        "Avoidable bias {value:.4f}: train error {e_train:.4f} vs human-level {e_human:.4f}"
-        + note
-        + ".",
+        "Avoidable bias {value:.4f}: train error {e_train:.4f} vs human-level {e_human:.4f}.",
     )
 
 

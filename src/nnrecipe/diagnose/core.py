@@ -58,6 +58,24 @@ def _from_run(
     return scores, sizes, regression, config["config"].get("human_error")
 
 
+def _baseline_errors(run_dir: Path) -> dict[str, float]:
+    """The valid errors of a run's baselines (from its summary), for the no-human case."""
+    summary = read_typed(run_dir / "summary.json", Summary)
+    if summary.baselines is None:
+        return {}
+    config = run_config(run_dir)
+    task = task_from_description((config.get("data") or {}).get("task"))
+    out = {}
+    for name, per_split in summary.baselines.models.items():
+        valid = per_split.get("valid")
+        if valid and name != "majority":  # the prior is no evidence of what can be fitted
+            try:
+                out[name] = task.error({k: v for k, v in valid.items() if v is not None})
+            except (KeyError, TypeError):
+                continue
+    return out
+
+
 def evaluate_run(
     run_dir: str | Path, *, model: Any = None, data: Any = None
 ) -> dict[str, dict[str, float]]:
@@ -89,6 +107,7 @@ def diagnose(
     data: Any = None,
     sizes: dict[str, int] | None = None,
     test_evaluations: int | None = None,
+    baseline_errors: dict[str, float] | None = None,
 ) -> Result:
     """Ng's bias / variance diagnosis, with the recommended next step.
 
@@ -97,7 +116,9 @@ def diagnose(
             train-dev and valid; never test), or a dict of errors / metric dicts per level
             (``{"human": 0.01, "train": 0.08, "train_dev": 0.09, "valid": 0.1, "test": 0.11}``).
         human_error: human-level error (proxy for the Bayes error); default the run's
-            ``human_error``, else 0 (then avoidable bias is an upper bound).
+            ``human_error``. Unknown, it is not taken as 0: avoidable bias is then judged from
+            the baselines (a model whose train error is no better than a baseline's valid
+            error underfits) and the table says it is unknown.
         evaluate: for a run folder, rescore the saved model on every split instead of reading
             the summary. Counts as an evaluation on test: a second one warns (test-set-reuse).
         learning_curve: for a run folder, also train on growing fractions of the training set
@@ -108,6 +129,8 @@ def diagnose(
         data: for a run trained on your own data, that data.
         sizes: samples per split (for the noise of each error), when `source` is a dict.
         test_evaluations: how often test was evaluated, when `source` is not a run folder.
+        baseline_errors: the baselines' valid errors (``{"linear": 0.03}``); a run folder's
+            are read from its summary. Without a human error, they judge avoidable bias.
 
     Returns:
         A `Result` whose findings are the significant gaps (avoidable-bias, variance,
@@ -123,10 +146,11 @@ def diagnose(
 
     n_test = test_evaluations
     sizes = dict(sizes or {})
-    regression, run_dir, run_human = False, None, None
+    regression, run_dir, run_human, run_baselines = False, None, None, {}
     if isinstance(source, str | Path):
         run_dir = Path(source)
         scores, sizes, regression, run_human = _from_run(run_dir, evaluate, model, data)
+        run_baselines = _baseline_errors(run_dir)
     elif isinstance(source, dict):
         scores = dict(source)
         # Metric dicts without a classification error are a regression's (rmse, in target units).
@@ -149,7 +173,8 @@ def diagnose(
     scores.pop("human", None)
     errors = {k: _error(None, v) for k, v in scores.items() if k in LEVELS and v is not None}
     human_known = human is not None
-    errors = {"human": float(human) if human_known else 0.0, **errors}
+    if human_known:
+        errors = {"human": float(human), **errors}
     if "train" not in errors or "valid" not in errors:
         raise ConfigError(
             f"diagnose needs at least the train and valid errors, got {sorted(errors)}."
@@ -160,6 +185,7 @@ def diagnose(
         regression=regression,
         human_known=human_known,
         test_evaluations=len(recorded(run_dir)) if run_dir else (n_test or 0),
+        baselines=dict(baseline_errors or {}) or run_baselines,
     )
     ctx.rows = gap_rows(ctx)
     findings = [f for check in CHECKS for f in check(ctx)]
@@ -193,10 +219,11 @@ def table_text(result: Result) -> str:
     """Ng's table as plain text lines (for the CLI and the report)."""
     s = result.stats
     lines = ["level        error"]
+    if not s["human_known"]:
+        lines.append("human        unknown (pass --human-error; bias judged from the baselines)")
     for level in LEVELS:
         if level in s["errors"]:
-            note = "" if level != "human" or s["human_known"] else "  (unknown: assumed)"
-            lines.append(f"{level:<12} {s['errors'][level]:.4f}{note}")
+            lines.append(f"{level:<12} {s['errors'][level]:.4f}")
     lines.append("")
     lines.append("gap                 value   noise   significant")
     for r in s["table"]:

@@ -18,6 +18,7 @@ __all__ = [
     "Linear",
     "build_model",
     "default_model_name",
+    "model_for",
     "MODEL_NAMES",
     "MODELS",
     "register_model",
@@ -75,6 +76,13 @@ def default_model_name(modality: str, task: Any = None) -> str:
     return own or {"image": "cnn2d", "sequence": "cnn1d", "tabular": "mlp"}[modality]
 
 
+def model_for(data: Any) -> str:
+    """The default built-in model for `data`: the one its loader recommends (e.g. entity
+    embeddings for a table with categorical columns, ``data.meta["default_model"]``), else
+    `default_model_name`."""
+    return data.meta.get("default_model") or default_model_name(data.modality, data.task)
+
+
 def build_model(name: str | None, data: Any, **options: Any) -> nn.Module:
     """A built-in model for `data` (an `nr.Data`), its head initialised from the training targets.
 
@@ -84,7 +92,7 @@ def build_model(name: str | None, data: Any, **options: Any) -> nn.Module:
         data: the `nr.Data` the model will be trained on.
         **options: width, depth, dropout (and kernel for CNNs).
     """
-    name = name or default_model_name(data.modality, data.task)
+    name = name or model_for(data)
     if name not in MODELS:
         raise ConfigError(f"Unknown model {name!r}: built-in models are {', '.join(MODELS)}.")
     model = MODELS[name](data, **options)
@@ -97,3 +105,13 @@ def build_model(name: str | None, data: Any, **options: Any) -> nn.Module:
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+# Built-ins that live in their own modules register themselves on import.
+from nnrecipe.models import collab as _collab  # noqa: E402,F401
+
+# Task-specific built-ins register themselves on import.
+from nnrecipe.models import distribution as _distribution  # noqa: E402,F401
+from nnrecipe.models import fewshot as _fewshot  # noqa: E402,F401
+from nnrecipe.models import skipgram as _skipgram  # noqa: E402,F401
+from nnrecipe.models import tabular as _tabular  # noqa: E402,F401

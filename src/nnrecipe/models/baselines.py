@@ -48,7 +48,7 @@ def baselines(
     "expected_loss_at_init": float}``.
     """
     data = Data.coerce(data)
-    x, y = _arrays(data, "train", MAX_LINEAR_SAMPLES)
+    x, y = _arrays(data, "train", getattr(data.task, "baseline_samples", MAX_LINEAR_SAMPLES))
     result: dict[str, Any] = {}
     for name, est in data.task.baselines().items():
         est.fit(x, y)

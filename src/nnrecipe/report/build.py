@@ -162,7 +162,15 @@ def write_report(run_dir: str | Path) -> Path:
     return path
 
 
-def open_in_browser(path: Path) -> None:
+def open_in_browser(path: Path) -> bool:
+    """Open `path` in the user's browser; False (and a line saying where the page is) when
+    this machine has no browser to open it with."""
     import webbrowser
 
-    webbrowser.open(path.resolve().as_uri())
+    try:
+        opened = webbrowser.open(path.resolve().as_uri())
+    except webbrowser.Error:
+        opened = False
+    if not opened:
+        print(f"no browser found to open the report: open {path.resolve()} yourself", flush=True)
+    return bool(opened)

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from nnrecipe.data.batch import tensors_of
+
 THUMB_MAX_SIDE = 64  # thumbnails are at most 64 px; the page scales them up, pixelated
 SERIES_POINTS = 96  # signals are down-sampled to this many points per channel
 MAX_FEATURES = 60
@@ -87,7 +89,8 @@ def _results(learner: Any, data: Any) -> dict[str, Any]:
 def _feature_summaries(data: Any) -> list[dict[str, Any]]:
     """Mean, std, range, correlation with the target and a histogram per input column (train)."""
     x, y = data.train.tensors()
-    x = x.reshape(len(x), -1).float().numpy()
+    # (N, *shape) -> (N, D); several input tensors (cat + cont columns) side by side
+    x = np.concatenate([t.reshape(len(t), -1).float().numpy() for t in tensors_of(x)], axis=1)
     yv = y.reshape(len(y), -1)[:, 0].float().numpy()
     names = data.feature_names or [f"x{i}" for i in range(x.shape[1])]
     rows = []
@@ -142,7 +145,8 @@ def collect(data: Any, learner: Any = None, model: nn.Module | None = None) -> d
     if data.modality == "tabular":
         out["features"] = _feature_summaries(data)
     if learner is not None:
-        out["results"] = _results(learner, data)
+        # What the task reads from the trained model itself (embeddings, biases, table rows).
+        out["results"] = {**_results(learner, data), **learner.task.inspect(learner.model, data)}
     if model is not None:
         out["first_conv"] = first_conv_weight(model)
     return out

@@ -49,7 +49,11 @@ def diagnosis_section(run: RunFolder, extra_plots: dict[str, bytes] | None = Non
         errors = flat.get("errors")
         if isinstance(errors, dict) and errors:
             order = [k for k in LEVELS if k in errors] + [k for k in errors if k not in LEVELS]
-            human = "" if flat.get("human_known", True) else " (human error unknown: taken as 0)"
+            human = (
+                ""
+                if flat.get("human_known", True)
+                else " (human error unknown: avoidable bias judged from the baselines)"
+            )
             parts.append(
                 f"<h3>Errors by level{esc(human)}</h3>"
                 + table(order, [[errors[k] for k in order]], cls="num")

@@ -13,6 +13,7 @@ from nnrecipe.html import (
     table,
 )
 from nnrecipe.report.folder import RunFolder, display_name
+from nnrecipe.tasks import table_report
 
 # A confusion matrix with more classes than this is shown as the plots stage's PNG.
 MAX_HTML_CONFUSION = 30
@@ -110,6 +111,7 @@ def results_section(run: RunFolder) -> str:
         return absent("No results: training or evaluation did not run.")
     plot_files = (run.stage("plots") or {}).get("files") or []
     parts.append(run.task_object.report_results(run, res, plot_files))
+    parts.append(table_report.html(res))  # a CSV table's rows and embedding maps, if stored
     return "".join(parts)
 
 

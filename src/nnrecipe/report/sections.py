@@ -55,7 +55,7 @@ def data_section(run: RunFolder) -> str:
             [
                 ("name", d.get("name")),
                 ("modality", d.get("modality")),
-                ("task", run.task.get("name")),
+                ("task", run.task.get("kind_label") or run.task.get("name")),
                 ("input shape", " × ".join(map(str, d.get("input_shape") or []))),
                 ("split sizes", ", ".join(f"{k} {v}" for k, v in (d.get("sizes") or {}).items())),
                 ("classes", len(run.classes) if run.classes else "—"),

@@ -19,9 +19,21 @@ from nnrecipe.errors import ModelError, NnrecipeError
 from nnrecipe.findings import Finding, Result, Severity
 from nnrecipe.models import build_model
 
+# Findings that mean the input itself cannot be read: exit code 2 wherever they stop a command.
+INPUT_ERROR_CODES = frozenset({"corrupt-sample"})
+
 
 class StageError(NnrecipeError):
     """A stage found errors in the user's data or model (the run stops unless forced)."""
+
+    # The policy of every command: 0 fine, 1 the audit or the checks found errors in data or
+    # model, 2 the user's input cannot be used (bad path, bad config, unreadable files).
+    exit_code = 1
+
+    def __init__(self, message: str, *, codes: set[str] | frozenset[str] = frozenset()) -> None:
+        super().__init__(message)
+        if codes & INPUT_ERROR_CODES:
+            self.exit_code = 2
 
 
 @dataclass
@@ -71,7 +83,8 @@ class RunContext:
             raise StageError(
                 f"The {stage} found errors ({codes}): {errors[0].message} Fix them, or pass --force "
                 f"to train anyway; `nnrecipe {stage if stage != 'checks' else 'check'} {self.config.data}` "
-                "shows the details."
+                "shows the details.",
+                codes={f.code for f in errors},
             )
 
 

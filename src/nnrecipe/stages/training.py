@@ -7,7 +7,7 @@ import time
 from nnrecipe import plotting
 from nnrecipe.diagnose.testset import record_test_evaluation
 from nnrecipe.findings import Finding, Severity
-from nnrecipe.models import count_parameters, default_model_name
+from nnrecipe.models import count_parameters, model_for
 from nnrecipe.schema import EvaluateResult, PlotsResult, TrainResult
 from nnrecipe.stages.context import RunContext
 from nnrecipe.stages.tune import train_settings
@@ -44,6 +44,9 @@ def stage_train(ctx: RunContext) -> TrainResult:
     ctx.learner.fit(c.epochs, resume=ctx.resume)
     seconds = time.perf_counter() - t0
     L = ctx.learner
+    watched = getattr(L, "watch_result", None)  # nr.watch over the Learner's own loop
+    if watched is not None:
+        ctx.findings.extend(watched.findings)
     # Which model this is: a built-in name (rebuilt from the folder) or the user's own module.
     model_name = "user" if ctx.user_model is not None else c.model or _default_name(ctx)
     settings = {k: v for k, v in tuned.items() if k != "options"}
@@ -76,7 +79,7 @@ def stage_train(ctx: RunContext) -> TrainResult:
 
 
 def _default_name(ctx: RunContext) -> str:
-    return default_model_name(ctx.data.modality, ctx.data.task)
+    return model_for(ctx.data)  # the data's recommendation (tabular, collab) or the task's
 
 
 def stage_evaluate(ctx: RunContext) -> EvaluateResult:
@@ -101,7 +104,8 @@ def stage_evaluate(ctx: RunContext) -> EvaluateResult:
                     f"The model's valid {metric} ({scores['valid'][metric]:.4f}) does not beat the {name} "
                     f"baseline ({ref:.4f}).",
                     {"model": scores["valid"][metric], name: ref, "metric": metric},
-                    "Run `nnrecipe check` on the model; train longer, or use a bigger model.",
+                    "Run `nnrecipe check` on the model, then follow the diagnosis's next step "
+                    "(train longer or a bigger model when it underfits).",
                 )
             )
     ctx.say(", ".join(f"{s} {metric} {v[metric]:.4f}" for s, v in scores.items()))

@@ -13,14 +13,22 @@ from torch import Tensor
 from nnrecipe.errors import DataError
 from nnrecipe.tasks.base import LossFn, Task
 from nnrecipe.tasks.classification import Classification
+from nnrecipe.tasks.distribution import Distribution
+from nnrecipe.tasks.fewshot import FewShot
 from nnrecipe.tasks.losses import _BCE_NAMES, _CE_NAMES, loss_name, wants_float_targets
+from nnrecipe.tasks.ratings import Ratings
 from nnrecipe.tasks.regression import Regression
+from nnrecipe.tasks.word_vectors import WordVectors
 
 __all__ = [
     "TASKS",
     "Task",
     "Classification",
+    "Distribution",
+    "FewShot",
     "Regression",
+    "Ratings",
+    "WordVectors",
     "LossFn",
     "infer_task",
     "make_task",
@@ -31,9 +39,16 @@ __all__ = [
 ]
 
 # name -> Task subclass. A new task registers itself here (see README, "How to add a task").
-TASKS: dict[str, type[Task]] = {"classification": Classification, "regression": Regression}
+TASKS: dict[str, type[Task]] = {
+    "classification": Classification,
+    "regression": Regression,
+    "ratings": Ratings,
+    "distribution": Distribution,
+    "few-shot": FewShot,
+    "word-vectors": WordVectors,
+}
 # Older names accepted on input.
-ALIASES = {"binary": "classification", "multiclass": "classification"}
+ALIASES = {"binary": "classification", "multiclass": "classification", "collab": "ratings"}
 
 
 def register(cls: type[Task]) -> type[Task]:

@@ -5,21 +5,23 @@ CRPS for predicted distributions, ...) is one module with a `Task` subclass regi
 `nnrecipe.tasks.TASKS`. The methods fall in groups, by the stage that asks:
 
 - data: `accepts` / `build` (which targets the task takes, and the task object for them),
-  `prepare_targets`, `validate`, `stratify`;
-- train: `output_size`, `default_loss`, `metrics`, `predict`, `per_sample_loss`, `augment`;
+  `prepare_targets`, `validate`, `stratify`, `arrange` (re-split, e.g. by class);
+- train: `output_size`, `default_loss`, `metrics`, `model_metrics`, `predict`,
+  `per_sample_loss`, `augment`, `epoch_size` / `train_batches` (examples drawn per epoch);
 - models: `init_output` (the built-in head's bias / scale from the prior or target mean);
 - checks: `expected_init_loss`, `prior_output`, `uniform_output`, `init_loss_limits`,
-  `floor_candidates`, `perturb_targets`, `output_mismatch`, `applies`;
+  `floor_candidates`, `perturb_targets`, `output_mismatch`, `blank_inputs`, `applies`;
 - baselines: `baselines`; monitor: `record`; ensemble: `average`; diagnose: `error`;
 - report: `describe` / `from_description`, `collect` (what the report stores while the model
-  is in memory), `plots`, `report_results` (the task's own results section).
+  is in memory), `inspect` (what it stores from the model itself: embeddings, biases),
+  `plots`, `report_results` (the task's own results section).
 
 Defaults here suit a task whose targets are one value per sample; subclasses override.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -46,6 +48,9 @@ class Task:
     # Whether inference may pick this task without the user naming it, and in which order
     # (lower first). Tasks that cannot be told from the targets alone are never inferred.
     infer_order: ClassVar[int | None] = None
+    # True when the loss compares the samples of a batch with each other by design (pair and
+    # triplet losses): the check that a per-sample loss does not mix samples is then skipped.
+    loss_pairs_samples: ClassVar[bool] = False
 
     # -- data ---------------------------------------------------------------------------------
     @classmethod
@@ -78,6 +83,11 @@ class Task:
         """Labels to stratify splits on, or None."""
         return None
 
+    def arrange(self, splits: dict[str, Any], *, seed: int = 0) -> dict[str, Any]:
+        """The splits this task trains and scores on, from the splits made by sample (default:
+        unchanged). A task that holds out whole classes (few-shot) re-splits here."""
+        return splits
+
     # -- train --------------------------------------------------------------------------------
     def output_size(self) -> int:
         """Number of outputs (channels) a built-in model produces per sample (or per pixel)."""
@@ -108,6 +118,27 @@ class Task:
     def per_sample_loss(self, output: Tensor, target: Tensor) -> Tensor:
         """(N,) loss of each sample under the task's default loss (top losses, probes)."""
         raise NotImplementedError
+
+    def batch_size(self, n_train: int) -> int | None:
+        """The batch size when the user gives none (None: nnrecipe's default for `n_train`
+        examples, 16..256)."""
+        return None
+
+    def epoch_size(self, split: Any) -> int:
+        """Training examples per epoch (the schedule's step count comes from it)."""
+        return len(split)
+
+    def train_batches(
+        self, split: Any, batch_size: int, *, generator: torch.Generator, drop_last: bool
+    ) -> Iterator[tuple[Any, Tensor]]:
+        """One epoch of shuffled training batches (default: the split's samples; a task that
+        draws its examples anew each epoch, like skip-gram windows, overrides it)."""
+        return split.batches(batch_size, shuffle=True, generator=generator, drop_last=drop_last)
+
+    def model_metrics(self, model: Any) -> dict[str, float]:
+        """Metrics of the model itself, the same for every split (word vectors against human
+        judgements); merged into every split's metrics. Default: none."""
+        return {}
 
     def augment(self, x: Any, y: Tensor, generator: torch.Generator) -> tuple[Any, Tensor]:
         """Default augmentation of a training batch (none); tasks whose targets move with the
@@ -158,6 +189,16 @@ class Task:
     def output_mismatch(self, out: Tensor, y: Tensor) -> tuple[int, int] | None:
         """(outputs, expected) when the model's output count cannot fit the targets."""
         return None
+
+    def blank_inputs(self, x: Any) -> Any:
+        """Inputs of the same shapes carrying no information, for `input-ignored` (floats
+        zeroed; integer codes kept, as a table's categories are also inputs)."""
+        from nnrecipe.data.batch import batch_zeros
+
+        return batch_zeros(x)
+
+    # Baselines are fitted on at most this many training samples (None: all of them).
+    baseline_samples: ClassVar[int | None] = 5000
 
     def applies(self, code: str) -> bool:
         """Whether an audit or check code makes sense for this task (others say so, not run)."""
@@ -210,6 +251,14 @@ class Task:
         metrics, top losses... `sample(position)` returns the row for one valid sample (its
         index, file and thumbnail)."""
         return {}
+
+    def inspect(self, model: Any, data: Any) -> dict:
+        """Results the report reads from the trained model itself (embedding maps, learned
+        biases), merged into what `collect` stored; by default the data's own report parts
+        (a table's rows and embedding maps, `nnrecipe.tasks.table_report`)."""
+        from nnrecipe.tasks import table_report
+
+        return table_report.inspect(model, data)
 
     def plots(self, out: Tensor, y: Tensor, data: Any, folder: Path) -> list[Path]:
         """The task's result plots for the valid split, written into `folder`."""

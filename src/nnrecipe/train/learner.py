@@ -29,6 +29,7 @@ from nnrecipe.train import checkpoint as ckpt
 from nnrecipe.train.callbacks import Callback, ProgressCallback
 from nnrecipe.train.optim import OptimizerFactory, adamw, trainable
 from nnrecipe.train.schedule import SCHEDULES, lr_factor
+from nnrecipe.watch.api import watched  # the loop is checked by nr.watch, like a user's loop
 
 # Small data sets: batch = 2**floor(log2(n / 16)), clamped to [16, 256].
 MIN_BATCH, MAX_BATCH = 16, 256
@@ -169,7 +170,8 @@ class Learner:
         if not self.lr > 0:
             raise ConfigError(f"The learning rate must be > 0, got {self.lr}.")
         if self.batch_size is None:
-            self.batch_size = auto_batch_size(len(self.data.train))
+            n_examples = self.task.epoch_size(self.data.train)
+            self.batch_size = self.task.batch_size(n_examples) or auto_batch_size(n_examples)
         elif isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int):
             raise ConfigError(
                 f"The batch size must be a whole number >= 1, got {self.batch_size!r}: pass an "
@@ -216,6 +218,7 @@ class Learner:
             torch.set_rng_state(rng)
 
     # -- the loop -------------------------------------------------------------------------------
+    @watched  # findings of the loop in self.watch_result (a Result, also when fit raises)
     def fit(self, epochs: int = 20, *, resume: bool = False) -> list[dict[str, Any]]:
         """Train for up to `epochs` epochs; returns the per-epoch history.
 
@@ -231,7 +234,7 @@ class Learner:
             raise ConfigError(f"epochs must be >= 1, got {epochs}.")
         self._setup()
         data, task = self.data, self.task
-        n_train = len(data.train)
+        n_train = task.epoch_size(data.train)
         drop_last = n_train % self.batch_size == 1  # a batch of one breaks BatchNorm
         steps_per_epoch = max(
             1, n_train // self.batch_size if drop_last else -(-n_train // self.batch_size)
@@ -274,9 +277,7 @@ class Learner:
             t0 = time.perf_counter()
             total_loss, seen = 0.0, 0
             for batch_i, (xb, yb) in enumerate(
-                data.train.batches(
-                    self.batch_size, shuffle=True, generator=gen, drop_last=drop_last
-                )
+                task.train_batches(data.train, self.batch_size, generator=gen, drop_last=drop_last)
             ):
                 # The schedule is a pure function of the step: nothing to save for resume.
                 factor = lr_factor(self.schedule, step, total_steps)
@@ -471,7 +472,8 @@ class Learner:
         with torch.no_grad():
             loss = float(self.loss_fn(out, y))
         extra = {name: float(fn(out, y)) for name, fn in self.metrics.items()}
-        return {"loss": loss, **self.task.metrics(out, y), **extra}
+        own = self.task.model_metrics(self.model)  # e.g. word vectors vs human judgements
+        return {"loss": loss, **own, **self.task.metrics(out, y), **extra}
 
     @torch.no_grad()
     def predict(self, x: Any, *, raw: bool = False) -> Tensor:

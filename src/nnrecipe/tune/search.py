@@ -23,7 +23,7 @@ from nnrecipe.data.resolve import resolve_data
 from nnrecipe.errors import ConfigError
 from nnrecipe.findings import Finding, Result
 from nnrecipe.io import atomic_write_text
-from nnrecipe.models import default_model_name
+from nnrecipe.models import model_for
 from nnrecipe.tune import checks
 from nnrecipe.tune import study as st
 from nnrecipe.tune.display import TrialsDisplay
@@ -176,7 +176,7 @@ def tune(
     t0 = time.perf_counter()
     data = _resolve(data)
     if model is None or isinstance(model, str):
-        model = model or default_model_name(data.modality, data.task)
+        model = model or model_for(data)
         space = space if space is not None else default_space(model)
     elif space is None:
         raise ConfigError(

@@ -58,6 +58,27 @@ DEFAULT_SPACES: dict[str, SpaceSpec] = {
         **_REGULARIZE,
         **_SPATIAL,
     },
+    # Entity embeddings (tables with categorical columns): width halves per layer.
+    "tabular": {
+        **_COMMON,
+        "width": {"choices": [100, 200, 400], "grid": [200]},
+        "depth": {"low": 1, "high": 3, "grid": [1, 2]},
+        "dropout": _REGULARIZE["dropout"],
+    },
+    # Collaborative filtering: width is the number of factors, l2 the per-rating penalty.
+    "collab": {
+        **_COMMON,
+        "batch_size": {"choices": [128, 256, 512], "grid": [256]},
+        "width": {"choices": [32, 50, 100], "grid": [50]},
+        "l2": {"low": 0.02, "high": 0.3, "log": True, "grid": [0.05, 0.1]},
+    },
+    "collab-nn": {
+        **_COMMON,
+        "batch_size": {"choices": [128, 256, 512], "grid": [256]},
+        "width": {"choices": [50, 100, 200], "grid": [100]},
+        "dropout": _REGULARIZE["dropout"],
+        "l2": {"low": 0.02, "high": 0.3, "log": True, "grid": [0.05, 0.1]},
+    },
     "cnn2d": {
         **_COMMON,
         "width": {"choices": [16, 32, 64], "grid": [32, 64]},
