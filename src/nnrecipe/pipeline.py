@@ -444,7 +444,6 @@ def run(
             )
             raise storage_error(e, then=then) from None  # type: ignore[arg-type]
         raise
-<<<<<<< HEAD
     try:
         _finish(ctx, manifest)
     except OSError as e:
@@ -453,11 +452,8 @@ def run(
         raise storage_error(
             e, then=f"the finished run is kept in {str(tmp)!r}: fix the disk, then resume it."
         ) from None
-=======
-    _finish(ctx, manifest)
     for f in sorted(ctx.findings, key=lambda f: -f.severity.rank):
         if f.severity in ("error", "warning"):  # what the report's findings section shows
             say(f"{f.severity}: {f.code}: {f.message}")
->>>>>>> main
     say(f"run folder: {final}")
     return RunResult(final, summary.model_dump(mode="json"), ctx.findings)
