@@ -16,9 +16,12 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# stardist --no-deps: the `nuclei` data set reads two image files shipped in its wheel; none of
+# its code (nor its dependencies: numba, scikit-image, csbdeep) is needed.
 $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install --quiet $(TORCH)
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps stardist
 	$(BIN)/pip install --quiet --no-deps 'recbole>=1.2'  # movielens-100k's files only
 	touch $@
 

@@ -29,6 +29,9 @@ ALLOWED_UP = {
     # `explain` reads every stage's codes catalog (CATALOG_MODULES) by name.
     ("findings", "audit"),
     ("findings", "checks"),
+    # Learner(lr="auto") takes its rate from the checks' learning-rate range test (one rule, kept
+    # next to the range test in checks/transfer.py), run only when "auto" is asked for.
+    ("train", "checks"),
 }
 
 

@@ -25,6 +25,9 @@ DataArg = Annotated[
     str | None, typer.Argument(help="built-in data set (digits, mnist1d, ...), image folder or CSV")
 ]
 Target = Annotated[str | None, typer.Option(help="target column of a CSV file")]
+Masks = Annotated[
+    str | None, typer.Option(help="segmentation: folder of masks named like the images")
+]
 Columns = Annotated[str | None, typer.Option(help="comma-separated CSV columns")]
 Task = Annotated[
     str | None,
@@ -124,12 +127,24 @@ def run(
     task: Task = None,
     config: ConfigOpt = None,
     out: Annotated[str | None, typer.Option(help="run folder (default runs/<data>-<time>)")] = None,
+    masks: Masks = None,
     model: Annotated[
         str | None,
-        typer.Option(help="built-in model: linear, mlp, cnn1d, cnn2d, ... (default: the data's)"),
+        typer.Option(
+            help="built-in model: linear, mlp, cnn1d, cnn2d, resnet18, ... (default: the data's)"
+        ),
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="maximum epochs")] = None,
-    lr: Annotated[float | None, typer.Option(help="peak learning rate")] = None,
+    lr: Annotated[
+        str | None, typer.Option(help="peak learning rate, or 'auto' (from the range test)")
+    ] = None,
+    weights: Annotated[
+        str | None,
+        typer.Option(help="weights of a torchvision --model: .safetensors/.pth file or 'default'"),
+    ] = None,
+    pretrained: Annotated[
+        str | None, typer.Option(help="a run folder whose model (all but its head) is the body")
+    ] = None,
     batch_size: Annotated[int | None, typer.Option(help="batch size")] = None,
     weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay")] = None,
     class_weights: Annotated[
@@ -186,10 +201,13 @@ def run(
     flags = dict(
         target=target,
         task=task,
+        masks=masks,
         out=out,
         model=model,
         epochs=epochs,
         lr=lr,
+        weights=weights,
+        pretrained=pretrained,
         batch_size=batch_size,
         weight_decay=weight_decay,
         class_weights=class_weights,
@@ -245,6 +263,7 @@ def report_cmd(
 def audit(
     data: DataArg = None,
     target: Target = None,
+    masks: Masks = None,
     task: Task = None,
     config: ConfigOpt = None,
     out: Annotated[
@@ -266,7 +285,9 @@ def audit(
     from nnrecipe.audit import audit as audit_data
     from nnrecipe.audit.stats import stats_tables
 
-    values = config_values(data, config, target=target, task=task, image_size=image_size, seed=seed)
+    values = config_values(
+        data, config, target=target, masks=masks, task=task, image_size=image_size, seed=seed
+    )
     loaded = _call(load_data, values, skip_corrupt=True)
     folder = out if out is not None else Path("runs") / f"audit-{loaded.name}"
     result = _call(audit_data, loaded, seed=int(values.get("seed", 0)), out=folder)
@@ -288,13 +309,16 @@ def audit(
 def check_cmd(
     data: DataArg = None,
     target: Target = None,
+    masks: Masks = None,
     task: Task = None,
     config: ConfigOpt = None,
     model: Annotated[
         str | None,
-        typer.Option(help="built-in model: linear, mlp, cnn1d, cnn2d, ... (default: the data's)"),
+        typer.Option(
+            help="built-in model: linear, mlp, cnn1d, cnn2d, resnet18, ... (default: the data's)"
+        ),
     ] = None,
-    lr: Annotated[float | None, typer.Option(help="learning rate to check")] = None,
+    lr: Annotated[str | None, typer.Option(help="learning rate to check, or 'auto'")] = None,
     weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay")] = None,
     image_size: Annotated[
         int | None, typer.Option(help="resize folder images to this size")
@@ -318,13 +342,14 @@ def check_cmd(
     from nnrecipe.checks import check
     from nnrecipe.config import make_config
     from nnrecipe.models import build_model
-    from nnrecipe.train.optim import adamw
+    from nnrecipe.train.transfer import checks_optimizer
 
     values = _call(
         config_values,
         data,
         config,
         target=target,
+        masks=masks,
         task=task,
         model=model,
         lr=lr,
@@ -336,7 +361,10 @@ def check_cmd(
     loaded = _call(load_data, values)
     torch.manual_seed(cfg.seed)  # the same initial weights as `nnrecipe run`
     net = _call(build_model, cfg.model, loaded, **cfg.model_options())
-    result = _call(check, net, loaded, optimizer=adamw(cfg.lr, cfg.weight_decay), seed=cfg.seed)
+    factory = _call(
+        checks_optimizer, cfg.lr, net, loaded, weight_decay=cfg.weight_decay, seed=cfg.seed
+    )
+    result = _call(check, net, loaded, optimizer=factory, seed=cfg.seed)
     typer.echo(str(result), nl=False)
     if out is not None:
         from nnrecipe.checks.plots import save_plots
@@ -351,6 +379,7 @@ def check_cmd(
 def tune_cmd(
     data: DataArg = None,
     target: Target = None,
+    masks: Masks = None,
     task: Task = None,
     config: ConfigOpt = None,
     trials: Annotated[
@@ -366,7 +395,9 @@ def tune_cmd(
     out: Annotated[str | None, typer.Option(help="tune folder; the same folder resumes")] = None,
     model: Annotated[
         str | None,
-        typer.Option(help="built-in model: linear, mlp, cnn1d, cnn2d, ... (default: the data's)"),
+        typer.Option(
+            help="built-in model: linear, mlp, cnn1d, cnn2d, resnet18, ... (default: the data's)"
+        ),
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="maximum epochs per trial")] = None,
     max_params: Annotated[
@@ -382,7 +413,9 @@ def tune_cmd(
     DEBUG["on"] = DEBUG["on"] or debug
     from nnrecipe.tune import tune
 
-    values = _call(config_values, data, config, target=target, task=task, model=model, seed=seed)
+    values = _call(
+        config_values, data, config, target=target, masks=masks, task=task, model=model, seed=seed
+    )
     the_data = _call(load_data, values)
     result = _call(
         tune,

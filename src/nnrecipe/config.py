@@ -32,6 +32,9 @@ class RunConfig(BaseModel):
         ..., description="built-in name (digits, mnist1d, ...), image folder or CSV file"
     )
     target: str | None = Field(None, description="target column of a CSV file")
+    masks: str | None = Field(
+        None, description="segmentation: folder of masks paired with the images by file stem"
+    )
     task: str | None = Field(None, description="a name in nnrecipe.tasks.TASKS; default: inferred")
     task_options: dict[str, Any] | None = Field(
         None, description="the task's own options (e.g. head, bins, fewshot_classes, window)"
@@ -58,9 +61,17 @@ class RunConfig(BaseModel):
     width: int | None = Field(None, ge=1, le=8192, description="hidden units / base channels")
     depth: int | None = Field(None, ge=1, le=64, description="hidden layers / residual blocks")
     dropout: float | None = Field(None, ge=0, lt=1, description="dropout probability")
+    weights: str | None = Field(
+        None, description="torchvision model's weights: a .safetensors/.pth file or 'default'"
+    )
+    pretrained: str | None = Field(
+        None, description="a finished run folder whose model (all but the head) is the body"
+    )
     # -- training --
     epochs: int = Field(20, ge=1, le=100000, description="maximum number of epochs")
-    lr: float = Field(3e-3, gt=0, le=10, description="peak learning rate")
+    lr: float | Literal["auto"] = Field(
+        3e-3, description="peak learning rate, or 'auto': from the checks' range test"
+    )
     weight_decay: float = Field(1e-2, ge=0, le=10, description="AdamW decoupled weight decay")
     batch_size: int | None = Field(None, ge=1, description="default from the training-set size")
     schedule: Literal["one-cycle", "warmup-cosine", "constant"] = Field(
@@ -141,6 +152,25 @@ class RunConfig(BaseModel):
             raise ValueError(f"unknown model {v!r}: built-in models are {', '.join(MODELS)}")
         return v
 
+    @field_validator("lr")
+    @classmethod
+    def _lr_range(cls, v: float | str) -> float | str:
+        if v != "auto" and not 0 < v <= 10:
+            raise ValueError(f"lr must be in (0, 10] or 'auto', got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _transfer_options(self) -> RunConfig:
+        from nnrecipe.models.pretrained import ARCHITECTURES
+
+        if self.weights is not None and self.model not in ARCHITECTURES:
+            raise ValueError(
+                f"--weights needs a torchvision model (--model resnet18, ...), got model {self.model!r}"
+            )
+        if self.pretrained is not None and not Path(self.pretrained).is_dir():
+            raise ValueError(f"--pretrained {self.pretrained!r} is not a run folder")
+        return self
+
     @model_validator(mode="after")
     def _ensemble_needs_tune(self) -> RunConfig:
         if self.ensemble and not self.tune_trials:
@@ -161,7 +191,7 @@ class RunConfig(BaseModel):
     def model_options(self) -> dict[str, Any]:
         return {
             k: getattr(self, k)
-            for k in ("width", "depth", "dropout")
+            for k in ("width", "depth", "dropout", "weights", "pretrained")
             if getattr(self, k) is not None
         }
 

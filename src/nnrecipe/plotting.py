@@ -299,6 +299,7 @@ def lr_range_test(rng: dict[str, Any], path: Path) -> Path:
         ("suggested", "C2", "suggested"),
         ("lr_diverge", "C1", "diverges"),
         ("configured", "k", "configured"),
+        ("auto", "C4", "--lr auto"),
     )
     for key, color, label in marks:
         value = rng.get(key)

@@ -30,6 +30,10 @@ ISSUE_CODES = {
     "input-scale",
     "target-scale",
     "non-finite",
+    # issue 12 (transfer learning): checks/transfer.py
+    "head-size",
+    "pretrained-input-scale",
+    "body-lr-too-high",
 }
 
 

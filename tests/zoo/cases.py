@@ -449,6 +449,49 @@ CASES: list[Case] = [
 ]
 
 
+# -- transfer learning (issue 12): a built-in model used as a pretrained body ---------------------
+def _transfer(
+    name: str, data: Callable[[], Any], *, lr: float = 3e-3, outputs: int | None = None
+) -> Callable[[], dict[str, Any]]:
+    def build() -> dict[str, Any]:
+        import nnrecipe as nr
+        from nnrecipe.models import build_model
+        from nnrecipe.train.optim import adamw
+
+        d = data()
+        torch.manual_seed(0)
+        model = build_model(name, d)
+        nr.models.new_head(model, outputs or d.task.output_size(), source="zoo")
+        return {"model": model, "data": d, "optimizer": adamw(lr)}
+
+    return build
+
+
+CASES += [
+    Case(
+        "pretrained-head-of-12-for-10-classes",
+        "cnn2d",
+        "head-size",
+        _transfer("cnn2d", D.digits, outputs=12),
+        "the source task's head kept: 12 outputs, 10 classes",
+    ),
+    Case(
+        "pretrained-body-fed-raw-pixels",
+        "cnn2d",
+        "pretrained-input-scale",
+        _transfer("cnn2d", D.digits_raw),
+        "a pretrained body given 0-255 pixels",
+    ),
+    Case(
+        "pretrained-body-at-lr-3",
+        "tabular",
+        "body-lr-too-high",
+        _transfer("mlp", D.breast_cancer, lr=3.0),
+        "the whole pretrained model trained at lr 3",
+    ),
+]
+
+
 # -- healthy setups -------------------------------------------------------------------------------
 def _builtin(name: str, data: Callable[[], Any]) -> Callable[[], dict[str, Any]]:
     def build() -> dict[str, Any]:

@@ -20,6 +20,7 @@ from nnrecipe.audit.inputs import (
 )
 from nnrecipe.audit.labels import class_imbalance, label_noise
 from nnrecipe.audit.leak import code_shift, id_column, missing_target, target_leak
+from nnrecipe.audit.masks import empty_masks, mask_interpolated, mask_misaligned, pixel_imbalance
 from nnrecipe.audit.ratings import cold_start, duplicate_pair, rating_activity, rating_range
 from nnrecipe.audit.shift import distribution_shift
 from nnrecipe.audit.stats import input_stats
@@ -40,6 +41,11 @@ def _checks() -> tuple[Any, ...]:
         outliers,
         constant_feature,
         distribution_shift,
+        # Segmentation masks (Code.tasks: segmentation only).
+        pixel_imbalance,
+        empty_masks,
+        mask_misaligned,
+        mask_interpolated,
         target_leak,
         id_column,
         missing_target,

@@ -97,6 +97,54 @@ CODES: dict[str, Code] = {
             "or check that every split is preprocessed the same way.",
         ),
         Code(
+            "pixel-imbalance",
+            "Some mask classes cover few pixels (or are missing from a split)",
+            "In segmentation every pixel is a sample: a class covering 0.5% of the pixels gets "
+            "few gradient updates, and pixel accuracy stays high while the model never predicts "
+            "it. Its Dice swings with a handful of pixels. A class missing from the training "
+            "masks can never be predicted; one missing from valid or test is never measured.",
+            "Report per-class Dice (mean Dice, not pixel accuracy); weight the cross-entropy by "
+            "inverse class frequency or add a Dice loss (loss='cross-entropy+dice'); crop or "
+            "sample tiles around the rare class.",
+            tasks=("segmentation",),
+        ),
+        Code(
+            "empty-masks",
+            "Masks that hold only the background",
+            "An empty mask is either a true negative (an image without any object) or a missing "
+            "annotation, which teaches the model that objects are background. When most masks "
+            "are empty, predicting background everywhere already scores well.",
+            "Look at the listed images: annotate the missing objects or drop the images; keep "
+            "some true negatives, and crop tiles around objects if most are empty.",
+            tasks=("segmentation",),
+        ),
+        Code(
+            "mask-misaligned",
+            "Masks do not line up with their images",
+            "The boundaries of a correct mask fall on the image's edges. When they follow the "
+            "edges better after mirroring, rotating or shifting the mask, the masks were flipped, "
+            "transposed (H and W swapped), cropped or shifted differently from the images, or "
+            "paired with the wrong images. The model then learns a blurred, shifted guess and no "
+            "error is raised. nnrecipe measures the mean image gradient on the mask boundaries "
+            "(relative to the mean gradient) for the mask as given and for those placements; it "
+            "can tell only when the objects have visible edges.",
+            "Apply exactly the same geometric transforms to image and mask (torchvision "
+            "transforms v2 with tv_tensors.Mask), check the (H, W) axis order, and look at a few "
+            "images with their masks overlaid.",
+            tasks=("segmentation",),
+        ),
+        Code(
+            "mask-interpolated",
+            "Masks resized or warped with interpolation instead of nearest-neighbour",
+            "Class indices are labels, not intensities: bilinear resizing of a mask puts class 1 "
+            "between a background 0 and a class-2 object, and blurs 0/255 binary masks into "
+            "values that are no class at all. Every object then gets a rim of a wrong class, "
+            "which costs Dice on every border and teaches the model false classes.",
+            "Resize and warp masks with nearest-neighbour only (PIL Image.NEAREST, "
+            "F.interpolate(mode='nearest'), tv_tensors.Mask in torchvision transforms v2).",
+            tasks=("segmentation",),
+        ),
+        Code(
             "target-leak",
             "One column alone predicts the target almost perfectly",
             "A one-feature model (a small decision tree, cross-validated on training rows) that "

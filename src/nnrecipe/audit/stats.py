@@ -8,6 +8,7 @@ import numpy as np
 
 from nnrecipe.audit.context import AuditContext
 from nnrecipe.audit.inputs import file_headers
+from nnrecipe.audit.masks import pixel_counts
 
 # Per-feature summaries are listed for at most this many table columns.
 MAX_FEATURES = 100
@@ -73,6 +74,8 @@ def input_stats(ctx: AuditContext) -> dict[str, Any]:
             }
             for k in ctx.splits
         }
+    elif (pixels := pixel_counts(ctx)) is not None:
+        stats["pixel_classes"] = pixels  # masks: pixels per class and split
     else:
         stats["target"] = {}
         for k, s in ctx.splits.items():
@@ -116,6 +119,8 @@ def stats_tables(stats: dict[str, Any]) -> list[Any]:
     head.add_row("samples", *(str(stats["sizes"][k]) for k in splits))
     for name, counts in _transpose(stats.get("classes", {}), splits)[:30]:
         head.add_row(f"class {name}", *counts)
+    for name, counts in _transpose(stats.get("pixel_classes", {}), splits)[:30]:
+        head.add_row(f"pixels of {name}", *counts)
     for k, v in stats.get("target", {}).items():
         head.add_row(
             f"target mean±std ({k})",

@@ -185,5 +185,41 @@ CODES: dict[str, Code] = {
             "Fill or drop missing values, guard divisions with an epsilon, use numerically stable "
             "functions (log_softmax, BCEWithLogitsLoss, torch.clamp before log/sqrt).",
         ),
+        Code(
+            "body-lr-too-high",
+            "A pretrained body trains at a learning rate far above what its new head can use",
+            "A pretrained body already sits in a good region of weight space; a new head starts "
+            "from random. When the body's learning rate is above the rate where the head alone "
+            "learns best (the loss minimum of a range test with the body frozen), the large, noisy "
+            "gradients that flow back from the random head overwrite the pretrained features in "
+            "the first steps: catastrophic forgetting. The run then does no better than training "
+            "from scratch.",
+            "Train the head first with the body frozen, then unfreeze with smaller rates for "
+            "earlier layers: learner.fine_tune(epochs) (or lr=(lo, hi) with hi at most the head's "
+            "suggested rate).",
+        ),
+        Code(
+            "pretrained-input-scale",
+            "A pretrained body receives inputs without the normalisation its weights expect",
+            "Pretrained weights were learned on inputs of one scale: torchvision's ImageNet "
+            "weights on pixels in [0, 1] normalised with the ImageNet mean and std (about zero "
+            "mean, unit std per channel); a run's model on nnrecipe's standardised inputs. Fed raw "
+            "pixels (0..1 or 0..255) the first layers see activations of another scale, BatchNorm "
+            "statistics and learned filters no longer fit, and the pretrained features are worth "
+            "little until training has repaired them.",
+            "Standardise the images per channel (nnrecipe's image folders and built-in data sets "
+            "do), or pass normalise=True to nr.models.pretrained for inputs in [0, 1] so the "
+            "weights' own mean/std are applied inside the model.",
+        ),
+        Code(
+            "head-size",
+            "A pretrained model's head does not have one output per class",
+            "A pretrained classifier keeps the head of its source task (1000 outputs for "
+            "ImageNet) unless it is replaced. Cross-entropy does not fail when the model has more "
+            "outputs than classes: the model trains, wastes probability mass on classes that never "
+            "occur, and its loss at init is log(1000) instead of log(C).",
+            "Replace the head for the data's classes: nr.models.pretrained(name, num_classes=C), "
+            "nr.models.new_head(model, C), or --pretrained runs/NAME (which always does).",
+        ),
     )
 }

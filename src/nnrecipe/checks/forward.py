@@ -204,8 +204,9 @@ def output_is_probability(ctx: Context) -> list[Finding]:
 
 
 def _is_softmax(out: Tensor) -> bool:
+    # Class scores along dim 1: (N, C), or dense (N, C, H, W) / (N, C, L) per-position scores.
     return (
-        out.ndim == 2
+        out.ndim >= 2
         and out.shape[1] >= 2
         and _in_unit_interval(out)
         and bool(((out.sum(1) - 1).abs() < 1e-3).all())
@@ -223,13 +224,17 @@ def _in_unit_interval(out: Tensor) -> bool:
 def _loss_expects(ctx: Context, out: Tensor, y: Tensor) -> str | None:
     """What the loss wants, found by feeding it a perfect answer in two encodings: one-hot
     probabilities and confident logits (+/-10)."""
-    yl = y.reshape(-1).long()
-    if out.ndim == 2 and out.shape[1] >= 2:
-        onehot = F.one_hot(yl.clamp(0, out.shape[1] - 1), out.shape[1]).float()
-        logits = 20 * onehot - 10
+    dense = out.ndim > 2 and tuple(y.shape) == (out.shape[0], *out.shape[2:])
+    if out.ndim >= 2 and out.shape[1] >= 2 and (out.ndim == 2 or dense):
+        # Class indices (N,) for scores (N, C), or (N, ...) for dense (N, C, ...): one-hot on dim 1.
+        c = out.shape[1]
+        yl = y.reshape(-1) if out.ndim == 2 else y
+        onehot = F.one_hot(yl.long().clamp(0, c - 1), c).movedim(-1, 1).float()
+    elif y.numel() == out.numel():
+        onehot = y.long().float().reshape(out.shape)
     else:
-        onehot = yl.float().reshape(out.shape)
-        logits = 20 * onehot - 10
+        return None
+    logits = 20 * onehot - 10
     target = y
 
     def value(o: Tensor) -> float | None:

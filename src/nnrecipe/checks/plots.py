@@ -32,6 +32,7 @@ def lr_range_plot(stats: dict[str, Any], path: Path) -> Path | None:
         ("configured", r.get("configured"), "C3"),
         ("loss minimum", r.get("lr_min"), "C2"),
         ("suggested", r.get("suggested"), "C1"),
+        ("--lr auto", r.get("auto"), "C4"),
     )
     for label, value, color in marks:
         if isinstance(value, int | float) and value > 0:

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from nnrecipe.checks import data_checks, forward, gradients, training
 from nnrecipe.checks import distribution as distribution_checks
 from nnrecipe.checks import fewshot as fewshot_checks
+from nnrecipe.checks import transfer as transfer_checks
 from nnrecipe.checks import word_vectors as word_vector_checks
 from nnrecipe.checks.codes import CODES
 from nnrecipe.checks.context import TRAIN_SAMPLE, VALID_SAMPLE, Context, UserCodeError, _jsonable
@@ -35,6 +36,8 @@ FORWARD_CHECKS = [
     data_checks.target_scale,
     forward.loss_at_init,
     forward.batch_dependency,
+    transfer_checks.head_size,  # pretrained models only, like the two below
+    transfer_checks.pretrained_input_scale,
 ]
 TRAINING_CHECKS = [
     gradients.params_not_updated,
@@ -49,6 +52,8 @@ TRAINING_CHECKS = [
     *distribution_checks.CHECKS,  # tasks=("distribution",): other tasks skip them
     *fewshot_checks.CHECKS,  # tasks=("few-shot",)
     *word_vector_checks.CHECKS,  # tasks=("word-vectors",)
+    transfer_checks.body_lr_too_high,
+    transfer_checks.lr_auto,  # last: marks the --lr auto rate on the range test's record
 ]
 
 

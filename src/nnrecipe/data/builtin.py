@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from nnrecipe.data.core import Data
+from nnrecipe.data.seg_builtin import nuclei, shapes
 from nnrecipe.data.split import Split
 from nnrecipe.errors import DataError
 
@@ -159,6 +160,8 @@ LOADERS: dict[str, Callable[..., Data]] = {
     "penguins": lambda **kw: _table("penguins", **kw),
     "movielens-100k": lambda **kw: _table("movielens", **kw),
     "mnist1d": _mnist1d,
+    "shapes": shapes,  # segmentation, synthetic (nnrecipe.data.seg_builtin)
+    "nuclei": nuclei,  # segmentation, stardist's microscopy image (nnrecipe.data.seg_builtin)
     "mnist": lambda **kw: _torchvision("MNIST", **kw),
     "fashion-mnist": lambda **kw: _torchvision("FashionMNIST", **kw),
     "cifar10": lambda **kw: _torchvision("CIFAR10", **kw),
@@ -213,7 +216,8 @@ def load(
     Offline: ``digits`` (8x8 images), ``mnist1d`` (1-D signals, generated locally; its own test
     split), ``breast_cancer``, ``wine``, ``iris`` (tables), ``diabetes`` (regression), ``penguins`` (a
     real table with categorical columns and missing values), ``movielens-100k`` (100,000
-    ratings, collaborative filtering; from the ``recbole`` package's files). With
+    ratings, collaborative filtering; from the ``recbole`` package's files), ``shapes`` and
+    ``nuclei`` (segmentation, see `nnrecipe.data.seg_builtin`). With
     internet: ``mnist``, ``fashion-mnist``, ``cifar10`` (their own test splits).
 
     Example:
@@ -226,16 +230,8 @@ def load(
     if key not in LOADERS:
         raise DataError(f"Unknown data set {name!r}: built-in ones are {', '.join(LOADERS)}.")
     kw: dict[str, Any] = {"valid": valid, "train_dev": train_dev, "seed": seed}
-    if key in (
-        "digits",
-        "breast_cancer",
-        "wine",
-        "iris",
-        "diabetes",
-        "penguins",
-        "movielens-100k",
-        *_OWN_TEST,
-    ):
+    with_test = ("digits", "breast_cancer", "wine", "iris", "diabetes", "penguins")
+    if key in (*with_test, "movielens-100k", "shapes", "nuclei", *_OWN_TEST):
         kw["test"] = test
     if key in _TAKE_OPTIONS:
         return LOADERS[key](task_options=task_options, **kw).with_task(task)

@@ -294,8 +294,18 @@ class Data:
         return from_datasets(train, valid, test, **kwargs)
 
     @classmethod
-    def from_folder(cls, path: Any, **kwargs: Any) -> Data:
-        """Images in one sub-folder per class (ImageFolder layout); see `nnrecipe.data.folder`."""
+    def from_folder(cls, path: Any, *, masks: Any = None, **kwargs: Any) -> Data:
+        """Images in one sub-folder per class (ImageFolder layout); see `nnrecipe.data.folder`.
+
+        With ``masks=FOLDER``: segmentation, each image paired with the mask of the same file
+        stem in `masks`; see `nnrecipe.data.masks.from_mask_folder`.
+        """
+        if masks is not None:
+            from nnrecipe.data.masks import from_mask_folder
+
+            kwargs.pop("skip_corrupt", None)  # every image must have its mask: none is skipped
+            kwargs.pop("in_memory", None)
+            return from_mask_folder(path, masks, **kwargs)
         from nnrecipe.data.folder import from_folder
 
         return from_folder(path, **kwargs)

@@ -30,6 +30,13 @@ def resolve_data(config: RunConfig, *, skip_corrupt: bool = False) -> Data:
         return builtin.load(spec, task=config.task, task_options=config.task_options, **split)
     # The task named with --task (and its --task-option's) reads the samples (Data.with_task).
     options = config.task_options or {}
+    if config.masks is not None:
+        if not path.is_dir():
+            raise ConfigError(
+                f"--masks needs a folder of images as the data, got {spec!r}: pass the images "
+                "folder and the masks folder (files paired by stem)."
+            )
+        return Data.from_folder(path, masks=config.masks, size=config.image_size, **split)
     if path.is_dir():
         data = Data.from_folder(path, size=config.image_size, skip_corrupt=skip_corrupt, **split)
         return data.with_task(config.task, **options)

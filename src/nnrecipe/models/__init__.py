@@ -10,12 +10,14 @@ from torch import nn
 
 from nnrecipe.errors import ConfigError
 from nnrecipe.models.builtin import CNN, MLP, Head, Linear
+from nnrecipe.models.unet import UNet
 
 __all__ = [
     "CNN",
     "MLP",
     "Head",
     "Linear",
+    "UNet",
     "build_model",
     "default_model_name",
     "model_for",
@@ -23,6 +25,9 @@ __all__ = [
     "MODELS",
     "register_model",
     "count_parameters",
+    "pretrained",
+    "new_head",
+    "from_run",
 ]
 
 # name -> builder(data, **options) -> nn.Module. A task that brings a model registers it here
@@ -66,6 +71,20 @@ def _cnn(dims: int) -> Callable[..., nn.Module]:
 
 MODELS["cnn1d"] = _cnn(1)
 MODELS["cnn2d"] = _cnn(2)
+
+
+@register_model("unet")
+def _unet(data: Any, **options: Any) -> nn.Module:
+    """Segmentation (nnrecipe.models.unet): K logits per pixel, any height and width."""
+    shape = data.input_shape
+    if len(shape) != 3:
+        raise ConfigError(
+            f"Model 'unet' needs images of shape (channels, height, width), got {shape}: use it "
+            "for segmentation of images."
+        )
+    return UNet(shape[0], data.task.output_size(), **options)
+
+
 MODEL_NAMES = tuple(MODELS)  # the names known at import; MODELS grows as models register
 
 
@@ -92,6 +111,9 @@ def build_model(name: str | None, data: Any, **options: Any) -> nn.Module:
         data: the `nr.Data` the model will be trained on.
         **options: width, depth, dropout (and kernel for CNNs).
     """
+    if options.get("pretrained"):  # --pretrained runs/NAME: that run's body, a new head
+        return from_run(options.pop("pretrained"), data, name=name, **options)
+    options.pop("pretrained", None)
     name = name or model_for(data)
     if name not in MODELS:
         raise ConfigError(f"Unknown model {name!r}: built-in models are {', '.join(MODELS)}.")
@@ -115,3 +137,8 @@ from nnrecipe.models import distribution as _distribution  # noqa: E402,F401
 from nnrecipe.models import fewshot as _fewshot  # noqa: E402,F401
 from nnrecipe.models import skipgram as _skipgram  # noqa: E402,F401
 from nnrecipe.models import tabular as _tabular  # noqa: E402,F401
+
+# torchvision architectures by name (resnet18, mobilenet_v3_small, ...): see models/pretrained.py.
+from nnrecipe.models.pretrained import from_run, new_head, pretrained, register_all  # noqa: E402
+
+register_all()

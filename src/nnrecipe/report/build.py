@@ -8,7 +8,7 @@ from typing import Any
 from nnrecipe import plotting as plots
 from nnrecipe.html import badge, document, esc, section
 from nnrecipe.io import atomic_write_text
-from nnrecipe.report import diagnosis
+from nnrecipe.report import diagnosis, transfer
 from nnrecipe.report import results as s2
 from nnrecipe.report import sections as s1
 from nnrecipe.report import verdict as top
@@ -20,6 +20,7 @@ SECTIONS = (
     ("data", "Data"),
     ("baselines", "Baselines vs the model"),
     ("training", "Training"),
+    ("transfer", "Transfer learning"),
     ("model", "Inside the model"),
     ("results", "Results"),
     ("diagnosis", "Diagnosis and tuning"),
@@ -135,6 +136,7 @@ def build_html(run_dir: str | Path) -> str:
         "data": lambda: s1.data_section(run),
         "baselines": lambda: s1.baselines_section(run),
         "training": lambda: s1.training_section(run, extra),
+        "transfer": lambda: transfer.transfer_section(run),
         "model": lambda: s2.model_section(run, extra),
         "results": lambda: s2.results_section(run),
         "diagnosis": lambda: diagnosis.diagnosis_section(run, extra),

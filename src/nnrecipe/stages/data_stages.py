@@ -8,7 +8,7 @@ from nnrecipe.checks.plots import save_plots
 from nnrecipe.models.baselines import baselines
 from nnrecipe.schema import BaselinesResult, FindingsResult
 from nnrecipe.stages.context import RunContext
-from nnrecipe.train.optim import adamw
+from nnrecipe.train.transfer import checks_optimizer
 
 
 def _counts(findings: list) -> str:
@@ -50,7 +50,8 @@ def stage_checks(ctx: RunContext) -> FindingsResult:
     plot in ``<run>/checks/``."""
     c = ctx.config
     model = ctx.new_model(c.model_options())  # the same initial weights as the train stage
-    result = check(model, ctx.data, optimizer=adamw(c.lr, c.weight_decay), seed=c.seed)
+    factory = checks_optimizer(c.lr, model, ctx.data, weight_decay=c.weight_decay, seed=c.seed)
+    result = check(model, ctx.data, optimizer=factory, seed=c.seed)  # lr "auto" resolved
     result.artifacts = {k: f"checks/{v}" for k, v in save_plots(result, ctx.dir / "checks").items()}
     ctx.findings.extend(result.findings)
     ctx.say(f"checks: {_counts(result.findings)} in {result.stats.get('total_seconds', 0):.1f} s")

@@ -14,6 +14,7 @@ from nnrecipe.stages.tune import train_settings
 from nnrecipe.train import Learner
 from nnrecipe.train.checkpoint import save_model
 from nnrecipe.train.monitor import Monitor
+from nnrecipe.train.transfer import fit_or_fine_tune
 from nnrecipe.tune.augment import make_augment
 
 
@@ -28,7 +29,7 @@ def stage_train(ctx: RunContext) -> TrainResult:
         lr=tuned["lr"],
         weight_decay=tuned["weight_decay"],
         batch_size=tuned["batch_size"],
-        augment=make_augment(ctx.data.modality, tuned["augment"]),
+        augment=make_augment(ctx.data.modality, tuned["augment"], task=ctx.data.task),
         schedule=tuned["schedule"],
         clip=tuned["clip"],
         patience=tuned["patience"],
@@ -41,7 +42,7 @@ def stage_train(ctx: RunContext) -> TrainResult:
         callbacks=[Monitor(ctx.dir / "monitor.json")],  # read-only records for the report
     )
     t0 = time.perf_counter()
-    ctx.learner.fit(c.epochs, resume=ctx.resume)
+    fit_or_fine_tune(ctx.learner, c.epochs, resume=ctx.resume)  # fine_tune if pretrained
     seconds = time.perf_counter() - t0
     L = ctx.learner
     watched = getattr(L, "watch_result", None)  # nr.watch over the Learner's own loop

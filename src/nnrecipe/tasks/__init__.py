@@ -18,6 +18,7 @@ from nnrecipe.tasks.fewshot import FewShot
 from nnrecipe.tasks.losses import _BCE_NAMES, _CE_NAMES, loss_name, wants_float_targets
 from nnrecipe.tasks.ratings import Ratings
 from nnrecipe.tasks.regression import Regression
+from nnrecipe.tasks.segmentation import Segmentation
 from nnrecipe.tasks.word_vectors import WordVectors
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "Distribution",
     "FewShot",
     "Regression",
+    "Segmentation",
     "Ratings",
     "WordVectors",
     "LossFn",
@@ -42,6 +44,7 @@ __all__ = [
 TASKS: dict[str, type[Task]] = {
     "classification": Classification,
     "regression": Regression,
+    "segmentation": Segmentation,
     "ratings": Ratings,
     "distribution": Distribution,
     "few-shot": FewShot,

@@ -119,11 +119,6 @@ class Task:
         """(N,) loss of each sample under the task's default loss (top losses, probes)."""
         raise NotImplementedError
 
-    def batch_size(self, n_train: int) -> int | None:
-        """The batch size when the user gives none (None: nnrecipe's default for `n_train`
-        examples, 16..256)."""
-        return None
-
     def epoch_size(self, split: Any) -> int:
         """Training examples per epoch (the schedule's step count comes from it)."""
         return len(split)
@@ -140,10 +135,19 @@ class Task:
         judgements); merged into every split's metrics. Default: none."""
         return {}
 
-    def augment(self, x: Any, y: Tensor, generator: torch.Generator) -> tuple[Any, Tensor]:
+    def augment(
+        self, x: Any, y: Tensor, generator: torch.Generator, *, strength: float = 1.0
+    ) -> tuple[Any, Tensor]:
         """Default augmentation of a training batch (none); tasks whose targets move with the
-        input (masks) transform both together."""
+        input (masks) transform both together, at `strength` in [0, 1], drawing every random
+        number from `generator`. A task that overrides this gets it instead of the modality's
+        input-only augmentation (`nnrecipe.tune.augment.make_augment`)."""
         return x, y
+
+    def default_batch_size(self, n_train: int) -> int | None:
+        """The batch size when the user gives none; None: the Learner's choice from the
+        training-set size (`nnrecipe.train.learner.auto_batch_size`)."""
+        return None
 
     # -- models -------------------------------------------------------------------------------
     def default_model(self, modality: str) -> str | None:

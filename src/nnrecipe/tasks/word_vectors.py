@@ -107,7 +107,7 @@ class WordVectors(Task):
 
         return noise_distribution(self.counts, self.noise_power)
 
-    def batch_size(self, n_train: int) -> int | None:
+    def default_batch_size(self, n_train: int) -> int | None:
         # Hundreds of thousands of pairs per epoch, each step a few embedding rows: small
         # batches would spend the time in Python, not in arithmetic.
         return 1024

@@ -24,4 +24,14 @@ CODES = {
         "inputs for NaN/Inf (`nnrecipe audit`), standardise inputs, keep gradient clipping on. "
         "The last good checkpoint is kept in the run's .incomplete folder.",
     ),
+    "lr-auto": Code(
+        "lr-auto",
+        "The learning rate was chosen from the range test (--lr auto)",
+        "With ``lr='auto'`` nnrecipe runs the learning-rate range test of the checks and takes "
+        "a tenth of the rate at the smoothed loss minimum (Smith 2017; fastai's lr_min / 10). "
+        "When that tenth lies on the flat part of the curve, before the loss starts to fall, "
+        "it takes the rate of steepest descent instead, so the rate is always inside the "
+        "falling region. The finding records the rate, the rule and the region.",
+        "Nothing to fix; pass a number to --lr to override the choice.",
+    ),
 }

@@ -26,8 +26,9 @@ from nnrecipe.notebook import learner_html
 from nnrecipe.tasks import ALIASES, LossFn, Task, make_task, reconcile
 from nnrecipe.threads import choose_threads, pick_device
 from nnrecipe.train import checkpoint as ckpt
+from nnrecipe.train import transfer
 from nnrecipe.train.callbacks import Callback, ProgressCallback
-from nnrecipe.train.optim import OptimizerFactory, adamw, trainable
+from nnrecipe.train.optim import OptimizerFactory, trainable
 from nnrecipe.train.schedule import SCHEDULES, lr_factor
 from nnrecipe.watch.api import watched  # the loop is checked by nr.watch, like a user's loop
 
@@ -52,7 +53,10 @@ class Learner:
         metrics: extra metrics ``{name: fn(output, target) -> float}`` over whole splits, on top
             of the task's (accuracy, balanced accuracy, macro F1, NLL / RMSE, MAE, R²).
         optimizer: a factory ``params -> torch.optim.Optimizer``; default AdamW(lr, weight_decay).
-        lr: peak learning rate of the schedule (ignored when `optimizer` sets its own).
+        lr: peak learning rate of the schedule (ignored when `optimizer` sets its own);
+            ``(lo, hi)``: discriminative rates over the layer groups, lo for the earliest, hi for
+            the head (see `nnrecipe.train.transfer`); ``"auto"``: from the learning-rate range
+            test of `nr.check` (a tenth of the rate at the loss minimum; ``lr_auto`` says why).
         weight_decay: AdamW's decoupled weight decay (not applied to biases and norm scales).
         batch_size: default from the training-set size (16..256).
         schedule: ``"one-cycle"``, ``"warmup-cosine"`` or ``"constant"``.
@@ -62,10 +66,15 @@ class Learner:
         seed: seeds weight-independent randomness: shuffling, dropout, augmentation.
         device: default CUDA, then MPS, then CPU.
         threads: CPU threads; default measured per model and batch (see `nnrecipe.threads`).
-        augment: a callable applied to each training batch of inputs.
+        augment: a callable applied to each training batch of inputs; one with a true
+            ``takes_targets`` attribute is called ``augment(x, y, generator)`` and returns both
+            (segmentation: see `nnrecipe.tune.augment.TargetAugment`).
         callbacks: objects with any of the methods in `nnrecipe.train.callbacks.EVENTS`.
         out: folder for checkpoints and metrics.csv (None: keep everything in memory).
         quiet: no progress bar.
+        splitter: ``fn(model) -> [params of group 0, ..., params of the head]`` for `freeze`,
+            `fine_tune` and ``lr=(lo, hi)``; default the model's ``nnrecipe_groups`` (pretrained
+            models), else the last linear layer is the head.
         class_weights: ``"balanced"`` weights the default loss by inverse class frequency
             (imbalanced classification; what the ``class-imbalance`` finding recommends).
 
@@ -87,7 +96,7 @@ class Learner:
         loss: LossFn | None = None,
         metrics: dict[str, Callable[[Tensor, Tensor], float]] | None = None,
         optimizer: OptimizerFactory | None = None,
-        lr: float = 3e-3,
+        lr: float | tuple[float, float] | str = 3e-3,
         weight_decay: float = 1e-2,
         batch_size: int | None = None,
         schedule: str = "one-cycle",
@@ -100,6 +109,7 @@ class Learner:
         callbacks: Sequence[Callback] = (),
         out: str | Path | None = None,
         quiet: bool = False,
+        splitter: Callable[[nn.Module], list[list[nn.Parameter]]] | None = None,
         class_weights: str | None = None,
     ) -> None:
         self.model = model
@@ -121,6 +131,8 @@ class Learner:
         self.callbacks = list(callbacks)
         self.out = Path(out) if out is not None else None
         self.quiet = quiet
+        self.splitter = splitter
+        self._phase: str | None = None  # fine_tune's phase: its own checkpoint file
         self.class_weights = class_weights
         self.history: list[dict[str, Any]] = []
         self.best_epoch: int | None = None
@@ -167,11 +179,20 @@ class Learner:
             raise ConfigError(
                 f"Unknown schedule {self.schedule!r}: use one of {', '.join(SCHEDULES)}."
             )
-        if not self.lr > 0:
-            raise ConfigError(f"The learning rate must be > 0, got {self.lr}.")
+        self.lr, self.lr_auto = transfer.resolve_lr(
+            self.lr,
+            self.model,
+            self.data,
+            weight_decay=self.weight_decay,
+            seed=self.seed,
+            loss=self.loss,
+        )
+        transfer.check_lr(self.lr)
         if self.batch_size is None:
             n_examples = self.task.epoch_size(self.data.train)
-            self.batch_size = self.task.batch_size(n_examples) or auto_batch_size(n_examples)
+            self.batch_size = self.task.default_batch_size(n_examples) or auto_batch_size(
+                n_examples
+            )
         elif isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int):
             raise ConfigError(
                 f"The batch size must be a whole number >= 1, got {self.batch_size!r}: pass an "
@@ -187,8 +208,7 @@ class Learner:
         params = trainable(self.model)
         if not params:
             raise ModelError("The model has no trainable parameters: nothing to train.")
-        factory = self.optimizer or adamw(self.lr, self.weight_decay)
-        self.opt = factory(params)
+        self.opt = transfer.make_optimizer(self)  # one group, or one per layer group
         for g in self.opt.param_groups:
             g.setdefault("initial_lr", g["lr"])
         self._ready = True
@@ -285,7 +305,10 @@ class Learner:
                     g["lr"] = g["initial_lr"] * factor
                 xb = batch_to(xb, self.device_, non_blocking=True)
                 yb = yb.to(self.device_, non_blocking=True)
-                if self.augment is not None:
+                if getattr(self.augment, "takes_targets", False):
+                    # Masks move with their images; the generator is checkpointed with the run.
+                    xb, yb = self.augment(xb, yb, gen)  # type: ignore[misc, call-arg]
+                elif self.augment is not None:
                     xb = self.augment(xb)
                 loss = self._forward_loss(xb, yb)
                 loss_value = loss.item()
@@ -380,7 +403,8 @@ class Learner:
 
     # -- checkpoints ----------------------------------------------------------------------------
     def _last_path(self) -> Path | None:
-        return None if self.out is None else self.out / "checkpoints" / "last.safetensors"
+        name = "last-frozen" if self._phase == "frozen" else "last"
+        return None if self.out is None else self.out / "checkpoints" / f"{name}.safetensors"
 
     def _save_last(self, gen: torch.Generator, epoch: int) -> None:
         tensors = {f"model.{k}": v for k, v in ckpt.model_state(self.model).items()}
@@ -504,6 +528,43 @@ class Learner:
                 f"{', '.join(map(str, expected))}); pass inputs of that shape."
             ) from None
         return out if raw else self.task.predict(out)
+
+    # -- transfer learning (nnrecipe.train.transfer) -------------------------------------------
+    def freeze(self, *, train_bn: bool = True) -> None:
+        """Freeze every layer group but the head (``requires_grad=False``); with `train_bn`
+        BatchNorm/LayerNorm of the body keep training (see `nnrecipe.train.transfer`)."""
+        self._setup()
+        transfer.freeze(self, train_bn=train_bn)
+
+    def unfreeze(self) -> None:
+        """Make every parameter trainable."""
+        self._setup()
+        transfer.unfreeze(self)
+
+    def fine_tune(
+        self,
+        epochs: int,
+        freeze_epochs: int = 1,
+        base_lr: float | None = None,
+        *,
+        train_bn: bool = True,
+        lr_mult: float = 100.0,
+        resume: bool = False,
+    ) -> list[dict[str, Any]]:
+        """fastai's ``fine_tune``: `freeze_epochs` training the head with the body frozen, then
+        `epochs` training everything with discriminative rates (``base_lr / 200`` for the earliest
+        group up to ``base_lr / 2`` for the head; `lr_mult` is that 200 / 2), each phase a one-cycle schedule with warm-up.
+        `base_lr` defaults to the Learner's `lr` (``"auto"`` included). Resumes bit-identically
+        after a kill in either phase (``resume=True``). Returns both phases' history."""
+        return transfer.fine_tune(
+            self,
+            epochs,
+            freeze_epochs=freeze_epochs,
+            base_lr=base_lr,
+            train_bn=train_bn,
+            lr_mult=lr_mult,
+            resume=resume,
+        )
 
     def _repr_html_(self) -> str:
 

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from nnrecipe.errors import ConfigError
+from nnrecipe.tasks import Task
 
 Augment = Callable[[Tensor], Tensor]
 
@@ -82,11 +83,34 @@ class TabularAugment:
         return f"TabularAugment(strength={self.strength:g})"
 
 
+class TargetAugment:
+    """The task's own augmentation, for targets that move with the input (segmentation masks):
+    ``aug(x, y, generator) -> (x, y)``. The `Learner` passes its shuffling generator, which it
+    checkpoints, so resumed runs draw the same transforms."""
+
+    takes_targets = True
+
+    def __init__(self, task: Task, strength: float) -> None:
+        self.task, self.strength = task, strength
+
+    def __call__(self, x: Tensor, y: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        return self.task.augment(x, y, generator, strength=self.strength)  # type: ignore[call-arg]
+
+    def __repr__(self) -> str:
+        return f"TargetAugment({self.task.name}, strength={self.strength:g})"
+
+
 AUGMENTERS = {"image": ImageAugment, "sequence": SignalAugment, "tabular": TabularAugment}
 
 
-def make_augment(modality: str, strength: float | None) -> Augment | None:
+def make_augment(
+    modality: str, strength: float | None, *, task: Task | None = None
+) -> Augment | TargetAugment | None:
     """The augmenter for a modality at `strength` in [0, 1]; None when the strength is 0/None.
+
+    A task that augments its targets with the input (it overrides `Task.augment`, e.g.
+    segmentation: the same flips and affine transforms on image and mask) gets its own
+    augmentation instead: transforming the image alone would misalign it with its mask.
 
     Example:
         >>> import torch
@@ -102,4 +126,6 @@ def make_augment(modality: str, strength: float | None) -> Augment | None:
         raise ConfigError(
             f"No augmentation for modality {modality!r}: known modalities are {', '.join(AUGMENTERS)}."
         )
+    if task is not None and type(task).augment is not Task.augment:
+        return TargetAugment(task, float(strength))
     return AUGMENTERS[modality](float(strength))

@@ -202,7 +202,7 @@ class Objective:
             **settings,
             seed=seed,
             threads=self.threads,
-            augment=make_augment(self.data.modality, strength),
+            augment=make_augment(self.data.modality, strength, task=self.data.task),
             callbacks=[PruneOnEpoch(trial)],
             quiet=True,
         )

@@ -11,7 +11,7 @@ or three points spread over the range: low, middle, high; geometric middle for l
 
 A function ``space(trial) -> dict`` of Optuna suggestions is accepted too (the grid sampler
 then needs a dict). Known knobs: lr, weight_decay, batch_size, width, depth, dropout,
-spatial_dropout (conv nets), augment; any other knob is passed to the built-in model as an
+spatial_dropout (conv nets), augment (for segmentation: image and mask together); any other knob is passed to the built-in model as an
 option (e.g. ``kernel``).
 """
 
@@ -85,6 +85,18 @@ DEFAULT_SPACES: dict[str, SpaceSpec] = {
         "depth": {"low": 1, "high": 3, "grid": [2, 3]},
         **_REGULARIZE,
         **_SPATIAL,
+    },
+    # Segmentation: widths double per level (width 32 at depth 4 ends with 512 channels in the
+    # bottleneck); each image is many labelled pixels, so batches are small; dropout is the
+    # bottleneck's channel dropout; augment is the joint image + mask flip / affine.
+    "unet": {
+        "lr": {"low": 1e-3, "high": 3e-2, "log": True, "grid": [3e-3, 1e-2]},
+        "weight_decay": {"low": 1e-5, "high": 1e-1, "log": True, "grid": [1e-4, 1e-2]},
+        "batch_size": {"choices": [8, 16, 32], "grid": [16]},
+        "width": {"choices": [8, 16, 32], "grid": [16, 32]},
+        "depth": {"low": 2, "high": 4, "grid": [2, 3]},
+        "dropout": {"low": 0.0, "high": 0.3, "grid": [0.0, 0.1]},
+        "augment": {"low": 0.0, "high": 1.0, "grid": [0.0, 0.5]},
     },
 }
 
