@@ -44,7 +44,7 @@ Debug = Annotated[bool, typer.Option("--debug", help="show tracebacks of errors"
 
 def _fail(message: str) -> None:
     if _rank() == 0:  # under torchrun every process fails alike; one says so
-        typer.echo(f"error: {message}", err=True)
+        typer.echo(f"error: {' '.join(str(message).split())}", err=True)  # one line
     raise typer.Exit(2)
 
 
@@ -56,15 +56,19 @@ def _rank() -> int:
 
 def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Call a library verb, turning the user's errors into one line and exit code 2."""
-    from nnrecipe.errors import NnrecipeError
+    from nnrecipe.errors import NnrecipeError, fs_fault, storage_error
 
     try:
         return fn(*args, **kwargs)
     except NnrecipeError as e:
         if DEBUG["on"]:
             raise
-        typer.echo(f"error: {e}", err=True)
+        typer.echo(f"error: {' '.join(str(e).split())}", err=True)  # one line
         raise typer.Exit(getattr(e, "exit_code", 2)) from None
+    except OSError as e:  # a full disk, a read-only folder: the machine's fault, not a bug
+        if DEBUG["on"] or fs_fault(e) is None:
+            raise
+        _fail(str(storage_error(e, then="free space or choose a writable folder, then rerun.")))
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         raise typer.Exit(130) from None
@@ -309,7 +313,7 @@ def _saved_nproc(resume: Path | None) -> int:
     try:
         saved = json.loads((incomplete_dir(resume) / "config.json").read_text())
         return int(saved["config"].get("nproc", 1))
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return 1  # the run itself reports what is wrong with the folder
 
 

@@ -131,6 +131,15 @@ class RunConfig(BaseModel):
         None, ge=1, description="average the top-K tuned models (needs tune)"
     )
 
+    @field_validator("out")
+    @classmethod
+    def _folder_named(cls, v: str | None) -> str | None:
+        if v is not None and (not v.strip() or "\x00" in v):
+            raise ValueError(
+                "the run folder must be a path (omit it for the default runs/<data>-<time>)"
+            )
+        return v
+
     @field_validator("task")
     @classmethod
     def _known_task(cls, v: str | None) -> str | None:
@@ -221,8 +230,34 @@ def _format_errors(e: ValidationError) -> str:
     return "; ".join(parts)
 
 
+# Settings nest a few levels at most (tune_space); deeper is a damaged or hostile file.
+MAX_DEPTH = 32
+
+
+def nesting_depth(value: Any, limit: int = MAX_DEPTH) -> int:
+    """How deep dicts and lists nest in `value` (stops counting past `limit`), iteratively."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict | list | tuple):
+            deepest = max(deepest, d)
+            if d > limit:
+                return d
+            stack.extend((c, d + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return deepest
+
+
 def make_config(values: dict[str, Any]) -> RunConfig:
     """Validate `values` into a RunConfig, reporting every problem at once."""
+    if not isinstance(values, dict):
+        raise ConfigError(
+            f"The settings must be a dict of names to values, got {type(values).__name__}."
+        )
+    if nesting_depth(values) > MAX_DEPTH:
+        raise ConfigError(
+            f"The settings nest more than {MAX_DEPTH} levels deep: flatten them (only "
+            "tune_space holds tables, a few levels deep)."
+        )
     try:
         return RunConfig(**values)
     except ValidationError as e:
@@ -234,17 +269,32 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"Config file {str(p)!r} does not exist: check the path.")
+    fmt = "JSON" if p.suffix == ".json" else "TOML"
     try:
-        if p.suffix == ".json":
-            values = json.loads(p.read_text())
-        else:
-            values = tomllib.loads(p.read_text())
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
         raise ConfigError(
-            f"Config file {str(p)!r} is not valid {p.suffix[1:].upper() or 'TOML'}: {e}."
+            f"Config file {str(p)!r} is not UTF-8 text (byte {e.start}): save it as UTF-8."
+        ) from None
+    except OSError as e:
+        raise ConfigError(f"Config file {str(p)!r} cannot be read ({e.strerror}).") from None
+    try:
+        values = json.loads(text) if fmt == "JSON" else tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(f"Config file {str(p)!r} is not valid {fmt}: {e}.") from None
+    except RecursionError:
+        raise ConfigError(
+            f"Config file {str(p)!r} nests too deeply to read: settings nest a few levels at most."
         ) from None
     if not isinstance(values, dict):
-        raise ConfigError(f"Config file {str(p)!r} must hold a table of settings.")
+        raise ConfigError(
+            f"Config file {str(p)!r} must hold a table of settings, not a {type(values).__name__}."
+        )
+    if nesting_depth(values) > MAX_DEPTH:
+        raise ConfigError(
+            f"Config file {str(p)!r} nests more than {MAX_DEPTH} levels deep: settings nest a "
+            "few levels at most."
+        )
     if isinstance(values.get("rerun"), dict):  # a run folder's config.json: rerun that run
         return {k: v for k, v in values["rerun"].items() if k != "out"}
     if isinstance(values.get("config"), dict) and "schema_version" in values:

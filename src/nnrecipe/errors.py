@@ -25,3 +25,45 @@ class ModelError(NnrecipeError, ValueError):
 
 class TrainingError(NnrecipeError, RuntimeError):
     """Training had to stop: non-finite loss, nothing to resume, finished run."""
+
+
+class StorageError(NnrecipeError, OSError):
+    """The file system refused a write or a read: full disk, read-only folder, no permission."""
+
+
+# errno names of the file-system faults that are the machine's, not a bug of nnrecipe.
+_FS_FAULTS = {
+    "ENOSPC": "no space is left on the device",
+    "EDQUOT": "the disk quota is exceeded",
+    "EROFS": "the file system is read-only",
+    "EACCES": "permission is denied",
+    "EPERM": "the operation is not permitted",
+    "EIO": "the device reported an input/output error",
+    "EFBIG": "the file is too large for the file system",
+    "EMFILE": "too many files are open",
+    "ENAMETOOLONG": "the file name is too long",
+    "ENOTDIR": "a part of the path is a file, not a folder",
+    "EISDIR": "the path is a folder, not a file",
+    "EEXIST": "a file of that name already exists",
+}
+
+
+def fs_fault(e: BaseException) -> str | None:
+    """What a file-system `OSError` means in words, or None when it is not a file-system fault."""
+    import errno
+
+    if not isinstance(e, OSError) or isinstance(e, NnrecipeError) or e.errno is None:
+        return None
+    name = errno.errorcode.get(e.errno, "")
+    return _FS_FAULTS.get(name)
+
+
+def storage_error(e: OSError, *, then: str) -> StorageError:
+    """One sentence for a file-system fault: which file, what happened, and `then` (how to go
+    on)."""
+    import errno
+
+    where = e.filename if e.filename is not None else "a file"
+    name = errno.errorcode.get(e.errno or 0, "OSError")
+    what = fs_fault(e) or (e.strerror or str(e))
+    return StorageError(f"Cannot write {str(where)!r}: {what} ({name}); {then}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,15 @@ from typing import Any
 from nnrecipe.config import RunConfig, make_config
 from nnrecipe.data import Data
 from nnrecipe.data.resolve import resolve_data
-from nnrecipe.errors import ConfigError, DataError, ModelError, NnrecipeError, TrainingError
+from nnrecipe.errors import (
+    ConfigError,
+    DataError,
+    ModelError,
+    NnrecipeError,
+    TrainingError,
+    fs_fault,
+    storage_error,
+)
 from nnrecipe.findings import Finding
 from nnrecipe.html import run_iframe
 from nnrecipe.io import atomic_write_json, read_json
@@ -90,21 +99,54 @@ def _config_values(
     values.update({k: v for k, v in overrides.items() if v is not None})
     if resume is not None:
         _check_resumable(resume)
-        saved = read_json(incomplete_dir(resume) / "config.json", what="run config")
-        if not isinstance(saved.get("config"), dict):
-            raise ConfigError(
-                f"The interrupted run at {str(resume)!r} has a damaged config.json: start it "
-                "again with --overwrite."
-            )
+        saved = _saved_config(resume)
         values = {**saved["config"], **{k: v for k, v in values.items() if k in ("force",)}}
         values["out"] = str(resume)
     return values
 
 
+def _saved_config(resume: Path) -> dict[str, Any]:
+    """The interrupted run's config.json, or one sentence saying it is damaged (a kill between
+    creating the folder and writing the file leaves it missing or empty)."""
+    path = incomplete_dir(resume) / "config.json"
+    again = (
+        f"start the run again with `nnrecipe run DATA --out {resume} --overwrite` "
+        "(the folder is kept until then)"
+    )
+    try:
+        saved = read_json(path, what="run config")
+    except ConfigError as e:
+        raise ConfigError(f"{str(e).rstrip('.')}: {again}.") from None
+    config = saved.get("config")
+    if not isinstance(config, dict) or not isinstance(config.get("data"), str):
+        raise ConfigError(f"The run config {str(path)!r} has no valid 'config' settings: {again}.")
+    try:
+        make_config(config)
+    except ConfigError as e:
+        raise ConfigError(f"The run config {str(path)!r} is damaged ({e}): {again}.") from None
+    return saved
+
+
 # -- job 2: the run folder -----------------------------------------------------------------------
+def resume_target(path: str | Path) -> Path:
+    """The run folder `--resume` means: the final folder, also when the hidden
+    ``.NAME.incomplete`` folder itself is given."""
+    p = Path(path)
+    if str(path).strip() == "":
+        raise ConfigError("--resume got an empty path: pass the run folder `nnrecipe run` printed.")
+    if p.name.startswith(".") and p.name.endswith(".incomplete") and len(p.name) > 12:
+        return p.parent / p.name[1 : -len(".incomplete")]
+    return p
+
+
 def _check_resumable(final: Path) -> None:
-    if incomplete_dir(final).exists():
+    tmp = incomplete_dir(final)
+    if tmp.is_dir():
         return
+    if tmp.exists():
+        raise ConfigError(
+            f"{str(tmp)!r} is a file, not an interrupted run folder: there is nothing to resume."
+        )
     if (final / "manifest.json").exists() or (final / "summary.json").exists():
         raise ConfigError(f"Run {str(final)!r} already finished: there is nothing to resume.")
     if final.exists():
@@ -143,8 +185,46 @@ def _open_folder(cfg: RunConfig, resume: Path | None, overwrite: bool) -> tuple[
                 f"`nnrecipe run --resume {final}`, or start over with --overwrite."
             )
         if is_main():
-            shutil.rmtree(tmp)
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp)
+            else:
+                tmp.unlink()
     return final, tmp
+
+
+def has_progress(tmp: Path) -> bool:
+    """Whether a temporary run folder holds anything worth resuming: a checkpoint, or a
+    finished stage's result."""
+    return any(
+        (tmp / sub).is_dir() and any((tmp / sub).iterdir()) for sub in ("checkpoints", "stages")
+    )
+
+
+def check_writable(final: Path) -> None:
+    """Fail before any data are loaded when the run folder's parent cannot be written."""
+    parent = final.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=".nnrecipe-write-test.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        if e.filename is None:
+            e.filename = str(parent)
+        raise storage_error(
+            e, then=f"choose a writable --out folder (the run would be written to {str(final)!r})."
+        ) from None
+
+
+def _keep_or_remove(tmp: Path, *, created: bool) -> bool:
+    """After a failure: remove the temporary folder only when this invocation created it and
+    nothing was checkpointed or finished in it; returns whether it is kept."""
+    if not tmp.exists():
+        return False
+    if created and not has_progress(tmp):
+        shutil.rmtree(tmp, ignore_errors=True)
+        return tmp.exists()
+    return True
 
 
 # -- job 3: the data -----------------------------------------------------------------------------
@@ -393,7 +473,7 @@ def _run(
     data_given = data is not None
     if data is not None:
         data = Data.coerce(data)
-    resume_path = Path(resume) if resume is not None else None
+    resume_path = resume_target(resume) if resume is not None else None
     values = _config_values(config, data, resume_path, overrides)
     if resume is None and world == 1 and int(values.get("nproc") or 1) > 1:
         raise ConfigError(
@@ -413,10 +493,14 @@ def _run(
     if cfg.device is not None:
         check_device(cfg.device)  # before any work: one sentence for an absent device
     final, tmp = _open_folder(cfg, resume_path, overwrite)
+    check_writable(final)  # before the data are loaded: a read-only --out fails at once
     data = _load_data(cfg, data, tmp, resume_path is not None)
     say(f"data: {data}")
     if main:
-        tmp.mkdir(parents=True, exist_ok=True)
+        try:
+            tmp.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise storage_error(e, then="choose a writable --out folder.") from None
     ctx = RunContext(
         cfg, data, tmp, final, resume=resume is not None, quiet=quiet, say=say, reshard=reshard
     )
@@ -447,15 +531,31 @@ def _run(
         summary = summary_of(ctx)
         atomic_write_json(tmp / "summary.json", summary.model_dump(mode="json"))
         _run_stages(ctx, final_stages, manifest)  # the report: reads the folder written so far
-    except TrainingError:
-        raise  # keep the .incomplete folder: its last good checkpoint can be inspected or resumed
     except KeyboardInterrupt:
-        raise Interrupted(_interrupted_message(ctx)) from None
-    except BaseException:
-        if main:
-            shutil.rmtree(tmp, ignore_errors=True)
+        raise Interrupted(_interrupted_message(ctx)) from None  # the folder is kept
+    except BaseException as e:
+        # A run folder is removed only when this invocation created it and nothing was ever
+        # checkpointed or finished in it: never on --resume, never after an interrupt; and
+        # only by rank 0, which alone writes it.
+        created = resume_path is None and not isinstance(e, KeyboardInterrupt)
+        kept = _keep_or_remove(tmp, created=created) if main else True
+        if fs_fault(e) is not None:
+            then = (
+                f"the partial run is kept in {str(tmp)!r}: fix the disk, then continue it with "
+                f"`nnrecipe run --resume {final}`."
+                if kept and has_progress(tmp)
+                else "nothing was kept: fix the disk and run again."
+            )
+            raise storage_error(e, then=then) from None  # type: ignore[arg-type]
         raise
-    _finish(ctx, manifest)
+    try:
+        _finish(ctx, manifest)
+    except OSError as e:
+        if fs_fault(e) is None:
+            raise
+        raise storage_error(
+            e, then=f"the finished run is kept in {str(tmp)!r}: fix the disk, then resume it."
+        ) from None
     for f in sorted(ctx.findings, key=lambda f: -f.severity.rank):
         if f.severity in ("error", "warning"):  # what the report's findings section shows
             say(f"{f.severity}: {f.code}: {f.message}")

@@ -261,7 +261,9 @@ def test_a_user_model_factory_and_space_function_are_searched(tiny, tmp_path) ->
         epochs=2,
         model=_small_net,
         space=space,
-        pruner="hyperband",
+        # Not hyperband: with the trial seeds derived from the params (issue 17) it prunes 2 of
+        # these 3 trials after one epoch, and the ensemble below needs two complete ones.
+        pruner="median",
         out=tmp_path,
         quiet=True,
     )

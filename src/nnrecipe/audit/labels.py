@@ -57,6 +57,11 @@ def cross_val_probs(ctx: AuditContext, x: np.ndarray, y: np.ndarray, k: int) -> 
     for fit_idx, out_idx in splitter.split(x, y):
         if len(fit_idx) > LABEL_FIT_SAMPLES:
             fit_idx = rng.choice(fit_idx, LABEL_FIT_SAMPLES, replace=False)
+        seen = np.unique(y[fit_idx])
+        if len(seen) < 2:  # a class seen once left this fold with one class: predict it
+            probs[out_idx] = 0.0
+            probs[out_idx, seen[0]] = 1.0
+            continue
         scaler = StandardScaler().fit(x[fit_idx])
         model = LogisticRegression(C=1.0, max_iter=300)
         with warnings.catch_warnings():

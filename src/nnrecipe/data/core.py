@@ -428,22 +428,59 @@ def split_indices(
             f"valid + test + train_dev = {valid + test + train_dev:.2f} leaves under 10% for "
             "training: use smaller fractions."
         )
+    fracs = {"test": test, "valid": valid, "train_dev": train_dev}
+    singles = _refuse_unsplittable(n, labels, fracs)
     idx = np.arange(n)
     parts: dict[str, np.ndarray] = {}
-    rest, rest_labels = idx, labels
-    for name, frac in (("test", test), ("valid", valid), ("train_dev", train_dev)):
+    pool = np.setdiff1d(idx, singles)  # a class seen once is trained on, never held out
+    rest, rest_labels = pool, labels[pool] if labels is not None else None
+    for name, frac in fracs.items():
         if frac <= 0:
             continue
         size = max(1, round(frac * n))
+        if len(rest) - size < 1:
+            raise DataError(
+                f"Only {n} rows ({len(singles)} in classes seen once): too few to hold out "
+                f"{size} for {name}; give more rows or smaller fractions."
+            )
         strat = rest_labels if _can_stratify(rest_labels, size) else None
         rest, taken = train_test_split(rest, test_size=size, random_state=seed, stratify=strat)
         parts[name] = taken
         rest_labels = labels[rest] if labels is not None else None
-    if len(rest) == 0:
-        raise DataError(f"Only {n} samples: too few to split into train, valid and test.")
-    parts["train"] = rest
+    parts["train"] = np.concatenate([rest, singles])
     order = ("train", "valid", "test", "train_dev")
     return {k: torch.from_numpy(np.sort(parts[k])) for k in order if k in parts}
+
+
+def rows_needed(fracs: dict[str, float]) -> int:
+    """The fewest rows that split into train plus one row at least for each held-out split."""
+    n = 1
+    while n - sum(max(1, round(f * n)) for f in fracs.values() if f > 0) < 1:
+        n += 1
+    return n
+
+
+def _refuse_unsplittable(n: int, labels: np.ndarray | None, fracs: dict[str, float]) -> np.ndarray:
+    """Refuse, before scikit-learn would, data too small or too odd to split; returns the rows of
+    classes seen once (kept for training)."""
+    held = [k for k, f in fracs.items() if f > 0]
+    need = rows_needed(fracs)
+    if n < need:
+        shares = ", ".join(f"{k} {fracs[k]:.0%}" for k in held)
+        raise DataError(
+            f"Only {n} rows: splitting into train and {', '.join(held)} ({shares}) needs at least "
+            f"{need} rows (one row at least per split); give more rows or smaller fractions."
+        )
+    if labels is None:
+        return np.zeros(0, dtype=np.int64)
+    values, counts = np.unique(labels, return_counts=True)
+    if len(values) > 1 and counts.max() == 1:
+        raise DataError(
+            f"Every one of the {n} labels is unique: classification needs at least 2 rows per "
+            "class (one to train on, one to validate); for a numeric target pass task regression."
+        )
+    single = values[counts == 1]
+    return np.flatnonzero(np.isin(labels, single)).astype(np.int64)
 
 
 def _can_stratify(labels: np.ndarray | None, size: int) -> bool:

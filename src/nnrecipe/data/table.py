@@ -163,15 +163,8 @@ class TableEncoder:
         conts = {}
         for c in continuous:
             v = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)
-            finite = v[np.isfinite(v)]
-            med = float(np.median(finite)) if finite.size else 0.0
-            filled = np.where(np.isfinite(v), v, med)
-            std = float(filled.std()) if filled.size else 1.0
-            conts[c] = {
-                "median": med,
-                "mean": float(filled.mean()) if filled.size else 0.0,
-                "std": std if std > 0 else 1.0,
-            }
+            med, mean, std = _column_stats(v)
+            conts[c] = {"median": med, "mean": mean, "std": std}
         return cls(categorical=cats, continuous=conts, indicators=list(indicators))
 
     # -- what it produces ------------------------------------------------------------------
@@ -204,10 +197,11 @@ class TableEncoder:
         cont = []
         for c, st in self.continuous.items():
             v = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)
-            cont.append((np.where(np.isfinite(v), v, st["median"]) - st["mean"]) / st["std"])
+            filled = np.where(np.isnan(v), st["median"], v)  # ±inf stays: the audit's non-finite
+            cont.append(_standardise(c, filled, st["mean"], st["std"]))
         for c in self.indicators:
             v = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)
-            cont.append((~np.isfinite(v)).astype(float))
+            cont.append(np.isnan(v).astype(float))
         cont_arr = np.stack(cont, axis=1).astype(np.float32) if cont else np.zeros((n, 0), "f4")
         if not self.categorical:
             return cont_arr
@@ -445,3 +439,29 @@ def from_frame(
         data.meta["default_model"] = "tabular"  # entity embeddings for the categorical columns
     data.frame = df  # type: ignore[attr-defined]  # raw rows (not JSON): report and leak audit
     return data
+
+
+def _column_stats(v: np.ndarray) -> tuple[float, float, float]:
+    """(median, mean, std) of a column's finite values, computed on a rescaled copy so that
+    values near the float64 limit (1e308) cannot overflow."""
+    finite = v[np.isfinite(v)]
+    if finite.size == 0:
+        return 0.0, 0.0, 1.0
+    scale = float(np.max(np.abs(finite))) or 1.0
+    scaled = finite / scale
+    mean, std = float(scaled.mean()) * scale, float(scaled.std()) * scale
+    return float(np.median(finite)), mean, std if std > 0 and np.isfinite(std) else 1.0
+
+
+def _standardise(name: str, v: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """(v - mean) / std without overflow; finite values that still do not fit float32 after
+    standardising are refused with their column's name."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = v / std - mean / std
+    bad = np.isfinite(v) & ~(np.abs(z) < np.finfo(np.float32).max)
+    if bad.any():
+        raise DataError(
+            f"Column {name!r} has values out of range ({float(v[bad][0]):.3g} is "
+            f"{float(z[bad][0]):.3g} standard deviations from the mean): rescale or clip it."
+        )
+    return z

@@ -65,7 +65,7 @@ def threshold(ctx: DiagnosisContext, low: str, high: str) -> float:
         if n:
             p = min(max(p, 0.0), 1.0)
             # A zero error still has uncertainty: use the "rule of three" bound 3/n instead.
-            p = max(p, 3.0 / n) if p == 0 else p
+            p = min(3.0 / n, 0.5) if p == 0 else p  # 3/n is no probability for n < 6
             var += p * (1 - p) / n
     return max(MIN_GAP, Z * math.sqrt(var))
 

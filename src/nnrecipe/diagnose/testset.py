@@ -13,7 +13,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from nnrecipe.io import atomic_write_text
+from nnrecipe.errors import ConfigError
+from nnrecipe.io import atomic_write_text, read_json
 
 COUNTER_FILE = "test_evaluations.json"
 
@@ -23,7 +24,17 @@ def test_evaluations(run_dir: str | Path) -> list[dict[str, Any]]:
     path = Path(run_dir) / COUNTER_FILE
     if not path.exists():
         return []
-    return json.loads(path.read_text())["sessions"]
+    sessions = read_json(path, what="test-evaluation counter").get("sessions")
+    ok = isinstance(sessions, list) and all(
+        isinstance(s, dict) and isinstance(s.get("session"), str) and isinstance(s.get("by"), list)
+        for s in sessions
+    )
+    if not ok:
+        raise ConfigError(
+            f"The test-evaluation counter {str(path)!r} is damaged (no list of sessions): "
+            "restore it from a backup, or remove it (the count of looks at test restarts)."
+        )
+    return sessions
 
 
 def record_test_evaluation(run_dir: str | Path, *, by: str, session: str | None = None) -> int:

@@ -30,6 +30,20 @@ def _number(text: str) -> Any:
             return text
 
 
+def _metrics(path: Path, damaged: dict[str, str]) -> list[dict[str, Any]]:
+    """metrics.csv's rows with numbers; a damaged file is named in `damaged` and read as none."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        damaged["metrics.csv"] = f"{str(path)!r} cannot be read ({type(e).__name__}): no curves."
+        return []
+    if rows and ("epoch" not in rows[0] or any(None in r for r in rows)):
+        damaged["metrics.csv"] = f"{str(path)!r} is not the table nnrecipe writes: no curves."
+        return []
+    return [{str(k): _number(v) if isinstance(v, str) else v for k, v in r.items()} for r in rows]
+
+
 def display_name(path: Path) -> str:
     """A run folder's final name (the report is written while it is still ``.NAME.incomplete``)."""
     name = path.name
@@ -108,10 +122,7 @@ class RunFolder:
                     continue
                 run.stages[f.stem] = run.results[f.stem].model_dump(mode="json")
         if (p / "metrics.csv").is_file():
-            with open(p / "metrics.csv", newline="") as fh:
-                run.metrics = [
-                    {k: _number(v) for k, v in row.items()} for row in csv.DictReader(fh)
-                ]
+            run.metrics = _metrics(p / "metrics.csv", run.damaged)
         monitor = _json(p / "monitor.json")
         run.monitor = monitor if isinstance(monitor, dict) and monitor.get("epochs") else None
         run.extras = _json(p / "report" / "data.json") or {}

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from nnrecipe.data import Data
 from nnrecipe.data.batch import batch_len, batch_to, call_model, describe_shape
 from nnrecipe.data.core import as_tensor
-from nnrecipe.errors import ConfigError, ModelError, TrainingError
+from nnrecipe.errors import ConfigError, DataError, ModelError, TrainingError
 from nnrecipe.io import atomic_write_text
 from nnrecipe.notebook import learner_html
 from nnrecipe.tasks import ALIASES, LossFn, Task, make_task, reconcile
@@ -212,14 +212,21 @@ class Learner:
             loss=self.loss,
         )
         transfer.check_lr(self.lr)
-        n_examples = self.task.epoch_size(self.data.train)
-        self.batch_size = (
-            self.batch_size
-            or self.task.default_batch_size(n_examples)
-            or auto_batch_size(n_examples)
-        )
+        if self.batch_size is None:
+            n_examples = self.task.epoch_size(self.data.train)
+            self.batch_size = self.task.default_batch_size(n_examples) or auto_batch_size(
+                n_examples
+            )
+        elif isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int):
+            raise ConfigError(
+                f"The batch size must be a whole number >= 1, got {self.batch_size!r}: pass an "
+                "int, or None for the default."
+            )
         if self.batch_size < 1:
-            raise ConfigError(f"The batch size must be >= 1, got {self.batch_size}.")
+            raise ConfigError(
+                f"The batch size must be >= 1, got {self.batch_size}: pass a positive int, or "
+                "None for the default."
+            )
         check_precision(self.precision)
         self.device_ = pick_device(self.device)
         self.model.to(self.device_)
@@ -555,34 +562,43 @@ class Learner:
         self._write_metrics_csv()
 
     def _restore(self, gen: torch.Generator, *, reshard: bool = False) -> int:
-        tensors, meta = ckpt.load_tensors(self._last_path())  # type: ignore[arg-type]
+        path = self._last_path()
+        tensors, meta = ckpt.load_tensors(path)  # type: ignore[arg-type]
         saved_world = int(meta.get("world_size", 1))
         if saved_world != self.world_ and not reshard:
             raise TrainingError(
-                f"Cannot resume from {self._last_path()} on {self.world_} process(es): it was "
+                f"Cannot resume from {path} on {self.world_} process(es): it was "
                 f"trained on {saved_world}; resume with --nproc {saved_world}, or pass --reshard "
                 f"(reshard=True) to continue on {self.world_}, not bit-identically."
             )
+        ckpt.check_resumable(path, tensors, meta, self.model, self.opt)  # type: ignore[arg-type]
         if meta.get("signature") != self._signature:
             raise TrainingError(
                 f"Cannot resume from {self._last_path()}: it was trained with {meta.get('signature')}, "
                 f"now {self._signature}; resume with the same settings or start a new run."
             )
-        self.threads_used = int(meta["threads"])
+        self.threads_used = max(1, int(meta["threads"]))
         torch.set_num_threads(self.threads_used)
-        self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-        self._best_state = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
-        ckpt.load_optimizer_state(self.opt, tensors, meta["optimizer"])
-        gen.set_state(tensors["rng.shuffle"])
-        rank = distributed.rank()
-        key = "rng.torch" if rank == 0 else f"rng.torch.{rank}"
-        if key in tensors:
-            torch.set_rng_state(tensors[key])
-            state = meta["python_random"] if rank == 0 else meta["python_random_ranks"][rank - 1]
-            random.setstate((state[0], tuple(state[1]), state[2]))
-        else:  # resharded onto more processes: a new stream for this one
-            torch.manual_seed(self.seed + rank + 7919 * int(meta["epoch"]))
-            random.seed(self.seed + rank + 7919 * int(meta["epoch"]))
+        try:
+            self.model.load_state_dict(
+                {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+            )
+            self._best_state = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+            ckpt.load_optimizer_state(self.opt, tensors, meta["optimizer"])
+            gen.set_state(tensors["rng.shuffle"])
+            rank = distributed.rank()
+            key = "rng.torch" if rank == 0 else f"rng.torch.{rank}"
+            if key in tensors:
+                torch.set_rng_state(tensors[key])
+                state = (
+                    meta["python_random"] if rank == 0 else meta["python_random_ranks"][rank - 1]
+                )
+                random.setstate((state[0], tuple(state[1]), state[2]))
+            else:  # resharded onto more processes: a new stream for this one
+                torch.manual_seed(self.seed + rank + 7919 * int(meta["epoch"]))
+                random.seed(self.seed + rank + 7919 * int(meta["epoch"]))
+        except (RuntimeError, ValueError, TypeError, KeyError, IndexError) as e:
+            raise ckpt.damaged(path, f"{type(e).__name__}: {str(e)[:100]}") from None  # type: ignore[arg-type]
         self.history = meta["history"]
         self.best_epoch, self.best_score, self._bad_epochs = (
             meta["best_epoch"],
@@ -645,13 +661,24 @@ class Learner:
         expected = self.data.input_shape
         if tuple(xt.shape[1:]) != expected and tuple(xt.shape) == expected:
             xt = xt[None]
+        if xt.ndim == 0 or len(xt) == 0:
+            raise DataError(
+                f"predict got no samples (shape {tuple(xt.shape)}): pass inputs shaped (N, {', '.join(map(str, expected))})."
+            )
         self.model.eval()
-        out = torch.cat(
-            [
-                self.model(xt[i : i + 1024].to(self.device_)).float().cpu()
-                for i in range(0, len(xt), 1024)
-            ]
-        )
+        try:
+            out = torch.cat(
+                [
+                    call_model(self.model, xt[i : i + 1024].to(self.device_)).float().cpu()
+                    for i in range(0, len(xt), 1024)
+                ]
+            )
+        except Exception as e:
+            raise ModelError(
+                f"The model failed on inputs of shape {tuple(xt.shape)} ({type(e).__name__}: "
+                f"{str(e)[:100]}): it was trained on inputs shaped (N, "
+                f"{', '.join(map(str, expected))}); pass inputs of that shape."
+            ) from None
         return out if raw else self.task.predict(out)
 
     # -- transfer learning (nnrecipe.train.transfer) -------------------------------------------

@@ -10,6 +10,8 @@ Optuna never returns it as best. The test split is never touched.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import statistics
 import time
 from collections.abc import Callable
@@ -67,6 +69,13 @@ def latency_ms(model: nn.Module, data: Data) -> float:
     return 1000 * statistics.median(times)
 
 
+def trial_seed(study_seed: int, params: dict[str, Any]) -> int:
+    """A trial's training seed from the study's seed and the trial's parameters (stable across
+    processes and Python versions: a hash of their JSON)."""
+    text = json.dumps({"seed": study_seed, "params": params}, sort_keys=True, default=str)
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+
 class PruneOnEpoch:
     """Learner callback: report each epoch's validation error to Optuna; stop hopeless trials."""
 
@@ -109,7 +118,11 @@ class Objective:
             suggest(trial, self.space) if isinstance(self.space, dict) else dict(self.space(trial))
         )
         training, options = split_params(params)
-        torch.manual_seed(self.seed + trial.number)  # initial weights differ between trials
+        # The seed follows the trial's parameters, not its number: a killed trial retried under
+        # a new number after a resume trains exactly as it would have in the uninterrupted study.
+        seed = trial_seed(self.seed, params)
+        trial.set_user_attr("seed", seed)
+        torch.manual_seed(seed)  # initial weights differ between trials
         model = self._build(options, params)
         n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
         trial.set_user_attr("parameters", n_params)
@@ -127,7 +140,7 @@ class Objective:
         if violations:
             trial.set_user_attr("infeasible", "; ".join(violations))
             raise optuna.TrialPruned("infeasible: " + "; ".join(violations))
-        learner = self._learner(model, training, trial)
+        learner = self._learner(model, training, trial, seed)
         try:
             learner.fit(self.epochs)
         except TrainingError as e:  # diverged (NaN loss): a bad setting, not a broken program
@@ -178,7 +191,7 @@ class Objective:
             return model
         return build_model(self.model, self.data, **options)
 
-    def _learner(self, model: nn.Module, training: dict[str, Any], trial: Any) -> Any:
+    def _learner(self, model: nn.Module, training: dict[str, Any], trial: Any, seed: int) -> Any:
 
         settings = {**self.base, **{k: v for k, v in training.items() if k != "augment"}}
         strength = training.get("augment", self.base.get("augment"))
@@ -187,7 +200,7 @@ class Objective:
             model,
             self.data,
             **settings,
-            seed=self.seed + trial.number,
+            seed=seed,
             threads=self.threads,
             augment=make_augment(self.data.modality, strength, task=self.data.task),
             callbacks=[PruneOnEpoch(trial)],
