@@ -27,6 +27,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 
 demo: $(VENV)/.installed
 	$(BIN)/nnrecipe run digits --out runs/demo --overwrite
+	@echo "predict with the trained model:  $(BIN)/nnrecipe predict runs/demo IMAGES_OR.npy --out predictions.csv"
+	@echo "  or in Python:  import nnrecipe as nr; nr.load('runs/demo').predict(x)"
 
 test: $(VENV)/.installed lint
 	@[ -x /usr/bin/chromium ] || .ci/chromium.sh || echo "chromium missing: the report's browser test will skip"

@@ -140,3 +140,13 @@ def test_dice_loss_of_one_image_does_not_depend_on_its_batch_mates() -> None:
     whole = float(dice_loss(logits, y))
     alone = sum(float(dice_loss(logits[i : i + 1], y[i : i + 1])) for i in range(4)) / 4
     assert whole == pytest.approx(alone, rel=1e-6)
+
+
+def test_the_default_loss_is_chosen_by_a_task_option() -> None:
+    import nnrecipe as nr
+
+    for name, fn in (("dice", "dice_loss"), ("cross-entropy+dice", "cross_entropy_dice")):
+        data = nr.datasets.load("shapes", task_options={"seg_loss": name})
+        assert data.task.default_loss().__name__ == fn
+    with pytest.raises(nr.DataError, match="seg_loss"):
+        nr.datasets.load("shapes", task_options={"sag_loss": "dice"})

@@ -136,7 +136,15 @@ class Segmentation(Task):
                 "masks as 0/1 (masks // 255), or class names with classes=[...]."
             )
         k = max(int(y.max()) + 1 if y.numel() else 0, len(classes or []), 2)
-        return cls(k, classes, **options)
+        # `--task-option seg_loss=dice` (or cross-entropy+dice) picks the default loss; `loss`
+        # is the user's own loss object, when one is given.
+        name = options.pop("seg_loss", options.pop("loss_name", "cross-entropy"))
+        if options:
+            raise DataError(
+                f"Unknown segmentation option(s) {sorted(options)}: the task takes seg_loss="
+                "cross-entropy, dice or cross-entropy+dice."
+            )
+        return cls(k, classes, loss=str(name))
 
     def prepare_targets(self, y: Tensor, *, loss: Any = None) -> Tensor:
         return (y.round() if torch.is_floating_point(y) else y).long()
