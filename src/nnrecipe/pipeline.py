@@ -530,7 +530,8 @@ def _run(
         _record_resolved(ctx)
         summary = summary_of(ctx)
         atomic_write_json(tmp / "summary.json", summary.model_dump(mode="json"))
-        _run_stages(ctx, final_stages, manifest)  # the report: reads the folder written so far
+        for stage in final_stages:  # the report (rank 0 only): reads the folder written so far
+            _run_stage(ctx, stage, manifest)
     except KeyboardInterrupt:
         raise Interrupted(_interrupted_message(ctx)) from None  # the folder is kept
     except BaseException as e:

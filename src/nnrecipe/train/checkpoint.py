@@ -126,8 +126,14 @@ def check_resumable(
             )
     params = [p for g in opt.param_groups for p in g["params"]]  # state_dict numbers them so
     index = {i: i for i in range(len(params))}
+    rng_shape = tuple(want["rng.torch"].shape)
     for key, got in tensors.items():
         if key in want:
+            continue
+        if key.startswith("rng.torch.") and key[len("rng.torch.") :].isdigit():
+            # Another process's torch random state (data-parallel runs, one per rank).
+            if got.dtype != torch.uint8 or tuple(got.shape) != rng_shape:
+                raise damaged(path, f"tensor {key!r} is not a torch random state")
             continue
         parts = key.split(".", 2)
         if parts[0] != "optim" or len(parts) != 3 or not parts[1].isdigit():

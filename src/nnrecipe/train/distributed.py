@@ -76,7 +76,14 @@ def _die_with_parent() -> None:
 
 
 def teardown() -> None:
+    """Leave the process group together: ranks that finished early (every rank but 0 stops
+    after training) wait for rank 0, so that no process exits while another still holds the
+    group (gloo aborts the late one with "terminate called without an active exception")."""
     if dist.is_initialized():
+        try:
+            dist.barrier()
+        except Exception:  # noqa: BLE001 - a rank that died: leave anyway
+            pass
         dist.destroy_process_group()
 
 
