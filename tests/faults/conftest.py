@@ -30,7 +30,7 @@ def no_traceback(result: Any) -> None:
     assert "Traceback" not in result.output and "Traceback" not in (result.stderr or "")
 
 
-def refused(result: Any, *words: str) -> str:
+def check_refused(result: Any, *words: str) -> str:
     """Exit code 2, no traceback, one line ``error: ...`` on stderr; returns the sentence."""
     no_traceback(result)
     assert result.exit_code == 2, f"exit {result.exit_code}: {result.output[-400:]}"

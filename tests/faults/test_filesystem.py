@@ -17,7 +17,7 @@ from nnrecipe import io as nio
 from nnrecipe.pipeline import incomplete_dir
 from nnrecipe.train import checkpoint as ckpt
 
-from .conftest import checkpoints_kept, cli, no_traceback, refused
+from .conftest import check_refused, checkpoints_kept, cli, no_traceback
 
 
 def _mount(*args: str) -> bool:
@@ -59,7 +59,7 @@ def test_full_disk_keeps_the_partial_run_and_it_resumes_identically(tiny_disk, i
     result = cli(
         "run", "iris", "--out", out, "--epochs", "2", "--threads", "1", "--force", "--quiet"
     )
-    sentence = refused(result, "ENOSPC")
+    sentence = check_refused(result, "ENOSPC")
     assert "--resume" in sentence, sentence
     assert incomplete_dir(out).exists(), "the partial run was removed"
     assert not _leftover_temp_files(tiny_disk), "atomic writes left temporary files"
@@ -76,9 +76,9 @@ def test_full_disk_keeps_the_partial_run_and_it_resumes_identically(tiny_disk, i
 
 def test_read_only_output_folder_fails_before_the_data_are_loaded(read_only) -> None:
     result = cli("run", "iris", "--out", read_only / "run")
-    assert "read-only" in refused(result, "EROFS")
+    assert "read-only" in check_refused(result, "EROFS")
     assert "data:" not in result.stdout
-    refused(cli("run", "iris", "--out", read_only / "existing" / "deeper" / "run"), "EROFS")
+    check_refused(cli("run", "iris", "--out", read_only / "existing" / "deeper" / "run"), "EROFS")
 
 
 def test_report_into_a_read_only_run_folder(read_only, iris_run) -> None:
@@ -86,12 +86,12 @@ def test_report_into_a_read_only_run_folder(read_only, iris_run) -> None:
     shutil.copytree(iris_run, read_only / "iris")
     assert _mount("--bind", str(read_only), str(read_only))
     assert _mount("-o", "remount,bind,ro", str(read_only))
-    refused(cli("report", read_only / "iris"), "read-only")
+    check_refused(cli("report", read_only / "iris"), "read-only")
 
 
 def test_out_under_a_file_is_one_sentence(tmp_path) -> None:
     (tmp_path / "afile").write_text("x")
-    refused(cli("run", "iris", "--out", tmp_path / "afile" / "run", "--quiet"))
+    check_refused(cli("run", "iris", "--out", tmp_path / "afile" / "run", "--quiet"))
 
 
 def _enospc(*args, **kwargs):
@@ -126,6 +126,6 @@ def test_a_full_disk_after_a_checkpoint_keeps_the_run(interrupted, monkeypatch) 
     import nnrecipe.stages.training as training
 
     monkeypatch.setattr(training, "save_model", _enospc)
-    sentence = refused(cli("run", "--resume", interrupted, "--quiet"), "ENOSPC")
+    sentence = check_refused(cli("run", "--resume", interrupted, "--quiet"), "ENOSPC")
     assert "--resume" in sentence
     checkpoints_kept(interrupted)

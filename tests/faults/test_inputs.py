@@ -18,7 +18,7 @@ from nnrecipe.config import make_config
 from nnrecipe.errors import NnrecipeError
 from nnrecipe.tune.objective import trial_seed
 
-from .conftest import api_refused, cli, refused
+from .conftest import api_refused, check_refused, cli
 
 FUZZ = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -51,7 +51,7 @@ def test_bad_csv_is_one_sentence(tmp_path, case) -> None:
     path = tmp_path / "t.csv"
     path.write_bytes(text.encode("latin-1"))
     task = ["--task", "regression"] if case == "text-regression" else []
-    sentence = refused(cli("audit", path, "--target", "y", *task, "--out", tmp_path / "a"))
+    sentence = check_refused(cli("audit", path, "--target", "y", *task, "--out", tmp_path / "a"))
     assert words.lower() in sentence.lower(), sentence
 
 
@@ -187,12 +187,12 @@ FOLDERS = [
 
 @pytest.mark.parametrize("case", FOLDERS)
 def test_bad_image_folder_is_one_sentence(tmp_path, case) -> None:
-    refused(cli("audit", _folder(tmp_path, case), "--out", tmp_path / "a"))
+    check_refused(cli("audit", _folder(tmp_path, case), "--out", tmp_path / "a"))
 
 
 def test_missing_path_is_one_sentence(tmp_path) -> None:
-    refused(cli("audit", tmp_path / "nothing-here.csv", "--target", "y"))
-    refused(cli("run", tmp_path / "nothing-here", "--out", tmp_path / "r"))
+    check_refused(cli("audit", tmp_path / "nothing-here.csv", "--target", "y"))
+    check_refused(cli("run", tmp_path / "nothing-here", "--out", tmp_path / "r"))
 
 
 # -- config files ----------------------------------------------------------------------------
@@ -229,12 +229,12 @@ def test_bad_config_file_is_one_sentence(tmp_path, name) -> None:
         else text.encode()
     )
     out = [] if name.startswith("out-") else ["--out", tmp_path / "r"]
-    refused(cli("run", "--config", path, *out, "--quiet"))
+    check_refused(cli("run", "--config", path, *out, "--quiet"))
     assert not (tmp_path / "r").exists()
 
 
 def test_config_file_that_is_a_folder(tmp_path) -> None:
-    refused(cli("run", "--config", tmp_path, "--quiet"))
+    check_refused(cli("run", "--config", tmp_path, "--quiet"))
 
 
 VALUES = st.recursive(
@@ -314,12 +314,12 @@ FLAGS = [
 @pytest.mark.parametrize("flags", FLAGS, ids=[" ".join(f) or "empty" for f in FLAGS])
 def test_bad_run_flag_is_one_sentence_before_any_work(tmp_path, flags) -> None:
     result = cli("run", "iris", *flags, "--quiet")
-    refused(result)
+    check_refused(result)
     assert "data:" not in result.stdout  # refused before the data were loaded
 
 
 def test_no_data_given() -> None:
-    refused(cli("run", "--quiet"), "no data")
+    check_refused(cli("run", "--quiet"), "no data")
 
 
 # -- Python API calls ------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from safetensors.torch import save_file
 
 from nnrecipe.pipeline import incomplete_dir
 
-from .conftest import checkpoints_kept, cli, no_traceback, refused
+from .conftest import check_refused, checkpoints_kept, cli, no_traceback
 
 
 def _rewrite(path: Path, change) -> None:
@@ -66,7 +66,7 @@ DAMAGES = {
 def test_damaged_checkpoint_is_one_sentence_and_the_folder_is_kept(interrupted, damage) -> None:
     last = incomplete_dir(interrupted) / "checkpoints" / "last.safetensors"
     _rewrite(last, DAMAGES[damage])
-    refused(cli("run", "--resume", interrupted, "--quiet"), "damaged", "last.safetensors")
+    check_refused(cli("run", "--resume", interrupted, "--quiet"), "damaged", "last.safetensors")
     checkpoints_kept(interrupted)
 
 
@@ -76,14 +76,14 @@ def test_damaged_checkpoint_is_one_sentence_and_the_folder_is_kept(interrupted, 
 def test_unreadable_checkpoint_file(interrupted, content) -> None:
     last = incomplete_dir(interrupted) / "checkpoints" / "last.safetensors"
     last.write_bytes(content)
-    refused(cli("run", "--resume", interrupted, "--quiet"), "damaged")
+    check_refused(cli("run", "--resume", interrupted, "--quiet"), "damaged")
     assert incomplete_dir(interrupted).exists() and last.exists()
 
 
 def test_truncated_checkpoint(interrupted) -> None:
     last = incomplete_dir(interrupted) / "checkpoints" / "last.safetensors"
     last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
-    refused(cli("run", "--resume", interrupted, "--quiet"), "damaged")
+    check_refused(cli("run", "--resume", interrupted, "--quiet"), "damaged")
     checkpoints_kept(interrupted)
 
 
@@ -116,12 +116,12 @@ def test_interrupted_run_with_a_damaged_config(interrupted, content) -> None:
         config.unlink()
     else:
         config.write_bytes(content)
-    refused(cli("run", "--resume", interrupted, "--quiet"), "config.json", "--overwrite")
+    check_refused(cli("run", "--resume", interrupted, "--quiet"), "config.json", "--overwrite")
     checkpoints_kept(interrupted)
 
 
 def test_new_run_over_an_interrupted_one_is_refused(interrupted) -> None:
-    refused(cli("run", "iris", "--out", interrupted, "--quiet"), "--resume")
+    check_refused(cli("run", "iris", "--out", interrupted, "--quiet"), "--resume")
     checkpoints_kept(interrupted)
 
 
@@ -137,14 +137,14 @@ def test_resume_of_things_that_are_not_interrupted_runs(tmp_path, finished) -> N
     (plain / "notes.txt").write_text("hello")
     a_file = tmp_path / "file.txt"
     a_file.write_text("x")
-    assert "not a run folder" in refused(cli("run", "--resume", plain))
-    assert "already finished" in refused(cli("run", "--resume", finished))
-    refused(cli("run", "--resume", a_file))
-    refused(cli("run", "--resume", tmp_path / "nowhere"), "nothing to resume")
-    refused(cli("run", "--resume", ""))
+    assert "not a run folder" in check_refused(cli("run", "--resume", plain))
+    assert "already finished" in check_refused(cli("run", "--resume", finished))
+    check_refused(cli("run", "--resume", a_file))
+    check_refused(cli("run", "--resume", tmp_path / "nowhere"), "nothing to resume")
+    check_refused(cli("run", "--resume", ""))
     fake = tmp_path / "fake"
     incomplete_dir(fake).write_text("not a folder")
-    refused(cli("run", "--resume", fake))
+    check_refused(cli("run", "--resume", fake))
 
 
 # Garbage in the files `report` and `diagnose` read: each a clean report (exit 0: the report
@@ -173,16 +173,16 @@ def test_garbage_in_a_run_folder(finished, command, name, content) -> None:
     no_traceback(result)
     assert result.exit_code in (0, 2), result.output
     if result.exit_code == 2:
-        sentence = refused(result)
+        sentence = check_refused(result)
         assert Path(name).name in sentence or "run folder" in sentence, sentence
 
 
 @pytest.mark.parametrize("name", ["summary.json", "config.json"])
 def test_diagnose_names_a_damaged_summary_or_config(finished, name) -> None:
     (finished / name).write_text("[1, 2, 3]")
-    refused(cli("diagnose", finished), name)
+    check_refused(cli("diagnose", finished), name)
 
 
 def test_damaged_model_file_on_diagnose_evaluate(finished) -> None:
     (finished / "model.safetensors").write_bytes(b"garbage")
-    refused(cli("diagnose", finished, "--evaluate"), "model.safetensors", "damaged")
+    check_refused(cli("diagnose", finished, "--evaluate"), "model.safetensors", "damaged")
