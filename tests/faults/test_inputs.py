@@ -347,7 +347,9 @@ def test_predict_on_inputs_of_the_wrong_width(iris) -> None:
     [{"out": ""}, {"out": " "}, {"epochs": 0}, {"batch_size": 0}, {"valid": 0}, {"nonsense": 1}],
 )
 def test_run_refuses_bad_settings(tmp_path, kwargs) -> None:
-    api_refused(nr.run, "iris", quiet=True, **kwargs)
+    sentence = api_refused(nr.run, "iris", quiet=True, **kwargs)
+    key = next(iter(kwargs)).split("_")[0]  # the sentence names the setting it refuses
+    assert key in sentence.lower(), sentence
 
 
 @pytest.mark.parametrize(
