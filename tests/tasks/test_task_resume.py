@@ -58,3 +58,45 @@ def test_resume_equals_uninterrupted_training(case: str, tmp_path) -> None:
     a, b = full.state_dict(), fresh.state_dict()
     different = [k for k in a if not torch.equal(a[k], b[k])]
     assert not different, f"{case}: resumed weights differ in {different[:5]}"
+
+
+RUNS = {
+    "distribution": ("diabetes", "distribution"),
+    "few-shot": ("digits", "few-shot"),
+    "word-vectors": ("lee", "word-vectors"),
+    "ratings": ("movielens-100k", None),
+    "segmentation": ("shapes", None),
+}
+
+
+@pytest.mark.slow  # three whole runs per task (audit, checks, train, report): 1-3 min each
+@pytest.mark.parametrize("case", list(RUNS))
+def test_run_resumed_after_an_interrupt_equals_an_uninterrupted_run(
+    case: str, tmp_path, monkeypatch
+) -> None:
+    from safetensors.torch import load_file
+
+    from nnrecipe.train.learner import Learner
+
+    name, task = RUNS[case]
+    common = {"task": task, "epochs": EPOCHS, "threads": 1, "quiet": True, "force": True}
+    whole = nr.run(name, out=str(tmp_path / "whole"), **common)
+
+    save_last = Learner._save_last
+
+    def interrupt_after_first_epoch(self, gen, epoch):
+        save_last(self, gen, epoch)
+        if epoch == STOP:
+            raise KeyboardInterrupt
+
+    killed = tmp_path / "killed"
+    with monkeypatch.context() as m:
+        m.setattr(Learner, "_save_last", interrupt_after_first_epoch)
+        with pytest.raises(nr.NnrecipeError, match="--resume"):
+            nr.run(name, out=str(killed), **common)
+    resumed = nr.run(name, resume=killed, quiet=True)
+    a = load_file(str(whole.path / "model.safetensors"))
+    b = load_file(str(resumed.path / "model.safetensors"))
+    assert a.keys() == b.keys()
+    different = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not different, f"{case}: resumed weights differ in {different[:5]}"
