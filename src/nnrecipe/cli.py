@@ -203,6 +203,14 @@ def run(
         typer.Option(help="an option of the task, KEY=VALUE (repeatable): head=gaussian, bins=16"),
     ] = None,
     seed: Seed = None,
+    log: Annotated[
+        list[str] | None,
+        typer.Option(help="experiment trackers: tensorboard, mlflow (comma-separated or repeated)"),
+    ] = None,
+    log_uri: Annotated[
+        str | None,
+        typer.Option(help="MLflow store: sqlite:///FILE.db or a folder (default runs/mlflow)"),
+    ] = None,
     resume: Annotated[
         Path | None, typer.Option(help="continue the interrupted run in this folder")
     ] = None,
@@ -259,6 +267,8 @@ def run(
         ensemble=ensemble,
         augment=augment,
         task_options=_task_options(task_option),
+        log=log or None,
+        log_uri=log_uri,
     )
     if resume is not None:
         values = {"force": force} if force else {}
