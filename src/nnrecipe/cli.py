@@ -327,6 +327,27 @@ def _saved_nproc(resume: Path | None) -> int:
         return 1  # the run itself reports what is wrong with the folder
 
 
+@app.command("runs")
+def runs_cmd(
+    folder: Annotated[Path, typer.Argument(help="a folder of run folders (default runs/)")] = Path(
+        "runs"
+    ),
+    debug: Debug = False,
+) -> None:
+    """List the runs of a folder side by side and write FOLDER/index.html linking their reports."""
+    DEBUG["on"] = DEBUG["on"] or debug
+    from rich.console import Console
+
+    from nnrecipe.runs import list_runs, runs_table, write_index
+
+    rows = _call(list_runs, folder)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)  # a log or a pipe: no terminal width to fit
+    console.print(runs_table(rows, title=f"runs in {folder}"))
+    typer.echo(f"index: {_call(write_index, folder, rows)}")
+
+
 @app.command("report")
 def report_cmd(
     run_dir: Annotated[Path, typer.Argument(help="a run folder written by `nnrecipe run`")],

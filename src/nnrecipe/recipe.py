@@ -17,8 +17,10 @@ from nnrecipe.pipeline import RunResult
 from nnrecipe.pipeline import run as run_stages
 from nnrecipe.report.build import write_report
 from nnrecipe.report.collect import collect
+from nnrecipe.runs import refresh_index
 from nnrecipe.schema import ReportResult
 from nnrecipe.stages import RunContext, Stage
+from nnrecipe.train.distributed import is_main
 
 
 def stage_report(ctx: RunContext) -> ReportResult:
@@ -71,7 +73,7 @@ def run(
             to fix it. Nothing is left half-written (a failed training keeps its checkpoint in
             the ``.incomplete`` folder for ``--resume``).
     """
-    return run_stages(
+    result = run_stages(
         config,
         data=data,
         model=model,
@@ -83,3 +85,6 @@ def run(
         final_stages=[REPORT_STAGE],
         **overrides,
     )
+    if is_main():
+        refresh_index(result.path)  # runs/index.html lists this run too (runs/ only)
+    return result

@@ -22,6 +22,7 @@ the run goes on.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -44,13 +45,23 @@ def require(names: Sequence[str] | None, *, log_uri: str | None = None) -> None:
         module = LIBRARIES.get(name)
         if module is None:
             raise ConfigError(f"Unknown tracker {name!r}: --log takes tensorboard and/or mlflow.")
-        if importlib.util.find_spec(module) is None:
+        if not _installed(module):
             raise ConfigError(
                 f"--log {name} needs the {module} package, which is not installed: "
                 f"pip install 'nnrecipe[{name}]'."
             )
     if log_uri is not None:
         mlflow_store(log_uri, Path("runs"))  # raises for a server URI
+
+
+def _installed(module: str) -> bool:
+    """Whether `module` can be imported, without importing it (mlflow takes seconds)."""
+    if module in sys.modules:
+        return sys.modules[module] is not None  # None: an import that is known to fail
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def mlflow_store(log_uri: str | None, folder: Path) -> tuple[str, str | None]:

@@ -10,6 +10,7 @@ global active run is left behind in the user's process.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,10 @@ class MlflowLogger:
         from mlflow.tracking import MlflowClient
 
         self.uri = uri
+        # A new SQLite store logs its table creation at INFO: noise in the run's output.
+        db_log = logging.getLogger("mlflow.store.db.utils")
+        level = db_log.level
+        db_log.setLevel(logging.WARNING)
         try:
             if artifacts is not None:
                 Path(artifacts).parent.mkdir(parents=True, exist_ok=True)
@@ -49,6 +54,8 @@ class MlflowLogger:
                 f"The MLflow store {uri!r} cannot be opened ({' '.join(str(e).split())[:200]}): "
                 "pass a writable --log-uri (sqlite:///PATH.db or a folder)."
             ) from None
+        finally:
+            db_log.setLevel(level)
         self.state = {"mlflow_run_id": self.run_id, "mlflow_uri": uri}
 
     def _resume(self, run_id: str | None) -> str | None:
