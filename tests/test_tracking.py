@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 import nnrecipe as nr
 from nnrecipe.cli import app
 from nnrecipe.config import make_config
+from nnrecipe.runs import list_runs
 
 SCRIPT_NAME = "<script>alert(1)"  # a run folder named like markup: escaped on the page
 
@@ -157,3 +158,36 @@ def test_log_uri_of_a_server_is_refused(tmp_path) -> None:
 def test_runs_of_a_missing_folder_is_exit_2(tmp_path) -> None:
     result = CliRunner().invoke(app, ["runs", str(tmp_path / "nowhere")])
     assert result.exit_code == 2 and "is not a folder" in result.output
+
+
+@pytest.mark.slow  # an interrupted and a resumed run: ~35 s here
+def test_a_resumed_run_continues_its_mlflow_run_without_a_gap(tmp_path, monkeypatch) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from nnrecipe.pipeline import incomplete_dir
+    from nnrecipe.train.monitor import Monitor
+
+    monitor_end = Monitor.on_epoch_end
+
+    def ctrl_c_after_epoch_2(self, learner) -> None:
+        monitor_end(self, learner)
+        if len(learner.history) == 2:  # checkpointed, but the tracker (after the monitor) not
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Monitor, "on_epoch_end", ctrl_c_after_epoch_2)
+    out, store = tmp_path / "r", tmp_path / "store"
+    options = dict(epochs=4, threads=1, quiet=True, log="mlflow", log_uri=str(store))
+    with pytest.raises(nr.NnrecipeError, match="--resume"):
+        nr.run("iris", out=str(out), **options)
+    run_id = json.loads((incomplete_dir(out) / "tracking.json").read_text())["mlflow_run_id"]
+    client = MlflowClient(tracking_uri=f"sqlite:///{store / 'mlflow.db'}")
+    assert client.get_run(run_id).info.status == "KILLED"
+    assert [m.step for m in client.get_metric_history(run_id, "valid_loss")] == [1]
+    rows = {r.name: r for r in list_runs(tmp_path)}  # the store is not a run
+    assert set(rows) == {"r"} and (rows["r"].status, rows["r"].epochs) == ("interrupted", "2/4")
+    monkeypatch.undo()
+    nr.run("iris", resume=str(out), quiet=True)
+    assert client.get_run(run_id).info.status == "FINISHED"
+    history = client.get_metric_history(run_id, "valid_loss")
+    assert [(m.step, m.value) for m in history] == _history(out, "valid_loss")  # epochs 1..4
+    assert len(client.search_runs([client.get_run(run_id).info.experiment_id])) == 1

@@ -109,8 +109,8 @@ class Tracker:
     ) -> None:
         self.loggers, self.state, self.params, self.say = loggers, state, params, say
         saved = read_json(state, what="tracking state") if state.exists() else {}
-        self.step = int(saved.get("step", 0))
-        self._base = 0
+        self.step = int(saved.get("step", 0))  # the last epoch logged
+        self._base = int(saved.get("base", 0))  # steps before the current fit's epoch 1
 
     def _each(self, method: str, *args: Any) -> None:
         for logger in list(self.loggers):
@@ -121,12 +121,19 @@ class Tracker:
                 self.say(f"warning: {logger.name} logging stopped ({type(e).__name__}: {e})")
 
     def on_fit_start(self, learner: Any) -> None:
-        # fine_tune fits twice, each fit numbering its epochs from 1: steps go on across both.
-        self._base = max(0, self.step - len(learner.history))
+        # Steps number the epochs across fits (fine_tune fits twice, each from epoch 1): a
+        # fresh fit starts after the last logged step, a resumed one where its fit started.
+        if getattr(learner, "resumed_from", None) is None:
+            self._base = self.step
         self._each("log_params", self.params(learner))
+        for record in learner.history:  # checkpointed before a kill, not yet logged
+            if self._base + int(record["epoch"]) > self.step:
+                self._log(record)
 
     def on_epoch_end(self, learner: Any) -> None:
-        record = learner.history[-1]
+        self._log(learner.history[-1])
+
+    def _log(self, record: dict[str, Any]) -> None:
         self.step = self._base + int(record["epoch"])
         values = {
             k: float(v)
@@ -137,7 +144,7 @@ class Tracker:
         self._save()
 
     def _save(self) -> None:
-        saved = {"step": self.step}
+        saved = {"step": self.step, "base": self._base}
         for logger in self.loggers:
             saved.update(getattr(logger, "state", {}))
         atomic_write_json(self.state, saved)
