@@ -12,7 +12,8 @@ Where the logs go:
 - MLflow: a SQLite store shared by the runs of a folder, ``runs/mlflow/mlflow.db`` with the
   artifacts beside it (one store per folder, so MLflow compares the runs; a store inside each
   run folder would be one run per store), or the store `--log-uri` names: ``sqlite:///FILE``,
-  a ``.db`` file, a folder (``FOLDER/mlflow.db``) or a ``file:`` URI (MLflow's file store).
+  a ``.db`` file, a folder (``FOLDER/mlflow.db``) or a ``file:`` URI (MLflow's file store,
+  which MLflow 3 refuses unless ``MLFLOW_ALLOW_FILE_STORE=true``).
   Never a server: nothing is sent over the network.
 
 A logger that fails during the run (a full disk, a locked database) says so once and stops;
