@@ -345,6 +345,11 @@ def runs_cmd(
     if not console.is_terminal:
         console = Console(width=200)  # a log or a pipe: no terminal width to fit
     console.print(runs_table(rows, title=f"runs in {folder}"))
+    waiting = [r for r in rows if r.status == "interrupted"]
+    if waiting:
+        typer.echo(
+            f"continue an interrupted run with `nnrecipe run --resume {folder / waiting[0].name}`"
+        )
     typer.echo(f"index: {_call(write_index, folder, rows)}")
 
 

@@ -142,7 +142,7 @@ class MlflowLogger:
         self.client.set_terminated(self.run_id, status=status)
 
     def where(self, final_dir: Path) -> str:
-        return f"mlflow: run {self.run_id} in {self.uri}"
+        return f"mlflow: run {self.run_id} in {self.uri} (mlflow ui --backend-store-uri {self.uri})"
 
 
 def _text(value: Any) -> str:
