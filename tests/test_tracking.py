@@ -191,3 +191,26 @@ def test_a_resumed_run_continues_its_mlflow_run_without_a_gap(tmp_path, monkeypa
     history = client.get_metric_history(run_id, "valid_loss")
     assert [(m.step, m.value) for m in history] == _history(out, "valid_loss")  # epochs 1..4
     assert len(client.search_runs([client.get_run(run_id).info.experiment_id])) == 1
+
+
+@pytest.mark.slow  # audit and checks of iris, then the stop: ~15 s here
+def test_a_run_stopped_by_the_checks_is_a_failed_mlflow_run_with_its_findings(tmp_path) -> None:
+    import torch
+    from mlflow.tracking import MlflowClient
+
+    store = tmp_path / "store"
+    with pytest.raises(nr.NnrecipeError, match="shape-mismatch"):
+        nr.run(
+            "iris",
+            model=torch.nn.Linear(4, 2),  # 2 outputs for 3 classes: the checks stop the run
+            out=str(tmp_path / "r"),
+            threads=1,
+            quiet=True,
+            log="mlflow",
+            log_uri=str(store),
+        )
+    client = MlflowClient(tracking_uri=f"sqlite:///{store / 'mlflow.db'}")
+    (logged,) = client.search_runs([client.get_experiment_by_name("iris").experiment_id])
+    assert logged.info.status == "FAILED"
+    assert logged.data.params["data"] == "iris" and logged.data.params["model"] == "user"
+    assert logged.data.tags["finding.shape-mismatch"].startswith("error:")

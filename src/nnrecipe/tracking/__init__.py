@@ -98,7 +98,7 @@ class Tracker:
     settings, ``on_epoch_end`` the epoch's figures) plus the run's end (`finish`, `close`).
 
     `params` gives the resolved settings from the Learner once training starts (tuning and
-    the batch size are resolved by then)."""
+    the batch size are resolved by then), or the configured ones from None."""
 
     def __init__(
         self,
@@ -112,6 +112,7 @@ class Tracker:
         saved = read_json(state, what="tracking state") if state.exists() else {}
         self.step = int(saved.get("step", 0))  # the last epoch logged
         self._base = int(saved.get("base", 0))  # steps before the current fit's epoch 1
+        self._params_logged = False
 
     def _each(self, method: str, *args: Any) -> None:
         for logger in list(self.loggers):
@@ -127,6 +128,7 @@ class Tracker:
         if getattr(learner, "resumed_from", None) is None:
             self._base = self.step
         self._each("log_params", self.params(learner))
+        self._params_logged = True
         for record in learner.history:  # checkpointed before a kill, not yet logged
             if self._base + int(record["epoch"]) > self.step:
                 self._log(record)
@@ -157,12 +159,20 @@ class Tracker:
         summary: dict[str, Any],
         report: Path | None,
         final_dir: Path,
+        status: str = "FINISHED",
     ) -> list[str]:
-        """Log the findings, the final scores and the report, close every logger and return
-        one line per logger saying where to look."""
+        """Log the findings, the final scores and the report, close every logger as `status`
+        and return one line per logger saying where to look. A run stopped before training
+        (the checks found errors) logs its configured settings instead of the resolved ones."""
+        if not self._params_logged:
+            try:
+                params = self.params(None)
+            except Exception:  # the run is stopping: what went wrong is its own error
+                params = {}
+            self._each("log_params", params)
         self._each("log_end", findings, final_scores(summary), report, final_dir)
         lines = [logger.where(final_dir) for logger in self.loggers]
-        self.close("FINISHED")
+        self.close(status)
         return lines
 
     def close(self, status: str) -> None:

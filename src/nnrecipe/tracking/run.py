@@ -11,7 +11,7 @@ from nnrecipe.stages.tune import train_settings
 from nnrecipe.tracking import Tracker, open_tracker
 
 
-def fit_params(ctx: RunContext, learner: Any) -> dict[str, Any]:
+def fit_params(ctx: RunContext, learner: Any | None) -> dict[str, Any]:
     """The settings that train the model: the config, what tuning chose, and what the Learner
     resolved (model, batch size, threads, device), as ``config.json``'s ``resolved`` has them."""
     c = ctx.config
@@ -20,9 +20,10 @@ def fit_params(ctx: RunContext, learner: Any) -> dict[str, Any]:
     params.update({k: v for k, v in tuned.items() if k != "options"})
     params.update(tuned["options"])
     params["model"] = "user" if ctx.user_model is not None else c.model or model_for(ctx.data)
-    params["batch_size"] = learner.batch_size
-    params["threads"] = getattr(learner, "threads_used", c.threads)
-    params["device"] = learner.device_.type
+    if learner is not None:  # None: the run stopped before training
+        params["batch_size"] = learner.batch_size
+        params["threads"] = getattr(learner, "threads_used", c.threads)
+        params["device"] = learner.device_.type
     return params
 
 
@@ -67,7 +68,16 @@ def finish(ctx: RunContext, summary: dict[str, Any]) -> None:
 
 
 def stop(ctx: RunContext, status: str) -> None:
-    """Close the tracker of a run that stops early (KILLED on Ctrl-C, FAILED on an error)."""
-    if ctx.tracker is not None:
-        ctx.tracker.close(status)
-        ctx.tracker = None
+    """Close the tracker of a run that stops early (KILLED on Ctrl-C, FAILED on an error),
+    with the findings so far (the errors that stopped it)."""
+    tracker = ctx.tracker
+    if tracker is None:
+        return
+    ctx.tracker = None
+    tracker.finish(
+        findings=[f.to_dict() for f in ctx.findings],
+        summary={},
+        report=None,
+        final_dir=ctx.final_dir,
+        status=status,
+    )
