@@ -63,7 +63,8 @@ def run(
         resume: the run folder of a killed run to continue exactly where it stopped.
         overwrite: replace an existing run folder.
         quiet: no progress output.
-        **overrides: settings (``epochs=5``, ``out="runs/x"``, ...) over `config`.
+        **overrides: settings (``epochs=5``, ``out="runs/x"``, ...) over `config`;
+            ``log=["tensorboard", "mlflow"]`` also logs the run there (`nnrecipe.tracking`).
 
     Returns:
         A `RunResult` with the run folder, ``summary.json``'s content and all findings.
