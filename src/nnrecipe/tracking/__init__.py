@@ -217,6 +217,7 @@ def open_tracker(
             from nnrecipe.tracking.mlflow_logger import MlflowLogger
 
             uri, artifacts = mlflow_store(log_uri, final_dir.parent)
+            uri = saved.get("mlflow_uri") or uri  # resumed from elsewhere: the same store
             loggers.append(
                 MlflowLogger(
                     uri,
