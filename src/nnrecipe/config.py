@@ -115,6 +115,9 @@ class RunConfig(BaseModel):
         None, description="Optuna storage URL; default SQLite in the run folder"
     )
     tune_study: str | None = Field(None, description="study name in the storage (default nnrecipe)")
+    tune_study_path: str | None = Field(
+        None, description="reuse the finished search of this tune folder (or study.db)"
+    )
     tune_epochs: int | None = Field(
         None, ge=1, description="max epochs per trial (default: epochs)"
     )
@@ -176,6 +179,15 @@ class RunConfig(BaseModel):
             )
         if self.pretrained is not None and not Path(self.pretrained).is_dir():
             raise ValueError(f"--pretrained {self.pretrained!r} is not a run folder")
+        return self
+
+    @model_validator(mode="after")
+    def _one_search(self) -> RunConfig:
+        if self.tune_study_path is not None and self.tune_trials:
+            raise ValueError(
+                "tune_study_path reuses a finished search and tune_trials starts one: give one "
+                "(--tune-study PATH or --tune N)"
+            )
         return self
 
     @model_validator(mode="after")

@@ -43,6 +43,8 @@ def stage_tune(ctx: RunContext) -> TuneResult | None:
         raise ConfigError(
             f"--ensemble {c.ensemble} averages the top tuned models: add --tune N (N >= {c.ensemble})."
         )
+    if c.tune_study_path:
+        return _reused(ctx)
     if not c.tune_trials:
         return None
     if ctx.user_model is not None:
@@ -70,20 +72,47 @@ def stage_tune(ctx: RunContext) -> TuneResult | None:
         seed=c.seed,
         threads=c.threads or 1,
         quiet=ctx.quiet,
+        final=False,  # the run trains the best settings itself
     )
+    storage = c.tune_storage or "sqlite:///<run folder>/tune/study.db"
+    return _stage_result(ctx, result, f"{result.counts} in {result.seconds:.0f} s", storage)
+
+
+def _reused(ctx: RunContext) -> TuneResult:
+    """``--tune-study PATH``: the best settings of a finished search, no new trial."""
+    from nnrecipe.tune.reuse import reuse
+
+    c = ctx.config
+    if ctx.user_model is not None:
+        raise ConfigError(
+            "--tune-study reuses a search of a built-in model; for your own model pass its "
+            "best settings (nr.tune(...).best_params) to your model and Learner."
+        )
+    result = reuse(
+        c.tune_study_path,
+        ctx.data,
+        out=ctx.dir / "tune",
+        model=c.model,
+        space=c.tune_space,
+        study=c.tune_study,
+    )
+    return _stage_result(ctx, result, f"reused {c.tune_study_path} (no new trial)", result.storage)
+
+
+def _stage_result(ctx: RunContext, result: Any, how: str, storage: str) -> TuneResult:
     ctx.findings.extend(result.findings)
     ctx.stop_on_errors("tune", Result(result.findings, stage="tune"))
     ctx.say(
-        f"tune: {result.counts} in {result.seconds:.0f} s; best valid error {result.best_value:.4f} "
-        f"(trial {result.best_trial}): "
+        f"tune: {how}; best valid error {result.best_value:.4f} (trial {result.best_trial}): "
         + ", ".join(
             f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
             for k, v in result.best_params.items()
         )
     )
     out = result.to_dict()
+    out.pop("final", None)
     out["folder"] = "tune"
-    out["storage"] = c.tune_storage or "sqlite:///<run folder>/tune/study.db"
+    out["storage"] = storage
     out["trials"] = len(out["trials"])
     return TuneResult.model_validate(out)
 
