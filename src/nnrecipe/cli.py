@@ -483,7 +483,7 @@ def tune_cmd(
     threads: Annotated[int, typer.Option(help="torch threads per worker")] = 1,
     repeats: Annotated[
         int, typer.Option(help="retrain the best settings with N other seeds (score noise)")
-    ] = 2,
+    ] = 3,
     seed: Seed = None,
     quiet: Quiet = False,
     debug: Debug = False,

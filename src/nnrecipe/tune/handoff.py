@@ -34,7 +34,7 @@ from nnrecipe.tune.space import split_params
 from nnrecipe.versions import versions
 
 # Extra trainings of the best settings, with other seeds, to measure the noise of the score.
-REPEATS = 2
+REPEATS = 3
 # Differences between trials smaller than this many standard deviations of the re-seeded
 # errors are not told apart (about 95% two-sided).
 Z = 2.0
@@ -77,11 +77,10 @@ def measure_noise(
         "reseeded_mean": statistics.fmean(errors) if errors else None,
         "n_valid": len(data.valid) if "valid" in data.splits else None,
     }
-    values = [trial["value"], *errors]
-    if len(values) > 1:
-        # The spread is over every training of the same settings, the best trial's included:
-        # the seed is the only difference between them.
-        out["sd"] = statistics.stdev(values)
+    if len(errors) > 1:
+        # Over the re-seeded trainings only: the best trial's own error was selected for being
+        # low (the minimum of the search), so it would not be a fair draw of the same noise.
+        out["sd"] = statistics.stdev(errors)
     return out
 
 

@@ -85,7 +85,7 @@ def _trials_section(result: Any) -> str:
         for t in trials
     ]
     counts = ", ".join(f"{v} {k}" for k, v in result.counts.items())
-    parts = [note(f"{len(trials)} trials: {counts}; best marked by its number above.")]
+    parts = [note(f"{len(trials)} trials: {counts}; the best is trial {result.best_trial}.")]
     with tempfile.TemporaryDirectory() as tmp:
         png = plotting.tuning_history(result.trials, Path(tmp) / "tuning.png").read_bytes()
     parts.append(figure(png_img(png, alt="tuning history"), "Validation error per trial."))
@@ -131,11 +131,11 @@ def _noise_section(final: dict[str, Any]) -> str:
     n = final["noise"]
     errors = n.get("reseeded_errors") or []
     if not errors:
-        return absent("The noise was not measured", "(rerun `nnrecipe tune` with --repeats 2).")
+        return absent("The noise was not measured", "(run `nnrecipe tune` again with --repeats 3: the finished trials are kept).")
     rows = [("best trial (its own seed)", n["best_trial_error"])]
     rows += [(f"seed {s}", e) for s, e in zip(n["seeds"], errors, strict=True)]
     facts = [
-        ("sd over these trainings", n.get("sd")),
+        ("sd over the re-seeded trainings", n.get("sd")),
         ("re-seeded mean", n.get("reseeded_mean")),
         ("trials within 2 sd of the best", n.get("close_trials")),
     ]
@@ -143,8 +143,9 @@ def _noise_section(final: dict[str, Any]) -> str:
         facts.append((f"sampling SE on {n['n_valid']} valid samples", n["sampling_se"]))
     text = (
         "The best settings were trained again with other seeds; the only difference between "
-        "these trainings is the random initialisation and shuffling. Their spread (sd) is the "
-        "noise of a trial's validation error: trials within 2 sd of the best are not told "
+        "these trainings is the random initialisation and shuffling. Their spread (sd; the best "
+        "trial is left out, it was picked for its low score) is the noise of a trial's "
+        "validation error: trials within 2 sd of the best are not told "
         "apart by this search. The best trial's error is the lowest of many noisy scores, so it "
         "is optimistic; the re-seeded mean is what the same settings give on average."
     )

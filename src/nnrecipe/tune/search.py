@@ -114,8 +114,9 @@ class TuneResult:
             if noise.get("sd") is not None:
                 console.print(
                     f"noise: the best settings' valid error varies by sd {noise['sd']:.4f} over "
-                    f"{len(noise['reseeded_errors']) + 1} seeds (re-seeded mean "
-                    f"{noise['reseeded_mean']:.4f}; {noise['close_trials']} trial(s) within 2 sd)"
+                    f"{len(noise['reseeded_errors'])} new seeds (mean "
+                    f"{noise['reseeded_mean']:.4f} vs the best trial's {noise['best_trial_error']:.4f}; "
+                    f"{noise['close_trials']} trial(s) within 2 sd of the best)"
                 )
         return cap.get()
 
@@ -148,7 +149,7 @@ def tune(
     min_complete: int = 5,
     quiet: bool = False,
     final: bool = True,
-    repeats: int = 2,
+    repeats: int = 3,
     settings: dict[str, Any] | None = None,
     command: str | None = None,
 ) -> TuneResult:
