@@ -192,10 +192,10 @@ class RunConfig(BaseModel):
 
     @model_validator(mode="after")
     def _ensemble_needs_tune(self) -> RunConfig:
-        if self.ensemble and not self.tune_trials:
+        if self.ensemble and not (self.tune_trials or self.tune_study_path):
             raise ValueError(
                 f"ensemble={self.ensemble} averages the top tuned models: set tune_trials "
-                f"(--tune N, N >= {self.ensemble})"
+                f"(--tune N, N >= {self.ensemble}) or tune_study_path"
             )
         return self
 

@@ -162,12 +162,16 @@ def test_run_with_a_study_makes_no_trial_and_trains_its_best(tiny, tmp_path) -> 
     assert r.final is not None and "tune_study_path" in r.final["next"]
     settings = {"data": tiny.name, "model": "mlp", "epochs": 2, "threads": 1, "force": True}
     out = nr.run(
-        {**settings, "tune_study_path": str(folder), "tune_space": SPACE},
+        {**settings, "tune_study_path": str(folder), "tune_space": SPACE, "ensemble": 2},
         data=tiny, out=str(tmp_path / "run"), quiet=True,
     )  # fmt: skip
     assert _n_trials(folder) == 3
     resolved = json.loads((out.path / "config.json").read_text())["resolved"]
     assert resolved["lr"] == r.best_params["lr"] and resolved["depth"] == r.best_params["depth"]
+    # The study's own trial models make the ensemble (two complete trials of three).
+    members = json.loads((out.path / "ensemble" / "ensemble.json").read_text())["members"]
+    ranked = sorted((t for t in r.trials if t["state"] == "complete"), key=lambda t: t["value"])
+    assert members == [f"trial-{t['number']:04d}.safetensors" for t in ranked[:2]]
     with pytest.raises(nr.ConfigError, match="another space"):
         nr.run(  # the default MLP space, not the one searched
             {**settings, "tune_study_path": str(folder)}, data=tiny, out=str(tmp_path / "r2")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 from typing import Any
 
 from nnrecipe.diagnose.testset import record_test_evaluation
@@ -39,7 +40,7 @@ def train_settings(config: Any, tuned: TuneResult | None) -> dict[str, Any]:
 def stage_tune(ctx: RunContext) -> TuneResult | None:
     """Search the model's settings (``--tune N``) before training, on train and valid only."""
     c = ctx.config
-    if c.ensemble and not c.tune_trials:
+    if c.ensemble and not (c.tune_trials or c.tune_study_path):
         raise ConfigError(
             f"--ensemble {c.ensemble} averages the top tuned models: add --tune N (N >= {c.ensemble})."
         )
@@ -117,13 +118,22 @@ def _stage_result(ctx: RunContext, result: Any, how: str, storage: str) -> TuneR
     return TuneResult.model_validate(out)
 
 
+def _trials_folder(ctx: RunContext) -> Path:
+    """Where the trials' models are: the run's own tune folder, or the reused study's."""
+    path = ctx.config.tune_study_path
+    if not path:
+        return ctx.dir / "tune"
+    return Path(path) if Path(path).is_dir() else Path(path).parent
+
+
 def stage_ensemble(ctx: RunContext) -> EnsembleStageResult | None:
     """Average the top-K trials; choose single vs ensemble on valid; then score test once."""
     c = ctx.config
     if not c.ensemble or "tune" not in ctx.results:
         return None
     splits = tuple(s for s in ("train", "train_dev", "valid") if s in ctx.data.splits)
-    res = ensemble(ctx.dir / "tune", k=c.ensemble, data=ctx.data, splits=splits)
+    trials = _trials_folder(ctx)
+    res = ensemble(trials, k=c.ensemble, data=ctx.data, splits=splits)
     single_valid = error_of(ctx.data.task, ctx.result("evaluate").scores["valid"])
     ens_valid = res.scores["valid"]["ensemble"]["error"]
     # Chosen on valid only; a tie goes to the ensemble (averaging lowers the variance).
@@ -138,7 +148,7 @@ def stage_ensemble(ctx: RunContext) -> EnsembleStageResult | None:
     folder.mkdir(exist_ok=True)
     for n in res.members:
         shutil.copy2(
-            ctx.dir / "tune" / "trials" / f"{n:04d}.safetensors",
+            trials / "trials" / f"{n:04d}.safetensors",
             folder / f"trial-{n:04d}.safetensors",
         )
     atomic_write_text(

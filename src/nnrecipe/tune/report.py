@@ -24,12 +24,14 @@ from nnrecipe.html import (
 from nnrecipe.io import atomic_write_text
 
 # Importances from fewer complete trials than this are shown with a warning. Measured with
-# bench/tune_importance.py (synthetic search over the MLP space: lr carries 76% of the
-# importance at 400 trials, noise sd 0.01 as measured for re-seeded trainings; random sampler,
-# 10 seeds). Trials: 5 / 10 / 15 / 20 / 30 / 60 -> lr ranked first in 6 / 5 / 7 / 8 / 9 / 8 of
-# 10 studies, total-variation distance from the 400-trial importances 0.46 / 0.41 / 0.34 /
-# 0.28 / 0.20 / 0.18. Under 20 trials the ranking is close to a coin toss; fANOVA fits a random
-# forest to (settings, error) pairs and with a handful of points it mostly fits the noise.
+# bench/tune_importance.py: a synthetic search over the MLP space in which lr carries ~80% of
+# the importance (400-trial reference), random sampler, 10 seeds per size. Trial-to-trial noise
+# as on digits (sd 0.0023 for re-seeded trainings of the best settings vs a spread of ~0.01
+# between trials, `--noise 0.003`): with 5 / 10 / 15 / 20 / 30 / 60 trials lr is ranked first in
+# 5 / 6 / 8 / 10 / 10 / 10 of 10 studies, and the importances are 0.53 / 0.41 / 0.25 / 0.21 /
+# 0.13 / 0.09 (total variation) from the reference. Noisier (`--noise 0.01`): 6 / 5 / 7 / 8 /
+# 9 / 8 of 10. fANOVA fits a random forest to (settings, error) pairs; under ~20 points it
+# mostly fits the noise, so the ranking is close to a coin toss.
 FEW_TRIALS = 20
 
 
@@ -109,8 +111,8 @@ def _importance_section(result: Any) -> str:
             note(
                 f"Only {complete} complete trials: importances are unreliable under {FEW_TRIALS} "
                 "(in bench/tune_importance.py, with 5-15 trials the most important knob was "
-                "ranked first in only 5-7 of 10 studies; with 20-30 in 8-9). Treat them as a "
-                "hint, not a measurement.",
+                "ranked first in only 5-8 of 10 studies; with 20 or more in 10 of 10 when the "
+                "noise is as low as on digits). Treat them as a hint, not a measurement.",
                 cls="warn",
             )
         )
@@ -131,7 +133,10 @@ def _noise_section(final: dict[str, Any]) -> str:
     n = final["noise"]
     errors = n.get("reseeded_errors") or []
     if not errors:
-        return absent("The noise was not measured", "(run `nnrecipe tune` again with --repeats 3: the finished trials are kept).")
+        return absent(
+            "The noise was not measured",
+            "(run `nnrecipe tune` again with --repeats 3: the finished trials are kept).",
+        )
     rows = [("best trial (its own seed)", n["best_trial_error"])]
     rows += [(f"seed {s}", e) for s, e in zip(n["seeds"], errors, strict=True)]
     facts = [
