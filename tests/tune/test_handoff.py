@@ -178,23 +178,23 @@ def test_run_with_a_study_makes_no_trial_and_trains_its_best(tiny, tmp_path) -> 
         )
 
 
-def test_a_missing_trial_model_is_trained_again_to_the_same_weights(tiny, tmp_path) -> None:
+def test_a_missing_trial_model_is_trained_again_to_the_same_weights(tiny, tmp_path, capsys) -> None:
     import shutil
 
     from nnrecipe.train.checkpoint import load_tensors
 
-    r = nr.tune(
-        tiny, trials=2, epochs=2, model="mlp", space=SPACE, out=tmp_path, quiet=True, repeats=0
-    )
+    kwargs = dict(trials=2, epochs=2, model="mlp", space=SPACE, out=tmp_path, repeats=2)
+    r = nr.tune(tiny, **kwargs, quiet=True)
     kept, _ = load_tensors(tmp_path / "model.safetensors")
     assert r.final["kept"]
     shutil.rmtree(tmp_path / "trials")
-    again = nr.tune(
-        tiny, trials=2, epochs=2, model="mlp", space=SPACE, out=tmp_path, quiet=True, repeats=0
-    )
+    again = nr.tune(tiny, **kwargs, quiet=False)
     assert not again.final["kept"] and _n_trials(tmp_path) == 2
     retrained, _ = load_tensors(tmp_path / "model.safetensors")
     assert all(np.array_equal(kept[k].numpy(), retrained[k].numpy()) for k in kept)
+    # The same best trial: its measured noise is kept, not trained again.
+    assert "noise: training" not in capsys.readouterr().out
+    assert again.final["noise"] == r.final["noise"]
 
 
 def test_importances_from_few_trials_carry_a_caveat(tiny, tmp_path) -> None:

@@ -84,6 +84,31 @@ def measure_noise(
     return out
 
 
+def earlier_final(folder: Path) -> dict[str, Any]:
+    """What an earlier hand-off in `folder` ended with (read before tune.json is rewritten)."""
+    import json
+
+    try:
+        return json.loads((Path(folder) / "tune.json").read_text()).get("final") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def _earlier_noise(
+    earlier: dict[str, Any], trial: dict[str, Any], repeats: int
+) -> dict[str, Any] | None:
+    """The noise measured by an earlier hand-off of the same best trial (a resumed search
+    whose best did not change), so that rerunning `nnrecipe tune` does not train it again."""
+    noise = earlier.get("noise") or {}
+    if (
+        earlier.get("trial") == trial["number"]
+        and earlier.get("params") == trial["params"]
+        and len(noise.get("reseeded_errors") or []) == repeats
+    ):
+        return noise
+    return None
+
+
 def sampling_se(task: Any, metrics: dict[str, float], n: int | None) -> float | None:
     """The binomial standard error of a classification error on `n` validation samples (how
     much another validation set of that size would move it); None for other tasks."""
@@ -161,11 +186,13 @@ def hand_off(
     repeats: int = REPEATS,
     command: str | None = None,
     quiet: bool = False,
+    earlier: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """Make the tune folder usable: the best trial's model with a run's config.json and
     summary.json, the noise of its validation score, and report.html. Returns what the search
     ended with (``model``, ``kept``, ``scores``, ``noise``, ``next``, ``report``), or None when
-    no trial finished."""
+    no trial finished. `earlier` is a previous hand-off's record (`earlier_final`): its noise
+    is kept when the best trial is the same."""
     from nnrecipe.tune.report import write_report
 
     if result.best_trial is None:
@@ -193,7 +220,9 @@ def hand_off(
             "trial": trial["number"],
         },
     )
-    noise = measure_noise(objective, trial, repeats=repeats, say=say)
+    noise = _earlier_noise(earlier or {}, trial, repeats) or measure_noise(
+        objective, trial, repeats=repeats, say=say
+    )
     noise["sampling_se"] = sampling_se(data.task, scores.get("valid", {}), noise["n_valid"])
     noise["close_trials"] = _close_trials(result.trials, trial["value"], noise["sd"])
     nxt = _config_files(

@@ -276,12 +276,19 @@ def tune(
                 )
             else:
                 spawn(payload, shares(remaining, workers), folder, the_study, display)
+    from nnrecipe.tune.handoff import earlier_final, hand_off
+
+    earlier = earlier_final(folder)
     result = _result(the_study, folder, url, name, data, model, time.perf_counter() - t0)
     if final:
-        from nnrecipe.tune.handoff import hand_off
-
         result.final = hand_off(
-            result, objective, settings=settings, repeats=repeats, command=command, quiet=quiet
+            result,
+            objective,
+            settings=settings,
+            repeats=repeats,
+            command=command,
+            quiet=quiet,
+            earlier=earlier,
         )
         atomic_write_text(folder / "tune.json", json.dumps(result.to_dict(), indent=2, default=str))
     return result
