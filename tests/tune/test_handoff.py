@@ -98,6 +98,10 @@ def test_the_report_lists_every_trial_and_the_measured_noise(iris_tune) -> None:
     assert len(noise["reseeded_errors"]) == 2 and noise["sd"] is not None
     assert fmt(noise["sd"]) in page
     assert "Noise of the validation score" in page and "<script" not in page
+    (folder / "report.html").unlink()
+    r = _cli("report", str(folder))  # rebuilt from the folder alone, as the tune page
+    assert r.exit_code == 0, r.output
+    assert (folder / "report.html").read_text() == page
 
 
 def test_diagnose_takes_the_tune_folder(iris_tune) -> None:

@@ -189,12 +189,11 @@ def hand_off(
     earlier: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """Make the tune folder usable: the best trial's model with a run's config.json and
-    summary.json, the noise of its validation score, and report.html. Returns what the search
+    summary.json, and the noise of its validation score (report.html follows, from tune.json:
+    `nnrecipe.tune.report.write_report`). Returns what the search
     ended with (``model``, ``kept``, ``scores``, ``noise``, ``next``, ``report``), or None when
     no trial finished. `earlier` is a previous hand-off's record (`earlier_final`): its noise
     is kept when the best trial is the same."""
-    from nnrecipe.tune.report import write_report
-
     if result.best_trial is None:
         return None
     t0 = time.perf_counter()
@@ -243,6 +242,6 @@ def hand_off(
         "noise": noise,
         "next": nxt,
         "seconds": time.perf_counter() - t0,
+        "report": "report.html",  # written from tune.json once it records this hand-off
     }
-    final["report"] = str(write_report(folder, result, final).name)
     return final

@@ -1,6 +1,7 @@
 """``report.html`` of a tune folder: the result and how to continue, every trial, the
 parameter importances (with a caveat when there are few trials), and the noise of the
-validation score. Self-contained, built from `nnrecipe.html` (every value escaped there)."""
+validation score. Built from the folder alone (``tune.json``, ``config.json``), so
+``nnrecipe report TUNE`` rebuilds it; self-contained, every value escaped by `nnrecipe.html`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from nnrecipe.errors import ConfigError, NnrecipeError
 from nnrecipe.html import (
     absent,
     bars,
@@ -21,7 +23,7 @@ from nnrecipe.html import (
     section,
     table,
 )
-from nnrecipe.io import atomic_write_text
+from nnrecipe.io import atomic_write_text, read_json
 
 # Importances from fewer complete trials than this are shown with a warning. Measured with
 # bench/tune_importance.py: a synthetic search over the MLP space in which lr carries ~80% of
@@ -39,10 +41,11 @@ def _params(params: dict[str, Any]) -> str:
     return ", ".join(f"{k}={fmt(v, 3)}" for k, v in params.items())
 
 
-def _result_section(result: Any, final: dict[str, Any]) -> str:
+def _result_section(tune: dict[str, Any], folder: Path) -> str:
+    final = tune["final"]
     rows: list[tuple[str, Any]] = [
         ("best trial", final["trial"]),
-        ("its valid error", result.best_value),
+        ("its valid error", tune.get("best_value")),
         (
             "settings",
             ", ".join(
@@ -64,17 +67,17 @@ def _result_section(result: Any, final: dict[str, Any]) -> str:
         "<p>A full run (audit, baselines, checks, training on the best settings, the test set "
         "once, the report), reusing this study instead of searching again:</p>"
         f"<pre>{esc(final['next'])}</pre>"
-        f"<p>Predict with the model of this folder: <code>nnrecipe predict {esc(result.folder)} "
+        f"<p>Predict with the model of this folder: <code>nnrecipe predict {esc(folder)} "
         "INPUTS</code> or <code>nr.load(folder).predict(inputs)</code>. The test split was "
         "never looked at.</p>"
     )
     return kv_table(rows) + cont
 
 
-def _trials_section(result: Any) -> str:
+def _trials_section(tune: dict[str, Any]) -> str:
     from nnrecipe import plotting
 
-    trials = sorted(result.trials, key=lambda t: t["number"])
+    trials = sorted(tune["trials"], key=lambda t: t["number"])
     rows = [
         (
             t["number"],
@@ -86,10 +89,10 @@ def _trials_section(result: Any) -> str:
         )
         for t in trials
     ]
-    counts = ", ".join(f"{v} {k}" for k, v in result.counts.items())
-    parts = [note(f"{len(trials)} trials: {counts}; the best is trial {result.best_trial}.")]
+    counts = ", ".join(f"{v} {k}" for k, v in (tune.get("counts") or {}).items())
+    parts = [note(f"{len(trials)} trials: {counts}; the best is trial {tune.get('best_trial')}.")]
     with tempfile.TemporaryDirectory() as tmp:
-        png = plotting.tuning_history(result.trials, Path(tmp) / "tuning.png").read_bytes()
+        png = plotting.tuning_history(trials, Path(tmp) / "tuning.png").read_bytes()
     parts.append(figure(png_img(png, alt="tuning history"), "Validation error per trial."))
     parts.append(
         table(["#", "state", "valid error", "epochs", "seconds", "params"], rows, cls="trials")
@@ -97,9 +100,9 @@ def _trials_section(result: Any) -> str:
     return "".join(parts)
 
 
-def _importance_section(result: Any) -> str:
-    imp = result.importance or {}
-    complete = result.counts.get("complete", 0)
+def _importance_section(tune: dict[str, Any]) -> str:
+    imp = tune.get("importance") or {}
+    complete = (tune.get("counts") or {}).get("complete", 0)
     if not imp:
         return absent(
             "No importances",
@@ -162,31 +165,51 @@ def _noise_section(final: dict[str, Any]) -> str:
     return table(["training", "valid error"], rows) + kv_table(facts) + note(text)
 
 
-def _findings_section(result: Any) -> str:
-    if not result.findings:
+def _findings_section(tune: dict[str, Any]) -> str:
+    findings = tune.get("findings") or []
+    if not findings:
         return note("No findings about the search.")
-    rows = [(f.code, f.severity.value, f.message, f.fix) for f in result.findings]
+    rows = [(f.get("code"), f.get("severity"), f.get("message"), f.get("fix")) for f in findings]
     return table(["code", "severity", "message", "fix"], rows)
 
 
-def write_report(folder: Path, result: Any, final: dict[str, Any]) -> Path:
-    """Write ``folder/report.html`` for a finished search; returns its path."""
+def write_report(folder: str | Path) -> Path:
+    """Write ``folder/report.html`` of a tune folder whose search was handed off (its
+    ``tune.json`` has a ``final`` record); returns its path."""
+    folder = Path(folder)
+    tune = read_json(folder / "tune.json", what="tune record")
+    if not isinstance(tune.get("final"), dict) or not isinstance(tune.get("trials"), list):
+        raise ConfigError(
+            f"{str(folder / 'tune.json')!r} records no finished hand-off: run `nnrecipe tune` "
+            "with the same --out to finish it."
+        )
+    config = folder / "config.json"
+    data_name = (
+        (read_json(config, what="run config").get("data") or {}).get("name", "")
+        if config.is_file()
+        else ""
+    )
     parts = [
-        ("result", "Result", _result_section(result, final)),
-        ("trials", "Trials", _trials_section(result)),
-        ("importance", "Parameter importances", _importance_section(result)),
-        ("noise", "Noise of the validation score", _noise_section(final)),
-        ("findings", "Findings", _findings_section(result)),
+        ("result", "Result", _result_section(tune, folder)),
+        ("trials", "Trials", _trials_section(tune)),
+        ("importance", "Parameter importances", _importance_section(tune)),
+        ("noise", "Noise of the validation score", _noise_section(tune["final"])),
+        ("findings", "Findings", _findings_section(tune)),
     ]
     body = "".join(section(a, i + 1, t, b) for i, (a, t, b) in enumerate(parts))
-    data_name = getattr(result.data, "name", "")
     header = f"<h1>nnrecipe tune · {esc(data_name)}</h1><p>{esc(folder)}</p>"
     page = document(
-        title=f"tune {data_name}",
-        header=header,
-        nav=[(a, t) for a, t, _ in parts],
-        body=body,
+        title=f"tune {data_name}", header=header, nav=[(a, t) for a, t, _ in parts], body=body
     )
-    path = Path(folder) / "report.html"
+    path = folder / "report.html"
     atomic_write_text(path, page)
     return path
+
+
+def is_tune_folder(folder: str | Path) -> bool:
+    """A folder written by `nnrecipe tune` (not a run folder)."""
+    path = Path(folder) / "config.json"
+    try:
+        return path.is_file() and read_json(path, what="run config").get("kind") == "tune"
+    except NnrecipeError:
+        return False

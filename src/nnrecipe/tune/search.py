@@ -291,6 +291,10 @@ def tune(
             earlier=earlier,
         )
         atomic_write_text(folder / "tune.json", json.dumps(result.to_dict(), indent=2, default=str))
+        if result.final is not None:
+            from nnrecipe.tune.report import write_report
+
+            write_report(folder)
     return result
 
 
