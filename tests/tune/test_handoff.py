@@ -3,6 +3,7 @@ a report of the search, and a command that continues; `run --tune-study` reuses 
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import shlex
@@ -163,10 +164,14 @@ def test_run_with_a_study_makes_no_trial_and_trains_its_best(tiny, tmp_path) -> 
     r = nr.tune(
         tiny, trials=3, epochs=2, model="mlp", space=SPACE, out=folder, quiet=True, repeats=0
     )
-    assert r.final is not None and "tune_study_path" in r.final["next"]
+    # The printed call for one's own data: nr.run({...}, data=data), with the space searched.
+    printed = r.final["next"]
+    assert printed.startswith("nr.run({") and printed.endswith("}, data=data)")
+    call = ast.literal_eval(printed[len("nr.run(") : -len(", data=data)")])
+    assert call["tune_space"] == SPACE and call["tune_study_path"] == str(folder.resolve())
     settings = {"data": tiny.name, "model": "mlp", "epochs": 2, "threads": 1, "force": True}
     out = nr.run(
-        {**settings, "tune_study_path": str(folder), "tune_space": SPACE, "ensemble": 2},
+        {**call, "threads": 1, "force": True, "ensemble": 2},
         data=tiny, out=str(tmp_path / "run"), quiet=True,
     )  # fmt: skip
     assert _n_trials(folder) == 3

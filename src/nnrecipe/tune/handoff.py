@@ -128,6 +128,16 @@ def _close_trials(trials: list[dict[str, Any]], best: float, sd: float | None) -
     )
 
 
+def _own_space(objective: Any) -> dict[str, Any] | None:
+    """The searched dict space when it is not the model's default (a run must name it)."""
+    from nnrecipe.tune.space import DEFAULT_SPACES
+
+    space = objective.space
+    if not isinstance(space, dict) or space == DEFAULT_SPACES.get(objective.model):
+        return None
+    return space
+
+
 def _config_files(
     result: Any,
     folder: Path,
@@ -137,6 +147,7 @@ def _config_files(
     scores: dict[str, dict[str, float]],
     model_name: str,
     command: str | None,
+    space: dict[str, Any] | None,
 ) -> str:
     """config.json and summary.json (as a run folder has them); returns the command that
     continues with a full run on the best settings."""
@@ -167,8 +178,14 @@ def _config_files(
     if settings is not None and model_name != "custom":
         saved["rerun"] = rerun
         nxt = f"nnrecipe run --config {folder / 'config.json'}"
+    elif model_name != "custom":  # the user's own data: the same nr.Data again
+        keys = ("data", "model", "epochs", "tune_study_path")
+        call = {k: rerun[k] for k in keys}
+        if space is not None:
+            call["tune_space"] = space
+        nxt = f"nr.run({call!r}, data=data)"
     else:
-        nxt = f"nr.run(data, tune_study_path={str(folder)!r})"
+        nxt = "train your model on nr.tune(...).best_params (the study searched your own model)"
     atomic_write_json(folder / "config.json", saved)
     summary = Summary(
         **{k: v for k, v in scores.items() if k in ("train", "train_dev", "valid")},
@@ -232,6 +249,7 @@ def hand_off(
         scores=scores,
         model_name=model_name,
         command=command,
+        space=_own_space(objective),
     )
     final = {
         "model": "model.safetensors",
