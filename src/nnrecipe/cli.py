@@ -207,6 +207,14 @@ def run(
         typer.Option(help="an option of the task, KEY=VALUE (repeatable): head=gaussian, bins=16"),
     ] = None,
     seed: Seed = None,
+    log: Annotated[
+        list[str] | None,
+        typer.Option(help="experiment trackers: tensorboard, mlflow (comma-separated or repeated)"),
+    ] = None,
+    log_uri: Annotated[
+        str | None,
+        typer.Option(help="MLflow store: sqlite:///FILE.db or a folder (default runs/mlflow)"),
+    ] = None,
     resume: Annotated[
         Path | None, typer.Option(help="continue the interrupted run in this folder")
     ] = None,
@@ -264,6 +272,8 @@ def run(
         ensemble=ensemble,
         augment=augment,
         task_options=_task_options(task_option),
+        log=log or None,
+        log_uri=log_uri,
     )
     if resume is not None:
         values = {"force": force} if force else {}
@@ -320,6 +330,32 @@ def _saved_nproc(resume: Path | None) -> int:
         return int(saved["config"].get("nproc", 1))
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return 1  # the run itself reports what is wrong with the folder
+
+
+@app.command("runs")
+def runs_cmd(
+    folder: Annotated[Path, typer.Argument(help="a folder of run folders (default runs/)")] = Path(
+        "runs"
+    ),
+    debug: Debug = False,
+) -> None:
+    """List the runs of a folder side by side and write FOLDER/index.html linking their reports."""
+    DEBUG["on"] = DEBUG["on"] or debug
+    from rich.console import Console
+
+    from nnrecipe.runs import list_runs, runs_table, write_index
+
+    rows = _call(list_runs, folder)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)  # a log or a pipe: no terminal width to fit
+    console.print(runs_table(rows, title=f"runs in {folder}"))
+    waiting = [r for r in rows if r.status == "interrupted"]
+    if waiting:
+        typer.echo(
+            f"continue an interrupted run with `nnrecipe run --resume {folder / waiting[0].name}`"
+        )
+    typer.echo(f"index: {_call(write_index, folder, rows)}")
 
 
 @app.command("report")

@@ -99,6 +99,13 @@ class RunConfig(BaseModel):
     out: str | None = Field(None, description="run folder; default runs/<data>-<time>")
     force: bool = Field(False, description="continue past errors found by the audit and checks")
     human_error: float | None = Field(None, ge=0, le=1, description="human-level error, if known")
+    log: list[Literal["tensorboard", "mlflow"]] | None = Field(
+        None, description="experiment trackers fed during the run (nnrecipe.tracking)"
+    )
+    log_uri: str | None = Field(
+        None,
+        description="MLflow store: sqlite:///FILE.db, a .db file or a folder; default runs/mlflow",
+    )
     # -- regularize, tune, squeeze (nnrecipe.tune) --
     augment: float | None = Field(
         None, ge=0, le=1, description="augmentation strength 0..1 (0/null: off)"
@@ -141,6 +148,17 @@ class RunConfig(BaseModel):
             raise ValueError(
                 "the run folder must be a path (omit it for the default runs/<data>-<time>)"
             )
+        return v
+
+    @field_validator("log", mode="before")
+    @classmethod
+    def _log_list(cls, v: Any) -> Any:
+        # "tensorboard,mlflow" and ["tensorboard", "mlflow"] (the repeated --log) alike
+        if isinstance(v, str):
+            v = [v]
+        if isinstance(v, list | tuple):
+            v = [p.strip().lower() for x in v for p in str(x).split(",") if p.strip()]
+            return list(dict.fromkeys(v)) or None
         return v
 
     @field_validator("task")
