@@ -194,6 +194,10 @@ def run(
     tune: Annotated[
         int | None, typer.Option("--tune", help="Optuna trials before training")
     ] = None,
+    tune_study: Annotated[
+        str | None,
+        typer.Option("--tune-study", help="reuse the search of a tune folder (no new trial)"),
+    ] = None,
     ensemble: Annotated[
         int | None, typer.Option("--ensemble", help="average the top-K tuned models")
     ] = None,
@@ -264,6 +268,7 @@ def run(
         seed=seed,
         force=force,
         tune_trials=tune,
+        tune_study_path=tune_study,
         ensemble=ensemble,
         augment=augment,
         task_options=_task_options(task_option),
@@ -512,11 +517,15 @@ def tune_cmd(
     ] = None,
     max_latency_ms: Annotated[float | None, typer.Option(help="satisficing: ms per sample")] = None,
     threads: Annotated[int, typer.Option(help="torch threads per worker")] = 1,
+    repeats: Annotated[
+        int, typer.Option(help="retrain the best settings with N other seeds (score noise)")
+    ] = 3,
     seed: Seed = None,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
-    """Search hyperparameters with Optuna (TPE, random or grid), pruning hopeless trials."""
+    """Search hyperparameters with Optuna (TPE, random or grid), pruning hopeless trials; the
+    tune folder then holds the best trial's model (for predict and diagnose) and report.html."""
     DEBUG["on"] = DEBUG["on"] or debug
     from nnrecipe.tune import tune
 
@@ -542,12 +551,18 @@ def tune_cmd(
         seed=values.get("seed", 0),
         threads=threads,
         quiet=quiet,
+        repeats=repeats,
+        settings=values,
+        command="nnrecipe " + " ".join(sys.argv[1:]),
     )
     if not quiet:
         typer.echo(str(result))
     typer.echo(f"tune folder: {result.folder}")
-    if result.best_trial is None:
+    if result.final is None:
         raise typer.Exit(1)
+    typer.echo(f"model: {result.folder / 'model.safetensors'} (trial {result.best_trial})")
+    typer.echo(f"report: {result.folder / result.final['report']}")
+    typer.echo(f"continue: {result.final['next']}")
 
 
 @app.command("diagnose")

@@ -122,6 +122,9 @@ class RunConfig(BaseModel):
         None, description="Optuna storage URL; default SQLite in the run folder"
     )
     tune_study: str | None = Field(None, description="study name in the storage (default nnrecipe)")
+    tune_study_path: str | None = Field(
+        None, description="reuse the finished search of this tune folder (or study.db)"
+    )
     tune_epochs: int | None = Field(
         None, ge=1, description="max epochs per trial (default: epochs)"
     )
@@ -197,11 +200,20 @@ class RunConfig(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _one_search(self) -> RunConfig:
+        if self.tune_study_path is not None and self.tune_trials:
+            raise ValueError(
+                "tune_study_path reuses a finished search and tune_trials starts one: give one "
+                "(--tune-study PATH or --tune N)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _ensemble_needs_tune(self) -> RunConfig:
-        if self.ensemble and not self.tune_trials:
+        if self.ensemble and not (self.tune_trials or self.tune_study_path):
             raise ValueError(
                 f"ensemble={self.ensemble} averages the top tuned models: set tune_trials "
-                f"(--tune N, N >= {self.ensemble})"
+                f"(--tune N, N >= {self.ensemble}) or tune_study_path"
             )
         return self
 

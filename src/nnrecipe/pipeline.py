@@ -495,9 +495,15 @@ def _run(
     if cfg.device is not None:
         check_device(cfg.device)  # before any work: one sentence for an absent device
     tracking.require(cfg.log, log_uri=cfg.log_uri)  # a missing library: one sentence, no work
+    if cfg.tune_study_path and resume_path is None:
+        from nnrecipe.tune.reuse import check_reusable, locate
+
+        locate(cfg.tune_study_path)  # before any work: one sentence when it is not a study
     final, tmp = _open_folder(cfg, resume_path, overwrite)
     check_writable(final)  # before the data are loaded: a read-only --out fails at once
     data = _load_data(cfg, data, tmp, resume_path is not None)
+    if cfg.tune_study_path and resume_path is None:
+        check_reusable(cfg, data)  # the same data, model and space, before the audit
     say(f"data: {data}")
     if main:
         try:

@@ -76,7 +76,11 @@ def _row(r: RunRow, folder: Path) -> str:
         _cell(r.metric or "—"),
         _cell(score_text(r.valid), cls="num", sort=r.valid),
         _cell(score_text(r.test), cls="num", sort=r.test),
-        _cell(r.findings_text() if r.findings else "—", cls="nw", sort=severity if r.findings else None),
+        _cell(
+            r.findings_text() if r.findings else "—",
+            cls="nw",
+            sort=severity if r.findings else None,
+        ),
     ]
     return f"<tr>{name}{status}{''.join(cells)}</tr>"
 
@@ -88,7 +92,9 @@ def index_html(rows: list[RunRow], folder: Path) -> str:
     body = "".join(_row(r, folder) for r in rows) or (
         f"<tr><td colspan='{len(HEADER)}'>no runs yet</td></tr>"
     )
-    counts = {s: sum(r.status == s for r in rows) for s in ("finished", "interrupted", "unreadable")}
+    counts = {
+        s: sum(r.status == s for r in rows) for s in ("finished", "interrupted", "unreadable")
+    }
     sub = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "empty"
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"

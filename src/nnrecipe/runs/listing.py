@@ -156,7 +156,9 @@ def runs_table(rows: list[RunRow], *, title: str = "runs") -> Any:
     table = Table(title=Text(title))
     columns = ("run", "status", "data", "task", "model", "epochs", "lr", "batch")
     for col in (*columns, "metric", "valid", "test", "findings"):
-        table.add_column(col, overflow="fold", justify="right" if col in ("valid", "test") else "left")
+        table.add_column(
+            col, overflow="fold", justify="right" if col in ("valid", "test") else "left"
+        )
     colors = {"finished": "green", "interrupted": "yellow", "unreadable": "red"}
     for r in rows:
         if r.status == "unreadable":
