@@ -44,3 +44,30 @@ def test_two_significant_gaps_give_one_warning_and_one_note() -> None:
     assert _warnings(r) == ["variance"]  # the larger gap
     notes = [f for f in r if f.code == "avoidable-bias"]
     assert notes and notes[0].severity == "info" and "revisit it after" in notes[0].message
+
+
+def _rows(errors: dict[str, float], baselines: dict[str, float]) -> list[dict]:
+    from nnrecipe.diagnose.checks import DiagnosisContext, gap_rows
+    from nnrecipe.tasks import TASKS
+
+    task = TASKS["few-shot"]
+    ctx = DiagnosisContext(
+        errors,
+        sizes={"train": 900, "valid": 2000, "test": 2000},
+        human_known=False,
+        baselines=baselines,
+        train_comparable=task.train_error_comparable,
+    )
+    return gap_rows(ctx)
+
+
+def test_few_shot_judges_bias_on_the_unseen_classes_and_shows_no_variance() -> None:
+    # Episodes on the training classes are another problem than on unseen ones (supcon on
+    # digits: 0.53 vs 0.75): the train row must not read as underfitting or as variance.
+    rows = _rows({"train": 0.47, "valid": 0.10, "test": 0.11}, {"input-space": 0.28})
+    assert [r["code"] for r in rows] == ["avoidable-bias", "overfit-to-valid"]
+    bias = rows[0]
+    assert bias["to"] == "valid" and not bias["significant"]
+    # ... and a model no better than the input-space baseline on unseen classes underfits.
+    rows = _rows({"train": 0.05, "valid": 0.29, "test": 0.29}, {"input-space": 0.28})
+    assert rows[0]["code"] == "avoidable-bias" and rows[0]["significant"]

@@ -49,6 +49,14 @@ class DiagnosisContext:
     # measured stand-in for "what this data allows" (a model that cannot fit its own training
     # set better than a linear model generalises has avoidable bias, whatever the Bayes error).
     baselines: dict[str, float] = field(default_factory=dict)
+    # False when the train error measures another problem than valid's (`Task.
+    # train_error_comparable`, few-shot): bias is judged from the valid error, no variance row.
+    train_comparable: bool = True
+
+    @property
+    def fitted(self) -> str:
+        """The level whose error says how well the model fits: train, else valid."""
+        return "train" if self.train_comparable else "valid"
 
     def gap(self, code: str) -> dict[str, Any] | None:
         return next((r for r in self.rows if r["code"] == code), None)
@@ -82,6 +90,10 @@ def gap_rows(ctx: DiagnosisContext) -> list[dict[str, Any]]:
         bias = _bias_from_baselines(ctx)
         if bias is not None:
             rows.append(bias)
+    if not ctx.train_comparable:
+        errors.pop("train", None)
+        if "human" in errors:
+            rows.append(_row(ctx, "avoidable-bias", "human", "valid", "avoidable bias"))
     for code, low, high, name in GAPS:
         if code == "variance" and "train_dev" not in errors:
             high = "valid"
@@ -89,42 +101,46 @@ def gap_rows(ctx: DiagnosisContext) -> list[dict[str, Any]]:
             continue
         if low not in errors or high not in errors:
             continue
-        gap = errors[high] - errors[low]
-        limit = threshold(ctx, low, high)
-        rows.append(
-            {
-                "code": code,
-                "gap": name,
-                "from": low,
-                "to": high,
-                "value": gap,
-                "threshold": limit,
-                "significant": gap > limit + 1e-12,
-            }
-        )  # float noise: 0.16 - 0.15 > 0.01
+        rows.append(_row(ctx, code, low, high, name))
     return rows
+
+
+def _row(ctx: DiagnosisContext, code: str, low: str, high: str, name: str) -> dict[str, Any]:
+    gap = ctx.errors[high] - ctx.errors[low]
+    limit = threshold(ctx, low, high)
+    return {
+        "code": code,
+        "gap": name,
+        "from": low,
+        "to": high,
+        "value": gap,
+        "threshold": limit,
+        "significant": gap > limit + 1e-12,  # float noise: 0.16 - 0.15 > 0.01
+    }
 
 
 def _bias_from_baselines(ctx: DiagnosisContext) -> dict[str, Any] | None:
     """Avoidable bias measured without a human error: the model's train error against the best
     baseline's valid error. Significant only when the model fits its own training set no
     better than that baseline generalises (by more than the noise)."""
-    if not ctx.baselines or "train" not in ctx.errors:
+    level = ctx.fitted
+    if not ctx.baselines or level not in ctx.errors:
         return None
     name, ref = min(ctx.baselines.items(), key=lambda kv: kv[1])
     errors = {**ctx.errors, "baseline": ref}
     sizes = {**ctx.sizes, "baseline": ctx.sizes.get("valid", 0)}
     probe = DiagnosisContext(errors, sizes, ctx.regression, False)
-    limit = threshold(probe, "baseline", "train")
-    gap = ctx.errors["train"] - ref
+    limit = threshold(probe, "baseline", level)
+    gap = ctx.errors[level] - ref
     return {
         "code": "avoidable-bias",
         "gap": f"avoidable bias (vs the {name} baseline; human error unknown)",
         "from": f"{name} baseline",
-        "to": "train",
+        "to": level,
         "value": gap,
         "threshold": limit,
-        # Underfitting: train error not below the baseline's valid error by more than the noise.
+        # Underfitting: train (or valid) error not below the baseline's valid error by more
+        # than the noise.
         "significant": gap > -limit,
     }
 
@@ -169,15 +185,18 @@ def avoidable_bias(ctx: DiagnosisContext) -> list[Finding]:
         return _finding(
             ctx,
             "avoidable-bias",
-            "The model underfits: its train error {e_train:.4f} is no better than the "
+            f"The model underfits: its {ctx.fitted} error {{e_{ctx.fitted}:.4f}} is not clearly "
+            "below the "
             + (row["from"] if row else "baseline")
-            + "'s valid error (human-level error unknown; pass --human-error to measure the "
-            "avoidable bias itself).",
+            + f"'s valid error {ctx.errors[ctx.fitted] - row['value'] if row else math.nan:.4f} "
+            "(noise {threshold:.4f}; human-level error unknown: pass --human-error to measure "
+            "the avoidable bias itself).",
         )
     return _finding(
         ctx,
         "avoidable-bias",
-        "Avoidable bias {value:.4f}: train error {e_train:.4f} vs human-level {e_human:.4f}.",
+        f"Avoidable bias {{value:.4f}}: {ctx.fitted} error {{e_{ctx.fitted}:.4f}} vs human-level "
+        "{e_human:.4f}.",
     )
 
 

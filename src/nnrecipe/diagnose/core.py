@@ -15,7 +15,7 @@ from nnrecipe.errors import ConfigError
 from nnrecipe.findings import Result
 from nnrecipe.io import atomic_write_text
 from nnrecipe.schema import Summary, read_typed
-from nnrecipe.tasks import task_from_description
+from nnrecipe.tasks import Task, task_from_description
 from nnrecipe.train import Learner
 from nnrecipe.train.saved import rebuild_model, run_config, run_data
 
@@ -39,7 +39,7 @@ def _error(task_kind: str | None, metrics: Any, primary: str | None = None) -> f
 
 def _from_run(
     run_dir: Path, evaluate: bool, model: Any = None, data: Any = None
-) -> tuple[dict[str, Any], dict[str, int], bool, float | None]:
+) -> tuple[dict[str, Any], dict[str, int], Task, float | None]:
     summary_path = run_dir / "summary.json"
     if not summary_path.exists():
         raise ConfigError(
@@ -50,12 +50,11 @@ def _from_run(
     config = run_config(run_dir)
     sizes = (config.get("data") or {}).get("sizes", {})
     task = task_from_description((config.get("data") or {}).get("task"))
-    regression = task.error_in_target_units
     scores = {k: summary.split(k) for k in ("train", "train_dev", "valid", "test")}
     scores = {k: v for k, v in scores.items() if v is not None}
     if evaluate:
         scores = evaluate_run(run_dir, model=model, data=data)
-    return scores, sizes, regression, config["config"].get("human_error")
+    return scores, sizes, task, config["config"].get("human_error")
 
 
 def _baseline_errors(run_dir: Path) -> dict[str, float]:
@@ -147,9 +146,11 @@ def diagnose(
     n_test = test_evaluations
     sizes = dict(sizes or {})
     regression, run_dir, run_human, run_baselines = False, None, None, {}
+    comparable = True
     if isinstance(source, str | Path):
         run_dir = Path(source)
-        scores, sizes, regression, run_human = _from_run(run_dir, evaluate, model, data)
+        scores, sizes, task, run_human = _from_run(run_dir, evaluate, model, data)
+        regression, comparable = task.error_in_target_units, task.train_error_comparable
         run_baselines = _baseline_errors(run_dir)
     elif isinstance(source, dict):
         scores = dict(source)
@@ -165,6 +166,7 @@ def diagnose(
         }
         sizes = {k: len(v) for k, v in learner.data.splits.items()}
         regression = learner.task.error_in_target_units
+        comparable = learner.task.train_error_comparable
     else:
         raise ConfigError(
             f"diagnose() takes a run folder, a Learner or a dict of errors, got {type(source).__name__}."
@@ -186,6 +188,7 @@ def diagnose(
         human_known=human_known,
         test_evaluations=len(recorded(run_dir)) if run_dir else (n_test or 0),
         baselines=dict(baseline_errors or {}) or run_baselines,
+        train_comparable=comparable,
     )
     ctx.rows = gap_rows(ctx)
     findings = [f for check in CHECKS for f in check(ctx)]

@@ -255,6 +255,12 @@ class Task:
         """True when `error` is in the targets' own units (rmse), not a rate in [0, 1]."""
         return False
 
+    # True when the train split's error measures the same thing as the valid split's, so that
+    # Ng's train row judges avoidable bias and train -> valid is variance. False for a task scored
+    # on classes it never trained on (few-shot): the diagnosis then judges bias from the valid
+    # error and shows no variance gap.
+    train_error_comparable: bool = True
+
     # -- report -------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "primary_metric": self.primary_metric}
