@@ -36,7 +36,8 @@ def _penalise(e: Tensor, l2: float) -> Tensor:
     ``l2 * mean_b |e_b|²`` (the MSE is a batch mean too)."""
     if l2 > 0 and e.requires_grad:
         scale = 2.0 * l2 / e.shape[0]
-        e.register_hook(lambda g: g + scale * e.detach())
+        d = e.detach()  # not `e` itself: a hook holding its tensor is a cycle torch never frees
+        e.register_hook(lambda g: g + scale * d)
     return e
 
 
