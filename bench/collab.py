@@ -33,7 +33,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=20)
-    ap.add_argument("--models", default="collab,collab-nn")
+    ap.add_argument("--models", default="collab-blend,collab,collab-nn")
     args = ap.parse_args()
     torch.set_num_threads(1)
     rows: dict[str, list[float]] = {}
