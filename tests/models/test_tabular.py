@@ -94,9 +94,7 @@ def test_blend_members_get_the_gradients_of_their_own_losses():
     r = torch.tensor([4.0, 2.0, 5.0, 1.0])
     a.eval()
     with torch.no_grad():
-        assert torch.allclose(
-            a(u, i), (DotProductBias.forward(a, u, i) + a.autoencoder(u, i)) / 2
-        )
+        assert torch.allclose(a(u, i), (DotProductBias.forward(a, u, i) + a.autoencoder(u, i)) / 2)
     a.train()
     ((a(u, i) - r) ** 2).mean().backward()
     got = {n: p.grad.clone() for n, p in a.named_parameters()}

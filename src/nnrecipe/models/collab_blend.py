@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from nnrecipe.models import register_model
-from nnrecipe.models.collab import FACTORS, L2, L2_BIAS, DotProductBias, _penalise, _sizes
+from nnrecipe.models.collab import FACTORS, L2, L2_BIAS, DotProductBias, _sizes
 
 HIDDEN = 500
 DECODER_L2 = 0.05  # per-rating penalty on the decoder rows the batch looks up (as `l2`)
@@ -59,9 +59,7 @@ class CollabBlend(DotProductBias):
         decoder_l2: float = DECODER_L2,
         encoder_decay: float = ENCODER_DECAY,
     ) -> None:
-        super().__init__(
-            n_users, n_items, y_range=y_range, factors=factors, l2=l2, l2_bias=l2_bias
-        )
+        super().__init__(n_users, n_items, y_range=y_range, factors=factors, l2=l2, l2_bias=l2_bias)
         # The training ratings, items x users (0: not rated); loaded with the weights.
         table = torch.zeros(n_items, n_users) if ratings is None else ratings.float()
         self.register_buffer("ratings", table)

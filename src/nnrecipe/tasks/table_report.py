@@ -45,9 +45,10 @@ def worst_rows(model: Any, data: Any) -> dict[str, Any]:
     loss = data.task.per_sample_loss(out, y)
     pred = data.task.predict(out)
     classes = getattr(data.task, "classes", None)
-    names = lambda v: (
-        classes[int(v)] if classes and 0 <= int(v) < len(classes) else rows.cell(float(v))
-    )  # noqa: E731
+
+    def names(v: Any) -> Any:
+        return classes[int(v)] if classes and 0 <= int(v) < len(classes) else rows.cell(float(v))
+
     shown = []
     for p in torch.argsort(loss, descending=True)[:WORST_ROWS].tolist():
         r = rows.row(data, "valid", p)
