@@ -1,5 +1,6 @@
-"""Collaborative filtering on movielens-100k: nnrecipe's default (`collab`, the run's default
-settings) and `collab-nn` against the baselines, valid RMSE on a random 80/20 split.
+"""Collaborative filtering on movielens-100k: nnrecipe's default (`collab-blend`, the run's
+default settings), `collab` and `collab-nn` against the baselines, valid RMSE on a random
+80/20 split.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/collab.py [--seeds 3] [--epochs 20]
 
