@@ -43,7 +43,9 @@ def stage_train(ctx: RunContext) -> TrainResult:
         precision=c.precision,
         compile=c.compile,
         # Read-only records for the report, written by the process that writes (rank 0).
-        callbacks=[Monitor(ctx.dir / "monitor.json")] if is_main() else [],
+        callbacks=[Monitor(ctx.dir / "monitor.json"), *([ctx.tracker] if ctx.tracker else [])]
+        if is_main()
+        else [],
     )
     t0 = time.perf_counter()
     # fine_tune if pretrained; under torchrun every process trains its shard
