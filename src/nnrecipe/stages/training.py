@@ -115,8 +115,9 @@ def stage_evaluate(ctx: RunContext) -> EvaluateResult:
     metric = task.primary_metric
     base = ctx.result("baselines")
     below = []
+    floors = task.baselines_to_beat()
     for name, ref in (base.valid(metric) if base else {}).items():
-        if name in ("majority", "linear") and not task.better(scores["valid"][metric], ref):
+        if name in floors and not task.better(scores["valid"][metric], ref):
             below.append(name)
             ctx.findings.append(
                 Finding(
