@@ -287,8 +287,11 @@ def confusion_html(m: list[list[int]], names: list[str]) -> str:
     )
 
 
-def top_loss_tiles(tops: list[dict[str, Any]], text: Any, what: str) -> str:
-    """The top-losses grid: one tile per sample (thumbnail, index, loss, `text(tile)` HTML)."""
+def top_loss_tiles(tops: list[dict[str, Any]] | None, text: Any, what: str) -> str:
+    """The top-losses grid: one tile per sample (thumbnail, index, loss, `text(tile)` HTML).
+    None: shown elsewhere (a table's worst rows), no grid."""
+    if tops is None:
+        return ""
     head = f"<h3>Top losses (valid): {esc(what)}</h3>"
     if not tops:
         return head + absent("Not recorded.")

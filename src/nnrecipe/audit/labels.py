@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from nnrecipe.audit.context import AuditContext
+from nnrecipe.data import rows
 from nnrecipe.findings import Finding, Severity
 
 # Cross-validation of the cheap model: folds, and at most this many samples to fit each fold's
@@ -147,10 +148,13 @@ def label_noise(ctx: AuditContext) -> list[Finding]:
         split, pos = scan["owner"][r]
         per_split.setdefault(split, []).append(pos)
     names = ctx.class_names
+    columns = rows.columns(ctx.data)  # a table: each suspect with its row (line, values)
     suspects = []
     for r in ranked[:MAX_SUSPECTS]:
         split, pos = scan["owner"][r]
         ref = ctx.ref(split, pos)
+        if columns:
+            ref.update(rows.row(ctx.data, split, pos))
         ref.update(
             given=names[scan["y"][r]],
             predicted=names[scan["pred"][r]],
@@ -158,6 +162,11 @@ def label_noise(ctx: AuditContext) -> list[Finding]:
         )
         suspects.append(ref)
     where = ", ".join(f"{len(v)} in {k}" for k, v in per_split.items())
+    where_shown = (
+        "their rows: line and values in the evidence, a table in the report"
+        if columns
+        else "audit/label_issues.png"
+    )
     message = (
         f"An estimated {rate:.1%} of the labels are wrong ({len(ranked)} suspicious samples: "
         f"{where}); a cheap model trained on the other samples confidently predicts another "
@@ -184,9 +193,10 @@ def label_noise(ctx: AuditContext) -> list[Finding]:
                 "cheap_model_confidence": round(scan["confidence"], 4),
                 "trusted": competent,
                 "suspects": suspects,
+                **({"columns": columns} if columns else {}),
                 "samples": ctx.samples({k: np.array(sorted(v)) for k, v in per_split.items()}),
             },
-            "Look at the suspects (audit/label_issues.png, given vs predicted label); relabel or drop "
+            f"Look at the suspects ({where_shown}, given vs predicted label); relabel or drop "
             "the wrong ones. With many, clean the labels with cleanlab before training, or use label "
             "smoothing / a noise-robust loss.",
         )

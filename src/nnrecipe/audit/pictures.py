@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from nnrecipe.audit.context import AuditContext
+from nnrecipe.data import rows
 from nnrecipe.plotting import _plt as plt
 from nnrecipe.plotting import _save as save
 
@@ -157,8 +158,9 @@ def groups(
 
 
 def label_issues(ctx: AuditContext, suspects: list[dict[str, Any]], path: Path) -> Path | None:
-    """The most suspicious labels, with the given and the predicted label."""
-    if not suspects:
+    """The most suspicious labels, with the given and the predicted label. None for a table:
+    its suspects are rows (CSV line and values, `nnrecipe.data.rows`), shown as a table."""
+    if not suspects or rows.columns(ctx.data):
         return None
     shown = suspects[:MAX_GRID]
     m = _Mosaic(

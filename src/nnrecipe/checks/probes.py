@@ -409,6 +409,12 @@ def _inputs_or_slower(ctx: Context) -> dict[str, Any]:
     return {**slower, "collapsed_at": r["lr"]}
 
 
+def inputs_at(ctx: Context, lr: float) -> dict[str, Any]:
+    """The probe with the user's weight decay at rate `lr` (`inputs` runs at the range test's
+    rate): what the decay-off probe's retry at the user's rate is compared with."""
+    return cached(ctx, f"inputs_at_{lr:.6g}", lambda c: _inputs(c, lr=lr))
+
+
 def inputs_without_weight_decay(ctx: Context) -> dict[str, Any]:
     """The same probe with the optimizer's weight decay set to 0: at the range test's rate,
     then, if the inputs still look useless, at the user's own rate (the range test ran with

@@ -172,7 +172,7 @@ def from_ratings(
             "item_names": [item_names.get(v, v) for v in item_ids] if item_names else None,
             "duplicate_pairs": int(pd.DataFrame({"u": uid, "i": iid}).duplicated().sum()),
         },
-        "default_model": "collab",
+        "default_model": "collab-blend",
     }
     return _assemble(
         splits,

@@ -131,6 +131,7 @@ def count_parameters(model: nn.Module) -> int:
 
 # Built-ins that live in their own modules register themselves on import.
 from nnrecipe.models import collab as _collab  # noqa: E402,F401
+from nnrecipe.models import collab_blend as _collab_blend  # noqa: E402,F401
 
 # Task-specific built-ins register themselves on import.
 from nnrecipe.models import distribution as _distribution  # noqa: E402,F401

@@ -110,6 +110,8 @@ def results_section(run: RunFolder) -> str:
     if not res and not rows:
         return absent("No results: training or evaluation did not run.")
     plot_files = (run.stage("plots") or {}).get("files") or []
+    if (res.get("worst_rows") or {}).get("rows"):  # a table's worst rows replace the tiles
+        res = {**res, "top_losses": None}
     parts.append(run.task_object.report_results(run, res, plot_files))
     parts.append(table_report.html(res))  # a CSV table's rows and embedding maps, if stored
     return "".join(parts)

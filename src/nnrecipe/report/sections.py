@@ -24,6 +24,7 @@ from nnrecipe.html import (
     thumb_html,
 )
 from nnrecipe.report.folder import RunFolder
+from nnrecipe.tasks import table_report
 
 
 def artifacts_html(
@@ -134,6 +135,9 @@ def data_section(run: RunFolder) -> str:
             "<h3>Audit pictures: duplicates and leaks, suspicious labels, outliers</h3>"
             + (pics or note("The audit wrote no pictures (nothing to show)."))
         )
+        for f in run.findings_of("audit"):  # a table's suspects are rows, not pictures
+            if f.get("code") == "label-noise" and isinstance(f.get("evidence"), dict):
+                parts.append(table_report.suspects_html(f["evidence"]))
         stats = run.part("audit", "stats")
         if stats:
             parts.append(

@@ -425,9 +425,7 @@ class Classification(Task):
             )
 
         parts.append(
-            top_loss_tiles(
-                results.get("top_losses") or [], text, "input, given and predicted label"
-            )
+            top_loss_tiles(results.get("top_losses", []), text, "input, given and predicted label")
         )
         return "".join(parts)
 

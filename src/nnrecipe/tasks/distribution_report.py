@@ -140,6 +140,6 @@ def report_results(run: Any, results: dict[str, Any], plot_files: list[str]) -> 
         )
 
     parts.append(
-        top_loss_tiles(results.get("top_losses") or [], text, "input, true value and median")
+        top_loss_tiles(results.get("top_losses", []), text, "input, true value and median")
     )
     return "".join(parts)

@@ -112,7 +112,7 @@ class Ratings(Task):
         return True
 
     def default_model(self, modality: str) -> str | None:
-        return "collab"
+        return "collab-blend"
 
     def init_output(self, y_train: Tensor) -> dict[str, Tensor]:
         """The global bias that makes the sigmoid output the mean rating."""

@@ -212,7 +212,7 @@ class Regression(Task):
             )
 
         parts.append(
-            top_loss_tiles(results.get("top_losses") or [], text, "input, true and predicted value")
+            top_loss_tiles(results.get("top_losses", []), text, "input, true and predicted value")
         )
         return "".join(parts)
 

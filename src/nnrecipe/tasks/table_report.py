@@ -1,6 +1,7 @@
 """Report parts of a table read from a CSV (any task whose data has ``data.frame``): the
 valid rows with the highest loss as a table (CSV line, values, given vs predicted), and for
-the entity-embedding model a 2-D PCA map of each categorical column's embedding.
+the entity-embedding model a 2-D PCA map of each categorical column's embedding; for any
+table (`nnrecipe.data.rows`), the audit's label-noise suspects as rows.
 
 Chosen by the data (`Task.inspect`'s default), never by the kind of task: a task whose
 data is not a CSV table gets nothing from here.
@@ -13,17 +14,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from nnrecipe.data import rows
+
 WORST_ROWS = 15
-MAX_COLUMNS = 12  # columns shown per row (the table stays readable)
 MAP_LEVELS = 60  # levels drawn per embedding map
-
-
-def _cell(v: Any) -> Any:
-    if isinstance(v, float | np.floating):
-        return None if np.isnan(v) else round(float(v), 4)
-    if isinstance(v, np.generic):
-        return v.item()
-    return v if isinstance(v, int | str | bool) or v is None else str(v)
 
 
 def _outputs(model: Any, split: Any) -> torch.Tensor:
@@ -41,31 +35,33 @@ def _outputs(model: Any, split: Any) -> torch.Tensor:
 
 
 def worst_rows(model: Any, data: Any) -> dict[str, Any]:
-    frame = getattr(data, "frame", None)
-    table = data.meta.get("table") or {}
-    if frame is None or not table or data.valid.index is None:
+    if getattr(data, "frame", None) is None or data.valid.index is None:
+        return {}
+    columns = rows.columns(data)
+    if not columns:
         return {}
     out = _outputs(model, data.valid)
     y = data.valid.targets()
     loss = data.task.per_sample_loss(out, y)
     pred = data.task.predict(out)
     classes = getattr(data.task, "classes", None)
-    names = lambda v: classes[int(v)] if classes and 0 <= int(v) < len(classes) else _cell(float(v))  # noqa: E731
-    target = table.get("target")
-    columns = [c for c in frame.columns if c != target][:MAX_COLUMNS]
-    rows = []
+
+    def names(v: Any) -> Any:
+        return classes[int(v)] if classes and 0 <= int(v) < len(classes) else rows.cell(float(v))
+
+    shown = []
     for p in torch.argsort(loss, descending=True)[:WORST_ROWS].tolist():
-        i = int(data.valid.index[p])
-        rows.append(
+        r = rows.row(data, "valid", p)
+        shown.append(
             {
-                "line": i + int(table.get("line_offset", 2)),
+                "line": r["line"],
                 "given": names(y[p]),
                 "predicted": names(pred[p]),
                 "loss": round(float(loss[p]), 4),
-                "values": [_cell(frame.iloc[i][c]) for c in columns],
+                "values": r["values"],
             }
         )
-    return {"worst_rows": {"columns": [str(c) for c in columns], "rows": rows}}
+    return {"worst_rows": {"columns": columns, "rows": shown}}
 
 
 def embedding_maps(model: Any, data: Any) -> list[dict[str, Any]]:
@@ -130,6 +126,46 @@ def html(results: dict[str, Any]) -> str:
             + scatter_svg(m["x"], m["y"], m["labels"])
         )
     return "".join(parts)
+
+
+def suspects_html(evidence: dict[str, Any]) -> str:
+    """The audit's label-noise suspects of a table as rows (escaped): CSV line (or the
+    sample's index), split, given vs predicted label, the cheap model's confidence in the
+    given label, and the row's values. "" when the suspects are not rows (images, signals)."""
+    from nnrecipe.html import table
+
+    columns = evidence.get("columns")
+    suspects = [s for s in evidence.get("suspects") or [] if isinstance(s, dict) and "values" in s]
+    if not columns or not suspects:
+        return ""
+    lines = any(s.get("line") is not None for s in suspects)
+    return (
+        "<h3>Suspicious labels (audit): the rows</h3><p class='muted'>"
+        + ("CSV line (the header is line 1)" if lines else "The sample's index in the data")
+        + ", the given label and the one a cross-validated cheap model predicts, its "
+        "confidence in the given label (low: suspicious), and the row's values.</p>"
+        + table(
+            [
+                "line" if lines else "index",
+                "split",
+                "given",
+                "predicted",
+                "confidence in given",
+                *columns,
+            ],
+            [
+                [
+                    s.get("line") if lines else s.get("index"),
+                    s.get("split"),
+                    s.get("given"),
+                    s.get("predicted"),
+                    s.get("confidence_in_given"),
+                    *s["values"],
+                ]
+                for s in suspects
+            ],
+        )
+    )
 
 
 def scatter_svg(xs: list[float], ys: list[float], labels: list[str], size: int = 360) -> str:

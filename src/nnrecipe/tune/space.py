@@ -72,6 +72,12 @@ DEFAULT_SPACES: dict[str, SpaceSpec] = {
         "width": {"choices": [32, 50, 100], "grid": [50]},
         "l2": {"low": 0.02, "high": 0.3, "log": True, "grid": [0.05, 0.1]},
     },
+    "collab-blend": {
+        **_COMMON,
+        "batch_size": {"choices": [128, 256, 512], "grid": [256]},
+        "width": {"choices": [32, 50, 100], "grid": [50]},
+        "l2": {"low": 0.02, "high": 0.3, "log": True, "grid": [0.05, 0.1]},
+    },
     "collab-nn": {
         **_COMMON,
         "batch_size": {"choices": [128, 256, 512], "grid": [256]},
