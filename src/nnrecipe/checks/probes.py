@@ -53,6 +53,18 @@ INPUT_EVALS = 2  # held-out evaluations along the input-ignored training (best o
 # 0.17 (a false alarm), 32 visits t 3.11 / 0.26, 64 visits t 3.00 / 0.36 (passes on its gain);
 # ratings shuffled (3 seeds), 64 visits: t 0.33-1.74 / gain <= 0.053, all still flagged.
 ROW_VISITS = 64
+# ... and the range test's batches too: with batches of 64 on the full MovieLens (1,682 items)
+# its loss was batch noise (1.0-1.5 up to lr 0.1), its "minimum" at 1.2e-3 a chance low and the
+# suggested 1.2e-4 starved the probes (input-ignored gain 0.006, cannot-overfit-batch: both
+# false alarms on `collab`). With 64 lookups per row (batches of 1,077): suggested 1e-2, gains
+# 0.29 (`collab`) and 0.27 (`collab-blend`), quiet; 16 lookups: 8e-3 and collab still flagged.
+RANGE_ROW_VISITS = 64
+
+
+def range_batch(ctx: Context) -> int:
+    """The range test's batch size: BATCH, larger for id inputs (see RANGE_ROW_VISITS)."""
+    rows = embedding_rows(ctx.model)
+    return min(max(BATCH, math.ceil(RANGE_ROW_VISITS * rows / 100)), batch_len(ctx.x))
 
 
 def input_batch(ctx: Context, n_steps: int) -> int:
@@ -181,16 +193,17 @@ def _lr_range(ctx: Context) -> dict[str, Any]:
     per_decade = lr_steps_per_decade(ctx)
     n = int(round(math.log10(hi / lo) * per_decade)) + 1
     lrs = [lo * (hi / lo) ** (i / (n - 1)) for i in range(n)]
-    ctx.afford(n, "the learning-rate range test")
+    ctx.afford(n * range_batch(ctx) / BATCH, "the learning-rate range test")
     m = ctx.fresh()
     opt, _ = ctx.optimizer(m)
     reference = max((g["base_lr"] for g in opt.param_groups), default=ctx.lr)
     losses: list[float] = []
     best = math.inf
     stopped = None  # index where the scan stopped on divergence
+    size = range_batch(ctx)
     for i, lr in enumerate(lrs):
         set_lr(opt, lr, reference)
-        xb, yb = ctx.batch(i)
+        xb, yb = ctx.batch(i, size)
         opt.zero_grad(set_to_none=True)
         loss = ctx.loss(ctx.forward(m, xb), yb)
         value = float(loss.detach())
