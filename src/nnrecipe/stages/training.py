@@ -80,6 +80,7 @@ def stage_train(ctx: RunContext) -> TrainResult:
         f"trained {len(L.history)} epochs in {seconds:.1f} s{where} "
         f"(best epoch {L.best_epoch}, valid {metric} {L.best_score:.4f}, {L.threads_used} thread(s))"
     )
+    ctx.say(stop_line(L, metric))
     return TrainResult(
         epochs_run=len(L.history),
         best_epoch=L.best_epoch,
@@ -95,6 +96,24 @@ def stage_train(ctx: RunContext) -> TrainResult:
         settings=settings,
         seconds=seconds,
     )
+
+
+def stop_line(L: Learner, metric: str) -> str:
+    """Why training stopped: a plateau (and its cooldown), early stopping, or the budget."""
+    ran, cd = len(L.history), L.cooldown
+    if L.budget_ran_out:
+        return (
+            f"best epoch was the last ({ran} of {L.epochs}): the valid {metric} was still "
+            "improving when the budget ran out; raise --epochs"
+        )
+    if cd is not None and cd.reason == "plateau":
+        return (
+            f"the valid {metric} stalled after epoch {L.best_epoch}: cooled down for "
+            f"{cd.steps // L.steps_per_epoch} epochs, stopped at {ran} of a budget of {L.epochs}"
+        )
+    if L.stopped_early:
+        return f"early stopping at epoch {ran} of {L.epochs} (best epoch {L.best_epoch})"
+    return f"used the whole budget of {L.epochs} epochs (best epoch {L.best_epoch})"
 
 
 def _default_name(ctx: RunContext) -> str:
