@@ -71,9 +71,7 @@ def measure(name: str, data: str, work: Path, seed: int, threads: int, **setting
     wall = time.perf_counter() - t0
     s = result.summary
     train = json.loads((result.path / "stages" / "train.json").read_text())
-    metric = json.loads((result.path / "config.json").read_text())["data"]["task"][
-        "primary_metric"
-    ]
+    metric = json.loads((result.path / "config.json").read_text())["data"]["task"]["primary_metric"]
     baselines = s["baselines"]["models"] if s.get("baselines") else {}
     linear = baselines.get("linear", {}).get("valid", {}).get(metric)
     model = s["valid"][metric]

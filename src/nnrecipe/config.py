@@ -81,7 +81,9 @@ class RunConfig(BaseModel):
     )
     clip: float | None = Field(1.0, gt=0, description="gradient-norm clipping (null: off)")
     patience: int | None = Field(
-        5, ge=0, description="epochs the valid metric may stall before cooldown and stop (null: off)"
+        5,
+        ge=0,
+        description="epochs the valid metric may stall before cooldown and stop (null: off)",
     )
     class_weights: Literal["balanced"] | None = Field(
         None, description="'balanced': weight the loss by inverse class frequency"

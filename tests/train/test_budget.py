@@ -51,7 +51,7 @@ def test_a_budget_of_four_epochs_is_a_one_cycle() -> None:
     cd = budget_cooldown(epochs, spe, warm)
     auto = [lr_factor("auto", s, 40, warmup=warm, cooldown=cd) for s in range(40)]
     one = [lr_factor("one-cycle", s, 40) for s in range(40)]
-    assert warm == cd.start == 10 and max(abs(a - b) for a, b in zip(auto, one)) < 0.05
+    assert warm == cd.start == 10 and max(abs(a - b) for a, b in zip(auto, one, strict=True)) < 0.05
 
 
 def test_one_cycle_stopped_early_at_a_high_rate_cools_down_first(wine: nr.Data) -> None:
@@ -100,7 +100,13 @@ def test_the_budget_running_out_while_improving_is_flagged() -> None:
     x = torch.randn(400, 5, generator=g)
     y = (x[:, 0] > 0).long()
     torch.manual_seed(0)
-    learner = nr.Learner(nn.Linear(5, 2), (x[:300], y[:300], x[300:], y[300:]), quiet=True,
-                         threads=1, schedule="auto", lr=1e-3)
+    learner = nr.Learner(
+        nn.Linear(5, 2),
+        (x[:300], y[:300], x[300:], y[300:]),
+        quiet=True,
+        threads=1,
+        schedule="auto",
+        lr=1e-3,
+    )
     learner.fit(epochs=6)
     assert learner.budget_ran_out and learner.best_epoch == 6

@@ -351,9 +351,7 @@ class Learner:
             self._best_loss = math.inf
             self._best_state = ckpt.model_state(self.model)
             # auto: the budget's own cooldown, replaced by an earlier one if the metric stalls
-            self.cooldown = (
-                budget_cooldown(epochs, steps_per_epoch, self._warmup) if auto else None
-            )
+            self.cooldown = budget_cooldown(epochs, steps_per_epoch, self._warmup) if auto else None
         self.epochs = epochs
         self._emit("on_fit_start")
         progress = (
