@@ -81,7 +81,11 @@ def measure(name: str, data: str, work: Path, seed: int, threads: int, **setting
         "metric": metric,
         "linear": linear,
         "model": model,
-        "beats": None if linear is None else _better(metric, model, linear),
+        "beats": None
+        if linear is None
+        else "tie"
+        if model == linear
+        else _better(metric, model, linear),
         "best": train["best_epoch"],
         "ran": train["epochs_run"],
         "train_s": train["seconds"],
@@ -118,7 +122,7 @@ def main() -> None:
                     print(f"{name:15} {seed:>4} failed: {e}", flush=True)
                     continue
                 lin = "-" if r["linear"] is None else f"{r['linear']:.4f}"
-                beats = {True: "yes", False: "NO", None: "-"}[r["beats"]]
+                beats = {True: "yes", False: "NO", None: "-", "tie": "tie"}[r["beats"]]
                 print(
                     f"{name:15} {seed:>4} {r['metric']:9} {lin:>7} {r['model']:>7.4f} {beats:5} "
                     f"{r['best']:>4} {r['ran']:>4} {r['train_s']:>8.1f} {r['wall_s']:>7.1f}",
