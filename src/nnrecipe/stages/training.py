@@ -80,12 +80,15 @@ def stage_train(ctx: RunContext) -> TrainResult:
         f"trained {len(L.history)} epochs in {seconds:.1f} s{where} "
         f"(best epoch {L.best_epoch}, valid {metric} {L.best_score:.4f}, {L.threads_used} thread(s))"
     )
-    ctx.say(stop_line(L, metric))
+    stopped = stop_line(L, metric)
+    ctx.say(stopped)
     return TrainResult(
         epochs_run=len(L.history),
         best_epoch=L.best_epoch,
         best_score=L.best_score,
         stopped_early=L.stopped_early,
+        budget=L.epochs,
+        stopped=stopped,
         threads=L.threads_used,
         batch_size=L.batch_size,
         parameters=count_parameters(ctx.model),
@@ -108,8 +111,9 @@ def stop_line(L: Learner, metric: str) -> str:
         )
     if cd is not None and cd.reason == "plateau":
         return (
-            f"the valid {metric} stalled after epoch {L.best_epoch}: cooled down for "
-            f"{cd.steps // L.steps_per_epoch} epochs, stopped at {ran} of a budget of {L.epochs}"
+            f"the valid {metric} stopped improving: cooled down for "
+            f"{cd.steps // L.steps_per_epoch} epochs and stopped at epoch {ran} of a budget of "
+            f"{L.epochs} (best epoch {L.best_epoch})"
         )
     if L.stopped_early:
         return f"early stopping at epoch {ran} of {L.epochs} (best epoch {L.best_epoch})"

@@ -376,7 +376,7 @@ class Learner:
             sizes: list[int] = []
             move = not self._on_device()
             for batch_i, (xb, yb, weight) in enumerate(self._batches(gen, drop_last, epoch)):
-                # The schedule is a pure function of the step: nothing to save for resume.
+                # The schedule is a function of the step and the saved cooldown: exact resume.
                 if self.schedule != "constant":
                     factor = lr_factor(
                         self.schedule,
