@@ -17,8 +17,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("train",),
     ("audit", "checks"),
     ("tune", "diagnose"),
-    ("stages", "pipeline"),
-    ("report",),
+    ("stages", "tracking", "pipeline"),
+    ("report", "runs"),
     ("integrations", "recipe", "predictor", "cli", "__init__", "__main__"),
 ]
 # Imports inside functions that go up on purpose, each with its reason.

@@ -196,6 +196,10 @@ def run(
     tune: Annotated[
         int | None, typer.Option("--tune", help="Optuna trials before training")
     ] = None,
+    tune_study: Annotated[
+        str | None,
+        typer.Option("--tune-study", help="reuse the search of a tune folder (no new trial)"),
+    ] = None,
     ensemble: Annotated[
         int | None, typer.Option("--ensemble", help="average the top-K tuned models")
     ] = None,
@@ -205,6 +209,14 @@ def run(
         typer.Option(help="an option of the task, KEY=VALUE (repeatable): head=gaussian, bins=16"),
     ] = None,
     seed: Seed = None,
+    log: Annotated[
+        list[str] | None,
+        typer.Option(help="experiment trackers: tensorboard, mlflow (comma-separated or repeated)"),
+    ] = None,
+    log_uri: Annotated[
+        str | None,
+        typer.Option(help="MLflow store: sqlite:///FILE.db or a folder (default runs/mlflow)"),
+    ] = None,
     resume: Annotated[
         Path | None, typer.Option(help="continue the interrupted run in this folder")
     ] = None,
@@ -258,9 +270,12 @@ def run(
         seed=seed,
         force=force,
         tune_trials=tune,
+        tune_study_path=tune_study,
         ensemble=ensemble,
         augment=augment,
         task_options=_task_options(task_option),
+        log=log or None,
+        log_uri=log_uri,
     )
     if resume is not None:
         values = {"force": force} if force else {}
@@ -317,6 +332,32 @@ def _saved_nproc(resume: Path | None) -> int:
         return int(saved["config"].get("nproc", 1))
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return 1  # the run itself reports what is wrong with the folder
+
+
+@app.command("runs")
+def runs_cmd(
+    folder: Annotated[Path, typer.Argument(help="a folder of run folders (default runs/)")] = Path(
+        "runs"
+    ),
+    debug: Debug = False,
+) -> None:
+    """List the runs of a folder side by side and write FOLDER/index.html linking their reports."""
+    DEBUG["on"] = DEBUG["on"] or debug
+    from rich.console import Console
+
+    from nnrecipe.runs import list_runs, runs_table, write_index
+
+    rows = _call(list_runs, folder)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)  # a log or a pipe: no terminal width to fit
+    console.print(runs_table(rows, title=f"runs in {folder}"))
+    waiting = [r for r in rows if r.status == "interrupted"]
+    if waiting:
+        typer.echo(
+            f"continue an interrupted run with `nnrecipe run --resume {folder / waiting[0].name}`"
+        )
+    typer.echo(f"index: {_call(write_index, folder, rows)}")
 
 
 @app.command("report")
@@ -478,11 +519,15 @@ def tune_cmd(
     ] = None,
     max_latency_ms: Annotated[float | None, typer.Option(help="satisficing: ms per sample")] = None,
     threads: Annotated[int, typer.Option(help="torch threads per worker")] = 1,
+    repeats: Annotated[
+        int, typer.Option(help="retrain the best settings with N other seeds (score noise)")
+    ] = 3,
     seed: Seed = None,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
-    """Search hyperparameters with Optuna (TPE, random or grid), pruning hopeless trials."""
+    """Search hyperparameters with Optuna (TPE, random or grid), pruning hopeless trials; the
+    tune folder then holds the best trial's model (for predict and diagnose) and report.html."""
     DEBUG["on"] = DEBUG["on"] or debug
     from nnrecipe.tune import tune
 
@@ -508,12 +553,18 @@ def tune_cmd(
         seed=values.get("seed", 0),
         threads=threads,
         quiet=quiet,
+        repeats=repeats,
+        settings=values,
+        command="nnrecipe " + " ".join(sys.argv[1:]),
     )
     if not quiet:
         typer.echo(str(result))
     typer.echo(f"tune folder: {result.folder}")
-    if result.best_trial is None:
+    if result.final is None:
         raise typer.Exit(1)
+    typer.echo(f"model: {result.folder / 'model.safetensors'} (trial {result.best_trial})")
+    typer.echo(f"report: {result.folder / result.final['report']}")
+    typer.echo(f"continue: {result.final['next']}")
 
 
 @app.command("diagnose")

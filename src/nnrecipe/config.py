@@ -103,6 +103,13 @@ class RunConfig(BaseModel):
     out: str | None = Field(None, description="run folder; default runs/<data>-<time>")
     force: bool = Field(False, description="continue past errors found by the audit and checks")
     human_error: float | None = Field(None, ge=0, le=1, description="human-level error, if known")
+    log: list[Literal["tensorboard", "mlflow"]] | None = Field(
+        None, description="experiment trackers fed during the run (nnrecipe.tracking)"
+    )
+    log_uri: str | None = Field(
+        None,
+        description="MLflow store: sqlite:///FILE.db, a .db file or a folder; default runs/mlflow",
+    )
     # -- regularize, tune, squeeze (nnrecipe.tune) --
     augment: float | None = Field(
         None, ge=0, le=1, description="augmentation strength 0..1 (0/null: off)"
@@ -119,6 +126,9 @@ class RunConfig(BaseModel):
         None, description="Optuna storage URL; default SQLite in the run folder"
     )
     tune_study: str | None = Field(None, description="study name in the storage (default nnrecipe)")
+    tune_study_path: str | None = Field(
+        None, description="reuse the finished search of this tune folder (or study.db)"
+    )
     tune_epochs: int | None = Field(
         None, ge=1, description="max epochs per trial (default: epochs)"
     )
@@ -142,6 +152,17 @@ class RunConfig(BaseModel):
             raise ValueError(
                 "the run folder must be a path (omit it for the default runs/<data>-<time>)"
             )
+        return v
+
+    @field_validator("log", mode="before")
+    @classmethod
+    def _log_list(cls, v: Any) -> Any:
+        # "tensorboard,mlflow" and ["tensorboard", "mlflow"] (the repeated --log) alike
+        if isinstance(v, str):
+            v = [v]
+        if isinstance(v, list | tuple):
+            v = [p.strip().lower() for x in v for p in str(x).split(",") if p.strip()]
+            return list(dict.fromkeys(v)) or None
         return v
 
     @field_validator("task")
@@ -183,11 +204,20 @@ class RunConfig(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _one_search(self) -> RunConfig:
+        if self.tune_study_path is not None and self.tune_trials:
+            raise ValueError(
+                "tune_study_path reuses a finished search and tune_trials starts one: give one "
+                "(--tune-study PATH or --tune N)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _ensemble_needs_tune(self) -> RunConfig:
-        if self.ensemble and not self.tune_trials:
+        if self.ensemble and not (self.tune_trials or self.tune_study_path):
             raise ValueError(
                 f"ensemble={self.ensemble} averages the top tuned models: set tune_trials "
-                f"(--tune N, N >= {self.ensemble})"
+                f"(--tune N, N >= {self.ensemble}) or tune_study_path"
             )
         return self
 

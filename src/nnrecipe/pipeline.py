@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nnrecipe import tracking
 from nnrecipe.config import RunConfig, make_config
 from nnrecipe.data import Data
 from nnrecipe.data.resolve import resolve_data
@@ -50,6 +51,7 @@ from nnrecipe.schema import (
 )
 from nnrecipe.stages import STAGES, RunContext, Stage, StageError
 from nnrecipe.threads import check_device
+from nnrecipe.tracking import run as track
 from nnrecipe.train import distributed
 from nnrecipe.train.distributed import broadcast, is_main, local_world_size, world_size
 from nnrecipe.versions import versions
@@ -492,9 +494,16 @@ def _run(
         )
     if cfg.device is not None:
         check_device(cfg.device)  # before any work: one sentence for an absent device
+    tracking.require(cfg.log, log_uri=cfg.log_uri)  # a missing library: one sentence, no work
+    if cfg.tune_study_path and resume_path is None:
+        from nnrecipe.tune.reuse import check_reusable, locate
+
+        locate(cfg.tune_study_path)  # before any work: one sentence when it is not a study
     final, tmp = _open_folder(cfg, resume_path, overwrite)
     check_writable(final)  # before the data are loaded: a read-only --out fails at once
     data = _load_data(cfg, data, tmp, resume_path is not None)
+    if cfg.tune_study_path and resume_path is None:
+        check_reusable(cfg, data)  # the same data, model and space, before the audit
     say(f"data: {data}")
     if main:
         try:
@@ -526,15 +535,19 @@ def _run(
                 "command": command or " ".join(sys.argv),
             },
         )
+        ctx.tracker = track.start(ctx, command=command or " ".join(sys.argv))
         _run_stages(ctx, STAGES, manifest)
         _record_resolved(ctx)
         summary = summary_of(ctx)
         atomic_write_json(tmp / "summary.json", summary.model_dump(mode="json"))
         for stage in final_stages:  # the report (rank 0 only): reads the folder written so far
             _run_stage(ctx, stage, manifest)
+        track.finish(ctx, summary.model_dump(mode="json"))
     except KeyboardInterrupt:
+        track.stop(ctx, "KILLED")
         raise Interrupted(_interrupted_message(ctx)) from None  # the folder is kept
     except BaseException as e:
+        track.stop(ctx, "FAILED")
         # A run folder is removed only when this invocation created it and nothing was ever
         # checkpointed or finished in it: never on --resume, never after an interrupt; and
         # only by rank 0, which alone writes it.

@@ -17,8 +17,10 @@ from nnrecipe.pipeline import RunResult
 from nnrecipe.pipeline import run as run_stages
 from nnrecipe.report.build import write_report
 from nnrecipe.report.collect import collect
+from nnrecipe.runs import refresh_index
 from nnrecipe.schema import ReportResult
 from nnrecipe.stages import RunContext, Stage
+from nnrecipe.train.distributed import is_main
 
 
 def stage_report(ctx: RunContext) -> ReportResult:
@@ -61,7 +63,8 @@ def run(
         resume: the run folder of a killed run to continue exactly where it stopped.
         overwrite: replace an existing run folder.
         quiet: no progress output.
-        **overrides: settings (``epochs=5``, ``out="runs/x"``, ...) over `config`.
+        **overrides: settings (``epochs=5``, ``out="runs/x"``, ...) over `config`;
+            ``log=["tensorboard", "mlflow"]`` also logs the run there (`nnrecipe.tracking`).
 
     Returns:
         A `RunResult` with the run folder, ``summary.json``'s content and all findings.
@@ -71,7 +74,7 @@ def run(
             to fix it. Nothing is left half-written (a failed training keeps its checkpoint in
             the ``.incomplete`` folder for ``--resume``).
     """
-    return run_stages(
+    result = run_stages(
         config,
         data=data,
         model=model,
@@ -83,3 +86,6 @@ def run(
         final_stages=[REPORT_STAGE],
         **overrides,
     )
+    if is_main():
+        refresh_index(result.path)  # runs/index.html lists this run too (runs/ only)
+    return result

@@ -23,10 +23,6 @@ def test_planted_bug_found(case):
 
 
 SLOW = {"movielens-check", "movielens-audit"}  # ~10 s each on a loaded 2-core machine
-# Known false alarm, left visible: since input-ignored needs a paired t >= 3 (issue 16), the
-# short probe on 20,000 MovieLens ratings reaches t 2.3 with a 10% held-out gain; the probe needs
-# more steps for embedding models. Not strict: it passes when the check is fixed.
-KNOWN = {"movielens-check": "input-ignored needs a longer probe for embedding models (t 2.3)"}
 
 
 @pytest.mark.parametrize(
@@ -35,8 +31,7 @@ KNOWN = {"movielens-check": "input-ignored needs a longer probe for embedding mo
         pytest.param(
             c,
             id=c.name,
-            marks=([pytest.mark.slow] if c.name in SLOW else [])
-            + ([pytest.mark.xfail(reason=KNOWN[c.name], strict=False)] if c.name in KNOWN else []),
+            marks=[pytest.mark.slow] if c.name in SLOW else [],
         )
         for c in HEALTHY
     ],

@@ -63,6 +63,53 @@ def test_metrics_report_mean_and_95_interval_over_episodes() -> None:
     assert 0.2 < m["accuracy"] < 1  # chance is 1/5
 
 
+def _brute_force_supcon(emb: torch.Tensor, y: torch.Tensor, group: torch.Tensor, t: float):
+    """-log P(same class) - log P(same sample), a softmax over the other samples' cosines."""
+    e = torch.nn.functional.normalize(emb, dim=1).double()
+    losses = []
+    for i in range(len(y)):
+        others = [j for j in range(len(y)) if j != i]
+        z = sum(np.exp(float(e[i] @ e[j]) / t) for j in others)
+        total = 0.0
+        for g in (y, group):
+            p = sum(np.exp(float(e[i] @ e[j]) / t) for j in others if g[j] == g[i])
+            total += -np.log(p / z) if p > 0 else 0.0
+        losses.append(total)
+    return np.array(losses)
+
+
+def test_supcon_loss_matches_a_brute_force_softmax() -> None:
+    task = Z.digits().task
+    assert task.loss == "supcon"  # the default objective for images
+    gen = torch.Generator().manual_seed(0)
+    emb = torch.randn(12, 5, generator=gen)
+    y = torch.tensor([0, 1, 2, 3, 3, 4] * 2)
+    group = torch.arange(6).repeat(2)
+    got = task.per_sample_loss(emb, torch.stack([y, group], 1))
+    want = _brute_force_supcon(emb, y, group, task.temperature)
+    assert np.allclose(got.numpy(), want, rtol=1e-4, atol=1e-5)
+    # Class labels alone (the checks' batches): the class term only.
+    got = task.per_sample_loss(emb, y)
+    want = _brute_force_supcon(emb, y, torch.arange(12), task.temperature)
+    assert np.allclose(got.numpy(), want, rtol=1e-4, atol=1e-5)
+
+
+def test_supcon_batches_hold_each_sample_twice_under_seeded_views() -> None:
+    data = Z.digits()
+    task = data.task
+
+    def first_batch(seed: int):
+        gen = torch.Generator().manual_seed(seed)
+        return next(iter(task.train_batches(data.train, 16, generator=gen, drop_last=True)))
+
+    x, y = first_batch(0)
+    assert x.shape == (32, 1, 8, 8) and y.shape == (32, 2)
+    assert torch.equal(y[:16], y[16:]) and torch.equal(y[:16, 1], torch.arange(16))
+    assert not torch.equal(x[:16], x[16:])  # two different views of the same samples
+    x2, y2 = first_batch(0)
+    assert torch.equal(x, x2) and torch.equal(y, y2)  # every draw from the generator
+
+
 @pytest.mark.slow  # a full nr.check each: 10-30 s on a loaded 2-core machine
 @pytest.mark.parametrize("name", sorted(Z.CASES))
 def test_planted_bug_is_found_with_its_code(name: str) -> None:

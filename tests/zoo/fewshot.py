@@ -35,7 +35,7 @@ def relu_embedding() -> dict:
 
 def tiny_margin() -> dict:
     torch.manual_seed(0)
-    data = digits(margin=0.001)
+    data = digits(margin=0.001, objective="contrastive")
     return {"model": build_model(None, data), "data": data}
 
 

@@ -70,6 +70,15 @@ def _embeddings_not_optimized() -> dict[str, Any]:
     }
 
 
+def _ratings_shuffled() -> dict[str, Any]:
+    data = _movielens()
+    gen = torch.Generator().manual_seed(0)
+    for s in data.splits.values():
+        s.y = s.y[torch.randperm(len(s.y), generator=gen)]  # ratings no longer match the pairs
+    torch.manual_seed(0)
+    return {"stage": "check", "data": data, "model": build_model(None, data)}
+
+
 def _codes_reassigned() -> dict[str, Any]:
     data = nr.datasets.load("penguins")
     c = data.valid.x["cat"]
@@ -107,6 +116,7 @@ CASES = [
         _embeddings_not_optimized,
         "the optimizer holds the biases only",
     ),
+    TableCase("ratings-shuffled", "input-ignored", _ratings_shuffled, "ratings shuffled"),
     TableCase("codes-reassigned", "code-shift", _codes_reassigned, "island re-encoded in valid"),
 ]
 HEALTHY = [

@@ -29,16 +29,8 @@ FAST = {
 }
 
 
-# Known false alarm, kept visible (passes once fixed): after issue 16's budgeted probes, the
-# short input-ignored probe of a small unet trained with a per-image Dice loss ends at the prior
-# (held-out 0.3475 for real and zeroed inputs alike); Dice needs a longer probe than CE.
-KNOWN = {"small-unet-dice-loss": "input-ignored's short probe is too short for a Dice loss"}
-
-
 def _param(case):
     marks = [] if case.name in FAST else [pytest.mark.slow]
-    if case.name in KNOWN:
-        marks.append(pytest.mark.xfail(reason=KNOWN[case.name], strict=False))
     return pytest.param(case, id=case.name, marks=marks)
 
 

@@ -20,13 +20,12 @@ from nnrecipe.checks import transfer as transfer_checks
 from nnrecipe.checks import word_vectors as word_vector_checks
 from nnrecipe.checks.codes import CODES
 from nnrecipe.checks.context import (
-    TRAIN_SAMPLE,
-    VALID_SAMPLE,
     WALL_FACTOR,
     BudgetExceeded,
     Context,
     UserCodeError,
     _jsonable,
+    sample_sizes,
 )
 from nnrecipe.data import Data
 from nnrecipe.data.batch import batch_len, batch_take, sample_shape, tensors_of
@@ -303,11 +302,12 @@ def _context(
     else:
         task_obj = data.task
     gen = torch.Generator().manual_seed(seed)
-    x, y, bad = _sample(data.train, TRAIN_SAMPLE, gen)
+    n_train, n_valid = sample_sizes(pristine)
+    x, y, bad = _sample(data.train, n_train, gen)
     if bad:
         dropped["train inputs"] = bad
     valid = data.valid if "valid" in data.splits else data.train
-    xv, yv, bad_v = _sample(valid, VALID_SAMPLE, gen)
+    xv, yv, bad_v = _sample(valid, n_valid, gen)
     if bad_v:
         dropped["valid inputs"] = bad_v
     # The dtype the loss expects (binary cross-entropy wants float 0/1 targets).

@@ -111,3 +111,48 @@ def episode_accuracy(emb: Tensor, support: Tensor, query: Tensor) -> Tensor:
     nearest = torch.cdist(queries, protos).argmin(2)  # (E, N*Q)
     truth = torch.arange(n).repeat_interleave(q)[None].expand(e, -1)
     return (nearest == truth).float().mean(1)
+
+
+# Views for the supcon objective: a small random affine map of each image (rotation, scale,
+# shift) or signal (scale, shift); tables and other inputs get the sample itself twice (dropout
+# makes the two embeddings differ). Measured on digits 0-4 -> 5-9, with the layout-keeping
+# embedding: 0.775 valid 5-way 1-shot with these views, 0.669 without (nca + uniformity).
+ROTATE, SCALE, SHIFT = 0.2, 0.1, 0.15  # radians, relative, in [-1, 1] grid units
+
+
+def random_view(x: Any, generator: torch.Generator) -> Any:
+    """`x` (B, C, H, W) or (B, C, L) under a random affine map per sample, drawn from
+    `generator`; any other input as is."""
+    import torch.nn.functional as F
+
+    if not isinstance(x, Tensor) or x.ndim not in (3, 4) or not torch.is_floating_point(x):
+        return x
+    b = len(x)
+
+    def uniform(*shape: int) -> Tensor:
+        return torch.rand(*shape, generator=generator).mul_(2).sub_(1).to(x.device)
+
+    rot = uniform(b) * ROTATE if x.ndim == 4 else torch.zeros(b, device=x.device)
+    scale = 1 + uniform(b) * SCALE
+    shift = uniform(b, 2) * SHIFT
+    cos, sin = torch.cos(rot) / scale, torch.sin(rot) / scale
+    if x.ndim == 3:
+        shift[:, 1] = 0
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+    )
+    img = x if x.ndim == 4 else x[:, :, None]  # (B, C, L) -> (B, C, 1, L)
+    grid = F.affine_grid(theta.to(img.dtype), list(img.shape), align_corners=False)
+    out = F.grid_sample(img, grid, padding_mode="border", align_corners=False)
+    return out if x.ndim == 4 else out[:, :, 0]
+
+
+def two_view_batches(
+    split: Split, batch_size: int, *, generator: torch.Generator, drop_last: bool
+) -> Any:
+    """Shuffled batches of `batch_size` samples, each sample twice under two random views:
+    inputs (2B, ...), targets (2B, 2) = (class, sample within the batch)."""
+    for xb, yb in split.batches(batch_size, shuffle=True, generator=generator, drop_last=drop_last):
+        group = torch.arange(len(yb), device=yb.device).repeat(2)
+        x = batch_cat([random_view(xb, generator), random_view(xb, generator)])
+        yield x, torch.stack([yb.repeat(2), group], 1)

@@ -21,7 +21,8 @@ def report(run_dir: str | Path, *, open: bool = False) -> Path:  # noqa: A002 (t
     opens from ``file://`` with no network. Everything from the data or the user is escaped.
 
     Args:
-        run_dir: a folder written by `nr.run` / ``nnrecipe run``.
+        run_dir: a folder written by `nr.run` / ``nnrecipe run`` (or by ``nnrecipe tune``:
+            its page of trials, importances and noise).
         open: open the page in the default web browser.
 
     Returns:
@@ -37,7 +38,11 @@ def report(run_dir: str | Path, *, open: bool = False) -> Path:  # noqa: A002 (t
         'report.html'
     """
 
-    path = write_report(run_dir)
+    from nnrecipe.tune.report import is_tune_folder
+    from nnrecipe.tune.report import write_report as write_tune_report
+
+    # A tune folder (`nnrecipe tune`) has its own page: trials, importances, noise.
+    path = write_tune_report(run_dir) if is_tune_folder(run_dir) else write_report(run_dir)
     if open:
         open_in_browser(path)
     return path

@@ -55,6 +55,7 @@ class RunContext:
     say: Callable[[str], None] = print
     # The user's own model (an nn.Module in its initial state, or ``fn(data) -> nn.Module``).
     user_model: Any = None
+    tracker: Any = None  # nnrecipe.tracking.Tracker of `--log`, fed by the train stage
 
     def result(self, name: str) -> Any:
         """The typed result of an earlier stage, or None when it did not run."""

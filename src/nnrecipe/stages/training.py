@@ -43,7 +43,9 @@ def stage_train(ctx: RunContext) -> TrainResult:
         precision=c.precision,
         compile=c.compile,
         # Read-only records for the report, written by the process that writes (rank 0).
-        callbacks=[Monitor(ctx.dir / "monitor.json")] if is_main() else [],
+        callbacks=[Monitor(ctx.dir / "monitor.json"), *([ctx.tracker] if ctx.tracker else [])]
+        if is_main()
+        else [],
     )
     t0 = time.perf_counter()
     # fine_tune if pretrained; under torchrun every process trains its shard
@@ -136,11 +138,12 @@ def stage_evaluate(ctx: RunContext) -> EvaluateResult:
     metric = task.primary_metric
     base = ctx.result("baselines")
     below = []
+    floors = task.baselines_to_beat()
     # A tie at a perfect score (iris, wine, penguins: linear is at 1.0 there) is not a loss.
     perfect = task.error(scores["valid"]) == 0
     for name, ref in (base.valid(metric) if base else {}).items():
         tie = scores["valid"][metric] == ref
-        if name in ("majority", "linear") and not task.better(scores["valid"][metric], ref):
+        if name in floors and not task.better(scores["valid"][metric], ref):
             if tie and perfect:
                 continue
             below.append(name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 from typing import Any
 
 from nnrecipe.diagnose.testset import record_test_evaluation
@@ -39,10 +40,12 @@ def train_settings(config: Any, tuned: TuneResult | None) -> dict[str, Any]:
 def stage_tune(ctx: RunContext) -> TuneResult | None:
     """Search the model's settings (``--tune N``) before training, on train and valid only."""
     c = ctx.config
-    if c.ensemble and not c.tune_trials:
+    if c.ensemble and not (c.tune_trials or c.tune_study_path):
         raise ConfigError(
             f"--ensemble {c.ensemble} averages the top tuned models: add --tune N (N >= {c.ensemble})."
         )
+    if c.tune_study_path:
+        return _reused(ctx)
     if not c.tune_trials:
         return None
     if ctx.user_model is not None:
@@ -70,22 +73,57 @@ def stage_tune(ctx: RunContext) -> TuneResult | None:
         seed=c.seed,
         threads=c.threads or 1,
         quiet=ctx.quiet,
+        final=False,  # the run trains the best settings itself
     )
+    storage = c.tune_storage or "sqlite:///<run folder>/tune/study.db"
+    return _stage_result(ctx, result, f"{result.counts} in {result.seconds:.0f} s", storage)
+
+
+def _reused(ctx: RunContext) -> TuneResult:
+    """``--tune-study PATH``: the best settings of a finished search, no new trial."""
+    from nnrecipe.tune.reuse import reuse
+
+    c = ctx.config
+    if ctx.user_model is not None:
+        raise ConfigError(
+            "--tune-study reuses a search of a built-in model; for your own model pass its "
+            "best settings (nr.tune(...).best_params) to your model and Learner."
+        )
+    result = reuse(
+        c.tune_study_path,
+        ctx.data,
+        out=ctx.dir / "tune",
+        model=c.model,
+        space=c.tune_space,
+        study=c.tune_study,
+    )
+    return _stage_result(ctx, result, f"reused {c.tune_study_path} (no new trial)", result.storage)
+
+
+def _stage_result(ctx: RunContext, result: Any, how: str, storage: str) -> TuneResult:
     ctx.findings.extend(result.findings)
     ctx.stop_on_errors("tune", Result(result.findings, stage="tune"))
     ctx.say(
-        f"tune: {result.counts} in {result.seconds:.0f} s; best valid error {result.best_value:.4f} "
-        f"(trial {result.best_trial}): "
+        f"tune: {how}; best valid error {result.best_value:.4f} (trial {result.best_trial}): "
         + ", ".join(
             f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
             for k, v in result.best_params.items()
         )
     )
     out = result.to_dict()
+    out.pop("final", None)
     out["folder"] = "tune"
-    out["storage"] = c.tune_storage or "sqlite:///<run folder>/tune/study.db"
+    out["storage"] = storage
     out["trials"] = len(out["trials"])
     return TuneResult.model_validate(out)
+
+
+def _trials_folder(ctx: RunContext) -> Path:
+    """Where the trials' models are: the run's own tune folder, or the reused study's."""
+    path = ctx.config.tune_study_path
+    if not path:
+        return ctx.dir / "tune"
+    return Path(path) if Path(path).is_dir() else Path(path).parent
 
 
 def stage_ensemble(ctx: RunContext) -> EnsembleStageResult | None:
@@ -94,7 +132,8 @@ def stage_ensemble(ctx: RunContext) -> EnsembleStageResult | None:
     if not c.ensemble or "tune" not in ctx.results:
         return None
     splits = tuple(s for s in ("train", "train_dev", "valid") if s in ctx.data.splits)
-    res = ensemble(ctx.dir / "tune", k=c.ensemble, data=ctx.data, splits=splits)
+    trials = _trials_folder(ctx)
+    res = ensemble(trials, k=c.ensemble, data=ctx.data, splits=splits)
     single_valid = error_of(ctx.data.task, ctx.result("evaluate").scores["valid"])
     ens_valid = res.scores["valid"]["ensemble"]["error"]
     # Chosen on valid only; a tie goes to the ensemble (averaging lowers the variance).
@@ -109,7 +148,7 @@ def stage_ensemble(ctx: RunContext) -> EnsembleStageResult | None:
     folder.mkdir(exist_ok=True)
     for n in res.members:
         shutil.copy2(
-            ctx.dir / "tune" / "trials" / f"{n:04d}.safetensors",
+            trials / "trials" / f"{n:04d}.safetensors",
             folder / f"trial-{n:04d}.safetensors",
         )
     atomic_write_text(

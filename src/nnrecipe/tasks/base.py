@@ -11,7 +11,7 @@ CRPS for predicted distributions, ...) is one module with a `Task` subclass regi
 - models: `init_output` (the built-in head's bias / scale from the prior or target mean);
 - checks: `expected_init_loss`, `prior_output`, `uniform_output`, `init_loss_limits`,
   `floor_candidates`, `perturb_targets`, `output_mismatch`, `blank_inputs`, `applies`;
-- baselines: `baselines`; monitor: `record`; ensemble: `average`; diagnose: `error`;
+- baselines: `baselines`, `baselines_to_beat`; monitor: `record`; ensemble: `average`; diagnose: `error`;
 - report: `describe` / `from_description`, `collect` (what the report stores while the model
   is in memory), `inspect` (what it stores from the model itself: embeddings, biases),
   `plots`, `report_results` (the task's own results section).
@@ -229,6 +229,12 @@ class Task:
         """Baseline estimators ``{name: estimator}``: `fit(x, y)` on flattened numpy train
         arrays, `output(x) -> Tensor` of raw outputs the task's `metrics` can score."""
         return {}
+
+    def baselines_to_beat(self) -> tuple[str, ...]:
+        """The names in `baselines` a trained model must beat on the valid split, else
+        `below-baseline` (default: all of them). A task leaves out a baseline that is a strong
+        competitor rather than a floor (a classifier's penultimate layer for few-shot)."""
+        return tuple(self.baselines())
 
     # -- monitor / ensemble / diagnose --------------------------------------------------------
     def record(self, out: Tensor, y: Tensor) -> dict[str, Any]:

@@ -255,6 +255,10 @@ class WordVectors(Task):
 
         return baselines(self)
 
+    def baselines_to_beat(self) -> tuple[str, ...]:
+        # PPMI + SVD is a competing method (as good as skip-gram on small corpora), not a floor.
+        return ("random",)
+
     # -- report -------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
         return {

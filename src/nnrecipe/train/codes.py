@@ -6,7 +6,9 @@ CODES = {
     "below-baseline": Code(
         "below-baseline",
         "The trained model does not beat a simple baseline on the validation split.",
-        "A network that cannot beat the majority class or a linear model on the same inputs is "
+        "A network that cannot beat the majority class or a linear model on the same inputs "
+        "(or its task's own floors: the climatology for predicted distributions, input-space "
+        "nearest neighbour for few-shot, mean ratings, random word vectors) is "
         "either broken (a bug in the model, the loss or the data pipeline), far too small, or "
         "trained far too briefly. Beating the simple baselines is the first proof that the model "
         "learns anything from its inputs; until then, tuning is wasted compute (Karpathy's "

@@ -191,7 +191,19 @@ class Objective:
             return model
         return build_model(self.model, self.data, **options)
 
-    def _learner(self, model: nn.Module, training: dict[str, Any], trial: Any, seed: int) -> Any:
+    def train(self, params: dict[str, Any], *, seed: int) -> Any:
+        """Train `params` once more outside the study (no pruning) with `seed`: the same build
+        and Learner as a trial; returns the fitted Learner (best epoch's weights restored)."""
+        torch.set_num_threads(self.threads)
+        training, options = split_params(params)
+        torch.manual_seed(seed)
+        learner = self._learner(self._build(options, params), training, None, seed)
+        learner.fit(self.epochs)
+        return learner
+
+    def _learner(
+        self, model: nn.Module, training: dict[str, Any], trial: Any | None, seed: int
+    ) -> Any:
 
         settings = {**self.base, **{k: v for k, v in training.items() if k != "augment"}}
         strength = training.get("augment", self.base.get("augment"))
@@ -203,6 +215,6 @@ class Objective:
             seed=seed,
             threads=self.threads,
             augment=make_augment(self.data.modality, strength, task=self.data.task),
-            callbacks=[PruneOnEpoch(trial)],
+            callbacks=[PruneOnEpoch(trial)] if trial is not None else [],
             quiet=True,
         )

@@ -48,6 +48,9 @@ class TuneResult:
         counts: trials per state.
         importance: Optuna's fANOVA importance of each knob (sums to 1), when computable.
         findings: problems with the search (no feasible trial, best at a range's edge, ...).
+        final: the hand-off (`nnrecipe.tune.handoff`): the best trial's model saved as the tune
+            folder's ``model.safetensors``, its scores, the noise of its validation error, the
+            report and the command that continues (``next``); None when it did not run.
     """
 
     folder: Path
@@ -61,6 +64,7 @@ class TuneResult:
     importance: dict[str, float] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
+    final: dict[str, Any] | None = None
     data: Any = field(default=None, repr=False)
     model: Any = field(default=None, repr=False)
 
@@ -77,6 +81,7 @@ class TuneResult:
             "seconds": self.seconds,
             "findings": [f.to_dict() for f in self.findings],
             "trials": self.trials,
+            "final": self.final,
         }
 
     def __str__(self) -> str:
@@ -105,6 +110,14 @@ class TuneResult:
                 )
             if self.findings:
                 console.print(Result(self.findings, stage="tune").table())
+            noise = (self.final or {}).get("noise") or {}
+            if noise.get("sd") is not None:
+                console.print(
+                    f"noise: the best settings' valid error varies by sd {noise['sd']:.4f} over "
+                    f"{len(noise['reseeded_errors'])} new seeds (mean "
+                    f"{noise['reseeded_mean']:.4f} vs the best trial's {noise['best_trial_error']:.4f}; "
+                    f"{noise['close_trials']} trial(s) within 2 sd of the best)"
+                )
         return cap.get()
 
 
@@ -135,6 +148,10 @@ def tune(
     threads: int = 1,
     min_complete: int = 5,
     quiet: bool = False,
+    final: bool = True,
+    repeats: int = 3,
+    settings: dict[str, Any] | None = None,
+    command: str | None = None,
 ) -> TuneResult:
     """Search hyperparameters with Optuna: TPE (default), random or grid, pruning hopeless trials.
 
@@ -156,6 +173,13 @@ def tune(
         threads: torch threads per worker.
         min_complete: trials that run to the end before pruning starts (an ensemble of K
             needs K complete trials).
+        final: hand off at the end: save the best trial's model in `out` with a run's
+            config.json and summary.json (so `nr.load(out)`, ``nnrecipe predict`` and
+            ``nnrecipe diagnose`` take the folder), measure the noise and write report.html.
+        repeats: trainings of the best settings with other seeds, for the noise of its score.
+        settings: the run settings that name the data (``{"data": "digits", ...}``), so the
+            folder's config.json continues with ``nnrecipe run --config OUT/config.json``.
+        command: the command line recorded in config.json.
 
     Returns:
         A `TuneResult` (best params and value, every trial, importance, findings).
@@ -169,10 +193,13 @@ def tune(
     """
     import optuna
 
-    if trials < 1 or workers < 1 or epochs < 1:
+    if trials < 1 or workers < 1 or epochs < 1 or repeats < 0:
         raise ConfigError(
-            f"trials, workers and epochs must be >= 1, got {trials}, {workers}, {epochs}."
+            f"trials, workers and epochs must be >= 1 and repeats >= 0, got {trials}, "
+            f"{workers}, {epochs}, {repeats}."
         )
+    if settings is None and isinstance(data, str | Path):
+        settings = {"data": str(data)}
     t0 = time.perf_counter()
     data = _resolve(data)
     if model is None or isinstance(model, str):
@@ -208,6 +235,7 @@ def tune(
         pruner=st.make_pruner(pruner, epochs=epochs, min_complete=min_complete),
     )
     _check_same_data(the_study, data)
+    _record_space(the_study, model, space)
     if storage is None:
         st.fail_running(the_study)  # our own file: trials left RUNNING were killed with us
     remaining = trials - len(the_study.get_trials(deepcopy=False, states=st.counted_states()))
@@ -248,7 +276,35 @@ def tune(
                 )
             else:
                 spawn(payload, shares(remaining, workers), folder, the_study, display)
-    return _result(the_study, folder, url, name, data, model, time.perf_counter() - t0)
+    from nnrecipe.tune.handoff import earlier_final, hand_off
+
+    earlier = earlier_final(folder)
+    result = _result(the_study, folder, url, name, data, model, time.perf_counter() - t0)
+    if final:
+        result.final = hand_off(
+            result,
+            objective,
+            settings=settings,
+            repeats=repeats,
+            command=command,
+            quiet=quiet,
+            earlier=earlier,
+        )
+        atomic_write_text(folder / "tune.json", json.dumps(result.to_dict(), indent=2, default=str))
+        if result.final is not None:
+            from nnrecipe.tune.report import write_report
+
+            write_report(folder)
+    return result
+
+
+def _record_space(study: Any, model: Any, space: Any) -> None:
+    """Which model and search space the study searches (`--tune-study` checks them)."""
+    if "model" in study.user_attrs:
+        return
+    study.set_user_attr("model", model if isinstance(model, str) else "custom")
+    if isinstance(space, dict):
+        study.set_user_attr("space", json.loads(json.dumps(normalize_space(space))))
 
 
 def _check_same_data(study: Any, data: Data) -> None:
@@ -286,6 +342,7 @@ def _trial_dict(t: Any) -> dict[str, Any]:
                 "epochs_run",
                 "interrupted",
                 "surplus",
+                "seed",
             )
         },
     }
