@@ -10,7 +10,7 @@ TORCH := torch==2.14.1 torchvision==0.29.1
 endif
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: demo test test-slow lint bench bench-tune clean
+.PHONY: demo test test-slow lint bench bench-tune bench-defaults clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ bench: $(VENV)/.installed
 # The sampler comparison trains hundreds of models: tens of minutes on 2 cores.
 bench-tune: $(VENV)/.installed
 	$(BIN)/python bench/tune.py
+
+# The defaults against the linear baseline on every offline built-in data set and an image
+# folder: ~15 minutes on 2 cores.
+bench-defaults: $(VENV)/.installed
+	$(BIN)/python bench/defaults.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

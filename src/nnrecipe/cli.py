@@ -144,7 +144,9 @@ def run(
             help="built-in model: linear, mlp, cnn1d, cnn2d, resnet18, ... (default: the data's)"
         ),
     ] = None,
-    epochs: Annotated[int | None, typer.Option(help="maximum epochs")] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="budget of epochs (default 100; stops when it stalls)")
+    ] = None,
     lr: Annotated[
         str | None, typer.Option(help="peak learning rate, or 'auto' (from the range test)")
     ] = None,

@@ -68,18 +68,22 @@ class RunConfig(BaseModel):
         None, description="a finished run folder whose model (all but the head) is the body"
     )
     # -- training --
-    epochs: int = Field(20, ge=1, le=100000, description="maximum number of epochs")
+    epochs: int = Field(
+        100, ge=1, le=100000, description="budget: at most this many epochs (auto stops sooner)"
+    )
     lr: float | Literal["auto"] = Field(
         3e-3, description="peak learning rate, or 'auto': from the checks' range test"
     )
     weight_decay: float = Field(1e-2, ge=0, le=10, description="AdamW decoupled weight decay")
     batch_size: int | None = Field(None, ge=1, description="default from the training-set size")
-    schedule: Literal["one-cycle", "warmup-cosine", "constant"] = Field(
-        "one-cycle", description="lr schedule"
+    schedule: Literal["auto", "one-cycle", "warmup-cosine", "constant"] = Field(
+        "auto", description="lr schedule; auto: warm up, hold the peak, cool down when it stalls"
     )
     clip: float | None = Field(1.0, gt=0, description="gradient-norm clipping (null: off)")
     patience: int | None = Field(
-        10, ge=0, description="early-stopping patience in epochs (null: off)"
+        5,
+        ge=0,
+        description="epochs the valid metric may stall before cooldown and stop (null: off)",
     )
     class_weights: Literal["balanced"] | None = Field(
         None, description="'balanced': weight the loss by inverse class frequency"

@@ -57,6 +57,8 @@ class TrainResult(_Typed):
     best_epoch: int | None = None
     best_score: float | None = None
     stopped_early: bool = False
+    budget: int | None = None  # the epochs allowed (auto stops sooner when the metric stalls)
+    stopped: str | None = None  # why training stopped, in words (the line the run prints)
     threads: int | None = None
     batch_size: int | None = None
     parameters: int | None = None

@@ -124,7 +124,11 @@ def run_learning_curve(
         options=meta.get("options", {}),
         epochs=epochs or config.epochs,
         seed=config.seed,
-        **{k: v for k, v in training.items() if k in ("lr", "weight_decay", "batch_size")},
+        **{
+            k: v
+            for k, v in training.items()
+            if k in ("lr", "weight_decay", "batch_size", "schedule", "patience", "clip")
+        },
     )
     path = plot_learning_curve(rows, run_dir / "plots" / "learning_curve.png", config.human_error)
     return rows, str(path.relative_to(run_dir))

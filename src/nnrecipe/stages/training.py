@@ -82,11 +82,15 @@ def stage_train(ctx: RunContext) -> TrainResult:
         f"trained {len(L.history)} epochs in {seconds:.1f} s{where} "
         f"(best epoch {L.best_epoch}, valid {metric} {L.best_score:.4f}, {L.threads_used} thread(s))"
     )
+    stopped = stop_line(L, metric)
+    ctx.say(stopped)
     return TrainResult(
         epochs_run=len(L.history),
         best_epoch=L.best_epoch,
         best_score=L.best_score,
         stopped_early=L.stopped_early,
+        budget=L.epochs,
+        stopped=stopped,
         threads=L.threads_used,
         batch_size=L.batch_size,
         parameters=count_parameters(ctx.model),
@@ -97,6 +101,25 @@ def stage_train(ctx: RunContext) -> TrainResult:
         settings=settings,
         seconds=seconds,
     )
+
+
+def stop_line(L: Learner, metric: str) -> str:
+    """Why training stopped: a plateau (and its cooldown), early stopping, or the budget."""
+    ran, cd = len(L.history), L.cooldown
+    if L.budget_ran_out:
+        return (
+            f"best epoch was the last ({ran} of {L.epochs}): the valid {metric} was still "
+            "improving when the budget ran out; raise --epochs"
+        )
+    if cd is not None and cd.reason == "plateau":
+        return (
+            f"the valid {metric} stopped improving: cooled down for "
+            f"{cd.steps // L.steps_per_epoch} epochs and stopped at epoch {ran} of a budget of "
+            f"{L.epochs} (best epoch {L.best_epoch})"
+        )
+    if L.stopped_early:
+        return f"early stopping at epoch {ran} of {L.epochs} (best epoch {L.best_epoch})"
+    return f"used the whole budget of {L.epochs} epochs (best epoch {L.best_epoch})"
 
 
 def _default_name(ctx: RunContext) -> str:
@@ -116,8 +139,13 @@ def stage_evaluate(ctx: RunContext) -> EvaluateResult:
     base = ctx.result("baselines")
     below = []
     floors = task.baselines_to_beat()
+    # A tie at a perfect score (iris, wine, penguins: linear is at 1.0 there) is not a loss.
+    perfect = task.error(scores["valid"]) == 0
     for name, ref in (base.valid(metric) if base else {}).items():
+        tie = scores["valid"][metric] == ref
         if name in floors and not task.better(scores["valid"][metric], ref):
+            if tie and perfect:
+                continue
             below.append(name)
             ctx.findings.append(
                 Finding(

@@ -66,6 +66,12 @@ class ProgressCallback:
             return
         self.bar.update(self.task, completed=r["epoch"] * self.steps, info=info)
 
+    def shorten(self, epochs: int) -> None:
+        """Training now ends after `epochs` epochs (a cooldown before early stopping)."""
+        self.epochs = epochs
+        if self.bar is not None:
+            self.bar.update(self.task, total=epochs * self.steps)
+
     def on_fit_end(self, learner: Any) -> None:
         if self.bar is not None:
             self.bar.stop()
