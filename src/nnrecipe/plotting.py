@@ -201,7 +201,9 @@ def activation_stats(record: dict[str, Any], path: Path) -> Path:
         if key == "dead":
             ax.set_ylim(-0.03, 1.03)
         ax.grid(alpha=0.3)
-    np.atleast_1d(axes)[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    last = np.atleast_1d(axes)[-1]
+    if last.get_legend_handles_labels()[0]:  # no layer drawn (e.g. no ReLU): no empty legend
+        last.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
     return _save(fig, path)
 
