@@ -110,3 +110,15 @@ def test_movielens_builtin():
     assert sum(len(s) for s in data.splits.values()) == 100_000
     names = data.meta["ratings"]["item_names"]
     assert "Toy Story (1995)" in names
+
+
+def test_movielens_trains_on_80_percent_unless_told_otherwise() -> None:
+    # The reference figures (fastai's book, Surprise, bench/collab.py) hold 20% out of 100k.
+    from nnrecipe.config import make_config
+
+    own = make_config({"data": "movielens-100k"})
+    assert (own.valid, own.test) == (0.1, 0.1)
+    given = make_config({"data": "movielens-100k", "valid": 0.3})
+    assert (given.valid, given.test) == (0.3, 0.1)
+    other = make_config({"data": "digits"})
+    assert (other.valid, other.test) == (0.2, 0.1)
