@@ -125,7 +125,7 @@ def test_the_printed_command_trains_the_best_settings_without_new_trials(
     r = _cli(*argv, "--force", "--threads", "1", "--quiet")
     assert r.exit_code == 0, r.output
     assert _n_trials(folder) == before == 3
-    run = next((tmp_path / "runs").iterdir())
+    run = next(p for p in (tmp_path / "runs").iterdir() if p.is_dir())  # not index.html
     best = json.loads((folder / "tune.json").read_text())["best_params"]
     resolved = json.loads((run / "config.json").read_text())["resolved"]
     assert resolved["lr"] == best["lr"] and resolved["width"] == best["width"]
