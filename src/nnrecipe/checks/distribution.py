@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from nnrecipe.checks import probes
-from nnrecipe.checks.context import Context, user_call
+from nnrecipe.checks.context import Context
 from nnrecipe.checks.task_codes import DISTRIBUTION_CODES as CODES  # noqa: F401
 from nnrecipe.findings import Finding, Severity
 
@@ -36,16 +36,7 @@ def _trained(ctx: Context) -> dict[str, Any]:
     """Held-out outputs at init and after TRAIN_STEPS steps of the user's optimizer."""
 
     def run(ctx: Context) -> dict[str, Any]:
-        m = ctx.fresh()
-        opt, _ = ctx.optimizer(m)
-        for i in range(TRAIN_STEPS):
-            xb, yb = ctx.batch(i)
-            opt.zero_grad(set_to_none=True)
-            loss = ctx.loss(ctx.forward(m, xb), yb)
-            if loss.requires_grad:
-                user_call("loss", loss.backward)
-            user_call("optimizer", opt.step)
-        m.eval()
+        m = probes.trained_copy(ctx, TRAIN_STEPS)
         xv = ctx.xv.to(ctx.device)
         with torch.no_grad():
             after = ctx.forward(m, xv).float().cpu()

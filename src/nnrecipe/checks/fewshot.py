@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from nnrecipe.checks import probes
-from nnrecipe.checks.context import Context, _jsonable, user_call
+from nnrecipe.checks.context import Context, _jsonable
 from nnrecipe.checks.task_codes import FEWSHOT_CODES as CODES  # noqa: F401
 from nnrecipe.findings import Finding, Severity
 
@@ -32,16 +32,7 @@ def _trained(ctx: Context) -> dict[str, Any]:
     """Embeddings of the held-out sample at init and after TRAIN_STEPS optimizer steps."""
 
     def run(ctx: Context) -> dict[str, Any]:
-        m = ctx.fresh()
-        opt, _ = ctx.optimizer(m)
-        for i in range(TRAIN_STEPS):
-            xb, yb = ctx.batch(i)
-            opt.zero_grad(set_to_none=True)
-            loss = ctx.loss(ctx.forward(m, xb), yb)
-            if loss.requires_grad:
-                user_call("loss", loss.backward)
-            user_call("optimizer", opt.step)
-        m.eval()
+        m = probes.trained_copy(ctx, TRAIN_STEPS)
         xv = ctx.xv[:512].to(ctx.device)
         x = ctx.x[:512].to(ctx.device)
         with torch.no_grad():

@@ -122,6 +122,21 @@ def _init(ctx: Context) -> dict[str, Any]:
 
 
 # -- a few steps of the user's optimizer -------------------------------------------------------
+def trained_copy(ctx: Context, n_steps: int) -> nn.Module:
+    """A fresh copy of the model after `n_steps` steps of the user's optimizer on the fixed
+    training sample (batches of BATCH), in eval mode."""
+    m = ctx.fresh()
+    opt, _ = ctx.optimizer(m)
+    for i in range(n_steps):
+        xb, yb = ctx.batch(i)
+        opt.zero_grad(set_to_none=True)
+        loss = ctx.loss(ctx.forward(m, xb), yb)
+        if loss.requires_grad:
+            user_call("loss", loss.backward)
+        user_call("optimizer", opt.step)
+    return m.eval()
+
+
 def steps(ctx: Context) -> dict[str, Any]:
     return cached(ctx, "steps", _steps)
 
