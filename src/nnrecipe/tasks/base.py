@@ -34,6 +34,17 @@ from nnrecipe.errors import DataError
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
 
+class MeanLoss:
+    """A task's training loss: its `per_sample_loss` averaged over the batch (a class, not a
+    closure, so that tune workers can pickle it)."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+
+    def __call__(self, output: Tensor, target: Tensor) -> Tensor:
+        return self.task.per_sample_loss(output, target).mean()
+
+
 class Task:
     """Base class of the tasks. Subclasses set `name`, `primary_metric`, `higher_is_better`
     and implement the methods below. Constructors only store."""

@@ -26,7 +26,7 @@ from torch import Tensor
 
 from nnrecipe.errors import DataError
 from nnrecipe.tasks import crps as S
-from nnrecipe.tasks.base import LossFn, Task
+from nnrecipe.tasks.base import LossFn, MeanLoss, Task
 
 HEADS = ("bins", "cdf", "gaussian")
 LOSSES = ("crps", "nll")
@@ -40,16 +40,6 @@ MARGIN = 0.1
 # regression's 5x): warning above 3x, error above 10x.
 HIGH_RATIO, ERROR_RATIO = 3.0, 10.0
 LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # reliability diagram: central intervals
-
-
-class _Loss:
-    """The task's training loss (picklable, for tune workers)."""
-
-    def __init__(self, task: Distribution) -> None:
-        self.task = task
-
-    def __call__(self, output: Tensor, target: Tensor) -> Tensor:
-        return self.task.per_sample_loss(output, target).mean()
 
 
 class Distribution(Task):
@@ -190,7 +180,7 @@ class Distribution(Task):
 
     # -- train --------------------------------------------------------------------------------
     def default_loss(self) -> LossFn:
-        return _Loss(self)
+        return MeanLoss(self)
 
     def target_dtype(self) -> torch.dtype:
         return torch.float32

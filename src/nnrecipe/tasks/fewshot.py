@@ -53,7 +53,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from nnrecipe.errors import DataError
-from nnrecipe.tasks.base import LossFn, Task
+from nnrecipe.tasks.base import LossFn, MeanLoss, Task
 
 LOSSES = ("supcon", "contrastive", "triplet")
 # On unit-length embeddings (distances 0..2); supcon has a temperature instead.
@@ -79,14 +79,6 @@ def _pair_distances(out: Tensor) -> Tensor:
     e = F.normalize(out.float().reshape(len(out), -1), dim=1)
     # sqrt with a floor: the gradient of sqrt at 0 (identical embeddings) is infinite.
     return ((e[:, None] - e[None]) ** 2).sum(-1).clamp_min(1e-12).sqrt()
-
-
-class _Loss:
-    def __init__(self, task: FewShot) -> None:
-        self.task = task
-
-    def __call__(self, output: Tensor, target: Tensor) -> Tensor:
-        return self.task.per_sample_loss(output, target).mean()
 
 
 class FewShot(Task):
@@ -210,7 +202,7 @@ class FewShot(Task):
         return self.dim
 
     def default_loss(self) -> LossFn:
-        return _Loss(self)
+        return MeanLoss(self)
 
     def target_dtype(self) -> torch.dtype:
         return torch.long
